@@ -1,0 +1,87 @@
+//! Planar audio buffers. The compiler sizes one [`BufferPool`] per schedule; the processor hands
+//! nodes slices of it. Every buffer is one channel of [`MAX_BLOCK`] samples.
+
+/// The largest block the processor hands to a node. Host blocks of any size are sliced into
+/// blocks of at most this many frames.
+pub const MAX_BLOCK: usize = 512;
+
+/// The most channels one port may carry (5.1 and 7.1 fit).
+pub const MAX_CHANNELS: usize = 8;
+
+/// A pool of channel buffers owned by one schedule.
+///
+/// Allocation: only in [`BufferPool::new`]. The processor reads and writes buffers by index; the
+/// compiler guarantees that a node's output buffers never alias any buffer it reads.
+#[derive(Debug)]
+pub struct BufferPool {
+    data: Box<[f32]>,
+    silent: Box<[bool]>,
+    count: usize,
+}
+
+impl BufferPool {
+    /// Allocates `count` zeroed buffers.
+    pub fn new(count: usize) -> Self {
+        Self {
+            data: vec![0.0; count.max(1) * MAX_BLOCK].into_boxed_slice(),
+            silent: vec![true; count.max(1)].into_boxed_slice(),
+            count,
+        }
+    }
+
+    /// Number of channel buffers.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when the pool holds no buffers.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Channel buffer `i`, first `frames` samples.
+    #[inline]
+    pub fn get(&self, i: u32, frames: usize) -> &[f32] {
+        let s = i as usize * MAX_BLOCK;
+        &self.data[s..s + frames]
+    }
+
+    /// Mutable channel buffer `i`, first `frames` samples.
+    #[inline]
+    pub fn get_mut(&mut self, i: u32, frames: usize) -> &mut [f32] {
+        let s = i as usize * MAX_BLOCK;
+        &mut self.data[s..s + frames]
+    }
+
+    /// Two distinct buffers, one read and one written.
+    #[inline]
+    pub fn pair(&mut self, src: u32, dst: u32, frames: usize) -> (&[f32], &mut [f32]) {
+        debug_assert_ne!(src, dst);
+        let (s, d) = (src as usize * MAX_BLOCK, dst as usize * MAX_BLOCK);
+        if s < d {
+            let (a, b) = self.data.split_at_mut(d);
+            (&a[s..s + frames], &mut b[..frames])
+        } else {
+            let (a, b) = self.data.split_at_mut(s);
+            (&b[..frames], &mut a[d..d + frames])
+        }
+    }
+
+    /// Whether buffer `i` is known to hold silence.
+    #[inline]
+    pub fn is_silent(&self, i: u32) -> bool {
+        self.silent[i as usize]
+    }
+
+    /// Marks buffer `i` as silent or not.
+    #[inline]
+    pub fn set_silent(&mut self, i: u32, silent: bool) {
+        self.silent[i as usize] = silent;
+    }
+
+    /// Raw base pointer, for the processor's split borrows (see `rt::processor`).
+    #[inline]
+    pub(crate) fn base_ptr(&mut self) -> *mut f32 {
+        self.data.as_mut_ptr()
+    }
+}

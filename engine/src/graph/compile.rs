@@ -1,0 +1,515 @@
+//! `compile`: GraphSpec → Schedule. Pure (reads the spec, builds new instances) and the only place
+//! that allocates. In order it:
+//! 1. instantiates every node;
+//! 2. finds cycles (every member named, with its script line); a cycle is allowed only through a
+//!    node that supports feedback (the delay), whose input edges from inside the loop become
+//!    feedback edges;
+//! 3. orders the nodes topologically (Kahn, ties broken by creation order: deterministic);
+//! 4. drops nodes that reach no output, with a warning;
+//! 5. resolves channel counts (fixed rules; see [`crate::node::mix_gain`]) and prepares nodes;
+//! 6. compensates latency: every edge into a node is delayed so all its inputs (main and
+//!    sidechain) arrive aligned;
+//! 7. assigns buffers by liveness (a buffer is reused once its last reader ran);
+//! 8. emits index-only steps.
+
+use petgraph::algo::tarjan_scc;
+use petgraph::stable_graph::{EdgeIndex, NodeIndex};
+use petgraph::visit::{EdgeIndexable, EdgeRef, IntoEdgeReferences};
+
+use super::schedule::{NodeSlot, PortBufs, Schedule, Step};
+use super::spec::GraphSpec;
+use crate::buffer::{BufferPool, MAX_BLOCK, MAX_CHANNELS};
+use crate::dsp::delay_line::DelayLine;
+use crate::error::{Error, ErrorKind, Errors};
+use crate::node::{mix_gain, Channels, Mode, Node, ProcessConfig, ProcessStatus};
+use crate::param::ParamSlot;
+
+/// How to compile.
+#[derive(Clone, Copy, Debug)]
+pub struct CompileConfig {
+    /// Realtime or offline (passed to nodes).
+    pub mode: Mode,
+}
+
+impl Default for CompileConfig {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Offline,
+        }
+    }
+}
+
+struct Edge {
+    src: usize,
+    port: usize,
+    id: EdgeIndex,
+}
+
+/// Compiles `spec` into a runnable schedule, or reports every problem found.
+///
+/// Control thread; allocates.
+pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors> {
+    let sr = spec.session.sample_rate;
+    let Some(out_key) = spec.output else {
+        return Err(Error::new(ErrorKind::Graph, "the graph has no output (master)").into());
+    };
+    // Dense indices in creation order.
+    let keys: Vec<_> = spec.nodes.keys().collect();
+    let dense_of = |ix: NodeIndex| -> usize {
+        let k = spec.graph[ix];
+        keys.iter().position(|x| *x == k).expect("edge endpoint in spec")
+    };
+    let n = keys.len();
+    let mut instances: Vec<Option<Box<dyn Node>>> =
+        keys.iter().map(|k| Some((spec.nodes[*k].factory)())).collect();
+    let spec_of = |i: usize| &spec.nodes[keys[i]];
+
+    // Incoming edges per node, sorted by source (deterministic mixing order).
+    let mut incoming: Vec<Vec<Edge>> = (0..n).map(|_| Vec::new()).collect();
+    for e in (&spec.graph).edge_references() {
+        let (s, d) = (dense_of(e.source()), dense_of(e.target()));
+        incoming[d].push(Edge {
+            src: s,
+            port: e.weight().port,
+            id: e.id(),
+        });
+    }
+    for v in &mut incoming {
+        v.sort_by_key(|e| (e.port, e.src, e.id.index()));
+    }
+
+    // Cycles.
+    let mut errors = Vec::new();
+    let mut feedback_edge = vec![false; EdgeIndexable::edge_bound(&&spec.graph)];
+    let feedback_ok: Vec<bool> = instances
+        .iter()
+        .map(|i| i.as_ref().is_some_and(|n| n.supports_feedback()))
+        .collect();
+    for scc in tarjan_scc(&spec.graph) {
+        let members: Vec<usize> = scc.iter().map(|ix| dense_of(*ix)).collect();
+        let self_loop = members.len() == 1
+            && incoming[members[0]].iter().any(|e| e.src == members[0]);
+        if members.len() < 2 && !self_loop {
+            continue;
+        }
+        let delays: Vec<usize> = members.iter().copied().filter(|m| feedback_ok[*m]).collect();
+        if delays.is_empty() {
+            let mut names: Vec<String> = members
+                .iter()
+                .map(|m| {
+                    let s = spec_of(*m);
+                    match &s.span {
+                        Some(sp) => format!("\"{}\" ({sp})", s.path),
+                        None => format!("\"{}\"", s.path),
+                    }
+                })
+                .collect();
+            names.sort();
+            let first = members.iter().map(|m| spec_of(*m).span.clone()).find(|s| s.is_some());
+            errors.push(
+                Error::new(
+                    ErrorKind::Graph,
+                    format!(
+                        "routing cycle through {}; feedback is allowed only through a delay node",
+                        names.join(", ")
+                    ),
+                )
+                .at(first.flatten().as_ref()),
+            );
+            continue;
+        }
+        for d in delays {
+            for e in &incoming[d] {
+                if members.contains(&e.src) {
+                    feedback_edge[e.id.index()] = true;
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Errors(errors));
+    }
+
+    // Topological order without feedback edges.
+    let fwd = |e: &Edge| !feedback_edge[e.id.index()];
+    let mut indeg: Vec<usize> = (0..n).map(|i| incoming[i].iter().filter(|e| fwd(e)).count()).collect();
+    let mut outgoing: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (d, es) in incoming.iter().enumerate() {
+        for e in es.iter().filter(|e| fwd(e)) {
+            outgoing[e.src].push(d);
+        }
+    }
+    let mut ready: std::collections::BTreeSet<usize> = (0..n).filter(|i| indeg[*i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &d in &outgoing[i] {
+            indeg[d] -= 1;
+            if indeg[d] == 0 {
+                ready.insert(d);
+            }
+        }
+    }
+    if order.len() != n {
+        // A cycle left after cutting feedback edges: a loop that avoids the delay.
+        let stuck: Vec<String> = (0..n)
+            .filter(|i| !order.contains(i))
+            .map(|i| format!("\"{}\"", spec_of(i).path))
+            .collect();
+        return Err(Error::new(
+            ErrorKind::Graph,
+            format!("routing cycle through {} that does not pass through a delay", stuck.join(", ")),
+        )
+        .into());
+    }
+
+    // Reachability to the output (through every edge).
+    let out_dense = keys.iter().position(|k| *k == out_key).expect("output in spec");
+    let mut reaches = vec![false; n];
+    let mut stack = vec![out_dense];
+    reaches[out_dense] = true;
+    while let Some(i) = stack.pop() {
+        for e in &incoming[i] {
+            if !reaches[e.src] {
+                reaches[e.src] = true;
+                stack.push(e.src);
+            }
+        }
+    }
+    let mut warnings = Vec::new();
+    for i in 0..n {
+        if !reaches[i] {
+            let s = spec_of(i);
+            warnings.push(
+                Error::new(
+                    ErrorKind::Graph,
+                    format!(
+                        "{} \"{}\" reaches no output and will not be heard",
+                        s.desc.kind, s.path
+                    ),
+                )
+                .at(s.span.as_ref()),
+            );
+        }
+    }
+    let order: Vec<usize> = order.into_iter().filter(|i| reaches[*i]).collect();
+
+    // Channels: monotone fixpoint (feedback edges may carry counts backwards).
+    let mut out_ch = vec![0usize; n];
+    let mut in_ch: Vec<Vec<usize>> = (0..n).map(|i| vec![0; spec_of(i).desc.inputs.len()]).collect();
+    for _round in 0..4 {
+        let mut changed = false;
+        for &i in &order {
+            let desc = spec_of(i).desc;
+            for (p, port) in desc.inputs.iter().enumerate() {
+                let widest = incoming[i]
+                    .iter()
+                    .filter(|e| e.port == p)
+                    .map(|e| out_ch[e.src])
+                    .max();
+                in_ch[i][p] = match (port.channels, widest) {
+                    (Channels::Fixed(c), _) => c as usize,
+                    (Channels::Follow, Some(w)) => w.max(1),
+                    (Channels::Follow, None) => usize::from(p == 0),
+                };
+            }
+            let inst = instances[i].as_ref().expect("instance");
+            let c = inst.output_channels(&in_ch[i]).clamp(1, MAX_CHANNELS);
+            if c != out_ch[i] {
+                out_ch[i] = c;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    for &i in &order {
+        for (p, &c) in in_ch[i].iter().enumerate() {
+            if c > MAX_CHANNELS {
+                let s = spec_of(i);
+                errors.push(
+                    Error::new(
+                        ErrorKind::Graph,
+                        format!(
+                            "{} \"{}\": {c} channels into port '{}'; at most {MAX_CHANNELS} are supported",
+                            s.desc.kind, s.path, s.desc.inputs[p].name
+                        ),
+                    )
+                    .at(s.span.as_ref()),
+                );
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Errors(errors));
+    }
+
+    // Prepare.
+    for &i in &order {
+        let inst = instances[i].as_mut().expect("instance");
+        inst.prepare(&ProcessConfig {
+            sample_rate: sr,
+            max_block: MAX_BLOCK,
+            mode: cfg.mode,
+            input_channels: in_ch[i].clone(),
+            output_channels: out_ch[i],
+        });
+    }
+
+    // Latency.
+    let mut in_lat = vec![0u64; n];
+    let mut out_lat = vec![0u64; n];
+    for &i in &order {
+        in_lat[i] = incoming[i]
+            .iter()
+            .filter(|e| fwd(e) && reaches[e.src])
+            .map(|e| out_lat[e.src])
+            .max()
+            .unwrap_or(0);
+        out_lat[i] = in_lat[i] + instances[i].as_ref().expect("instance").latency_frames() as u64;
+    }
+
+    // Buffers and steps.
+    let mut b = Builder::default();
+    let zero = b.alloc();
+    let mut readers = vec![0usize; n];
+    for d in 0..n {
+        if reaches[d] {
+            for e in &incoming[d] {
+                readers[e.src] += 1;
+            }
+        }
+    }
+    let mut slot_of = vec![u32::MAX; n];
+    let mut slots: Vec<NodeSlot> = Vec::with_capacity(order.len());
+    for &i in &order {
+        slot_of[i] = slots.len() as u32;
+        let s = spec_of(i);
+        let node = instances[i].take().expect("instance");
+        let params = s
+            .desc
+            .params
+            .iter()
+            .zip(&s.params)
+            .map(|(d, st)| ParamSlot::new(d, st, sr))
+            .collect();
+        slots.push(NodeSlot {
+            node,
+            path: s.path.clone().into_boxed_str(),
+            inputs: [PortBufs::default(); 2],
+            output: PortBufs::default(),
+            params,
+            status: ProcessStatus::Continue,
+            has_inputs: !incoming[i].is_empty(),
+            nan_count: 0,
+        });
+    }
+    let mut out_bufs: Vec<PortBufs> = vec![PortBufs::default(); n];
+    let mut lines: Vec<DelayLine> = Vec::new();
+    let mut block_limit = MAX_BLOCK;
+    let mut deferred: Vec<usize> = Vec::new();
+    for &i in &order {
+        let slot = slot_of[i];
+        if feedback_ok[i] && incoming[i].iter().any(|e| !fwd(e)) {
+            // Feedback node: read now, write at the end.
+            let ob = b.alloc_port(out_ch[i]);
+            out_bufs[i] = ob;
+            slots[slot as usize].output = ob;
+            b.steps.push(Step::FeedbackRead { node: slot });
+            let min = slots[slot as usize]
+                .node
+                .as_feedback()
+                .map_or(MAX_BLOCK, |f| f.min_delay_frames());
+            block_limit = block_limit.min(min.max(1));
+            deferred.push(i);
+            continue;
+        }
+        let mut port_bufs = [PortBufs::default(); 2];
+        let mut owned: Vec<PortBufs> = Vec::new();
+        for (p, pb) in port_bufs.iter_mut().enumerate().take(spec_of(i).desc.inputs.len().min(2)) {
+            *pb = assemble_port(
+                &mut b, &mut lines, &incoming[i], p, in_ch[i][p], &out_ch, &out_bufs, &out_lat,
+                in_lat[i], zero, &reaches, &fwd, &mut owned,
+            );
+        }
+        let ob = b.alloc_port(out_ch[i]);
+        out_bufs[i] = ob;
+        let sl = &mut slots[slot as usize];
+        sl.inputs = port_bufs;
+        sl.output = ob;
+        b.steps.push(Step::Process { node: slot });
+        for pb in owned {
+            b.free_port(pb);
+        }
+        release_sources(&mut b, &incoming[i], &mut readers, &out_bufs, &reaches, out_dense, &fwd, true);
+    }
+    for i in deferred {
+        let slot = slot_of[i] as usize;
+        let mut owned = Vec::new();
+        let pb = assemble_port(
+            &mut b, &mut lines, &incoming[i], 0, in_ch[i][0], &out_ch, &out_bufs, &out_lat, 0,
+            zero, &reaches, &|_| true, &mut owned,
+        );
+        slots[slot].inputs = [pb, PortBufs::default()];
+        b.steps.push(Step::FeedbackWrite { node: slot as u32 });
+        for pb in owned {
+            b.free_port(pb);
+        }
+        release_sources(&mut b, &incoming[i], &mut readers, &out_bufs, &reaches, out_dense, &|_| true, false);
+    }
+
+    let length_frames = slots
+        .iter()
+        .filter_map(|s| s.node.length_frames())
+        .max()
+        .unwrap_or(0);
+    let length_frames = match spec.session.length_s {
+        Some(l) => (l * sr).round() as u64,
+        None => length_frames,
+    };
+    Ok(Schedule {
+        steps: b.steps.into_boxed_slice(),
+        nodes: slots.into_boxed_slice(),
+        pool: BufferPool::new(b.count as usize),
+        lines: lines.into_boxed_slice(),
+        output: out_bufs[out_dense],
+        block_limit,
+        latency_frames: out_lat[out_dense] as u32,
+        length_frames,
+        sample_rate: sr,
+        warnings,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble_port(
+    b: &mut Builder,
+    lines: &mut Vec<DelayLine>,
+    incoming: &[Edge],
+    port: usize,
+    channels: usize,
+    out_ch: &[usize],
+    out_bufs: &[PortBufs],
+    out_lat: &[u64],
+    target_lat: u64,
+    zero: u32,
+    reaches: &[bool],
+    fwd: &dyn Fn(&Edge) -> bool,
+    owned: &mut Vec<PortBufs>,
+) -> PortBufs {
+    let edges: Vec<&Edge> = incoming
+        .iter()
+        .filter(|e| e.port == port && reaches[e.src])
+        .collect();
+    let comp = |e: &Edge| if fwd(e) { target_lat.saturating_sub(out_lat[e.src]) } else { 0 };
+    if edges.is_empty() {
+        let mut pb = PortBufs::default();
+        for c in 0..channels {
+            pb.bufs[c] = zero;
+        }
+        pb.len = channels as u8;
+        return pb;
+    }
+    if edges.len() == 1 && out_ch[edges[0].src] == channels && comp(edges[0]) == 0 {
+        return out_bufs[edges[0].src];
+    }
+    let pb = b.alloc_port(channels);
+    owned.push(pb);
+    for &c in pb.as_slice() {
+        b.steps.push(Step::Clear { buf: c });
+    }
+    for e in edges {
+        let from = out_ch[e.src];
+        let mut src = out_bufs[e.src];
+        let delay = comp(e);
+        let mut tmp = None;
+        if delay > 0 {
+            let t = b.alloc_port(from);
+            for c in 0..from {
+                let line = lines.len() as u32;
+                lines.push(DelayLine::new(delay as usize));
+                b.steps.push(Step::Delay {
+                    line,
+                    src: src.bufs[c],
+                    dst: t.bufs[c],
+                });
+            }
+            src = t;
+            tmp = Some(t);
+        }
+        for s in 0..from {
+            for d in 0..channels {
+                let g = mix_gain(from, channels, s, d);
+                if g != 0.0 {
+                    b.steps.push(Step::Mix {
+                        src: src.bufs[s],
+                        dst: pb.bufs[d],
+                        gain: g,
+                    });
+                }
+            }
+        }
+        if let Some(t) = tmp {
+            b.free_port(t);
+        }
+    }
+    pb
+}
+
+#[allow(clippy::too_many_arguments)]
+fn release_sources(
+    b: &mut Builder,
+    incoming: &[Edge],
+    readers: &mut [usize],
+    out_bufs: &[PortBufs],
+    reaches: &[bool],
+    out_dense: usize,
+    fwd: &dyn Fn(&Edge) -> bool,
+    forward_only: bool,
+) {
+    for e in incoming {
+        if !reaches[e.src] || (forward_only && !fwd(e)) {
+            continue;
+        }
+        readers[e.src] -= 1;
+        if readers[e.src] == 0 && e.src != out_dense {
+            b.free_port(out_bufs[e.src]);
+        }
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    steps: Vec<Step>,
+    free: Vec<u32>,
+    count: u32,
+}
+
+impl Builder {
+    fn alloc(&mut self) -> u32 {
+        if let Some(i) = self.free.pop() {
+            return i;
+        }
+        self.count += 1;
+        self.count - 1
+    }
+
+    fn alloc_port(&mut self, channels: usize) -> PortBufs {
+        let mut pb = PortBufs::default();
+        for c in 0..channels {
+            pb.bufs[c] = self.alloc();
+        }
+        pb.len = channels as u8;
+        pb
+    }
+
+    fn free_port(&mut self, pb: PortBufs) {
+        // Reverse so the next allocation reuses the lowest indices first (stable dumps).
+        for &i in pb.as_slice().iter().rev() {
+            if !self.free.contains(&i) {
+                self.free.push(i);
+            }
+        }
+    }
+}

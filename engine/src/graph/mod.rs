@@ -1,0 +1,10 @@
+//! The graph: [`spec`] (data built by scripts), [`compile`] (spec → schedule, all allocation),
+//! [`schedule`] (what the audio thread runs).
+
+pub mod compile;
+pub mod schedule;
+pub mod spec;
+
+pub use compile::{compile, CompileConfig};
+pub use schedule::{NodeSlot, PortBufs, Schedule, Step};
+pub use spec::{EdgeSpec, GraphSpec, NodeFactory, NodeKey, NodeSpec, Session};

@@ -1,0 +1,193 @@
+//! The compiled [`Schedule`]: an index-only list of [`Step`]s over a buffer pool, with the node
+//! instances and their parameter slots. Built by [`super::compile`], run by
+//! [`crate::rt::Processor`]. Nothing here hashes or looks up strings while processing.
+
+use crate::buffer::{BufferPool, MAX_CHANNELS};
+use crate::dsp::delay_line::DelayLine;
+use crate::error::Error;
+use crate::node::{Node, ProcessStatus};
+use crate::param::ParamSlot;
+
+/// The buffers of one port: up to [`MAX_CHANNELS`] buffer indices.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortBufs {
+    /// Buffer index per channel.
+    pub bufs: [u32; MAX_CHANNELS],
+    /// Channel count.
+    pub len: u8,
+}
+
+impl PortBufs {
+    /// The used indices.
+    pub fn as_slice(&self) -> &[u32] {
+        &self.bufs[..self.len as usize]
+    }
+}
+
+/// One instruction of the schedule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Step {
+    /// `buf = 0`.
+    Clear {
+        /// Buffer index.
+        buf: u32,
+    },
+    /// `dst += gain · src`.
+    Mix {
+        /// Source buffer.
+        src: u32,
+        /// Destination buffer.
+        dst: u32,
+        /// Gain (channel adaptation or 1).
+        gain: f32,
+    },
+    /// `dst = src` delayed by a latency-compensation line.
+    Delay {
+        /// Index into the schedule's delay lines.
+        line: u32,
+        /// Source buffer.
+        src: u32,
+        /// Destination buffer.
+        dst: u32,
+    },
+    /// Evaluate parameters and run a node.
+    Process {
+        /// Node index.
+        node: u32,
+    },
+    /// Read the output of a feedback node (before its input is known).
+    FeedbackRead {
+        /// Node index.
+        node: u32,
+    },
+    /// Write the input of a feedback node (after everything feeding it ran).
+    FeedbackWrite {
+        /// Node index.
+        node: u32,
+    },
+}
+
+/// A node instance in a schedule.
+pub struct NodeSlot {
+    /// The instance (prepared).
+    pub node: Box<dyn Node>,
+    /// Stable path (for reports).
+    pub path: Box<str>,
+    /// Input port buffers (`in`, `sidechain`).
+    pub inputs: [PortBufs; 2],
+    /// Output buffers.
+    pub output: PortBufs,
+    /// Parameters.
+    pub params: Box<[ParamSlot]>,
+    /// Status returned by the last `process`.
+    pub status: ProcessStatus,
+    /// Whether any input port is connected (sources are never skipped).
+    pub has_inputs: bool,
+    /// Non-finite samples this node produced (replaced by silence).
+    pub nan_count: u64,
+}
+
+/// The compiled graph.
+pub struct Schedule {
+    pub(crate) steps: Box<[Step]>,
+    pub(crate) nodes: Box<[NodeSlot]>,
+    pub(crate) pool: BufferPool,
+    pub(crate) lines: Box<[DelayLine]>,
+    pub(crate) output: PortBufs,
+    pub(crate) block_limit: usize,
+    /// Latency from the sources to the output, in frames.
+    pub latency_frames: u32,
+    /// End of the longest source, in frames (0 when no source reports a length).
+    pub length_frames: u64,
+    /// Frames per second.
+    pub sample_rate: f64,
+    /// Non-fatal findings (e.g. nodes that reach no output).
+    pub warnings: Vec<Error>,
+}
+
+impl Schedule {
+    /// The steps, for inspection and golden tests.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// Number of channel buffers in the pool (the liveness allocator reuses them).
+    pub fn buffer_count(&self) -> usize {
+        self.pool.len()
+    }
+
+    /// Number of nodes scheduled.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Output channel count.
+    pub fn output_channels(&self) -> usize {
+        self.output.len as usize
+    }
+
+    /// Nodes that produced NaN or infinity, with how many samples were replaced by silence.
+    pub fn nan_report(&self) -> Vec<(String, u64)> {
+        self.nodes
+            .iter()
+            .filter(|n| n.nan_count > 0)
+            .map(|n| (n.path.to_string(), n.nan_count))
+            .collect()
+    }
+
+    /// Node paths in schedule order.
+    pub fn node_paths(&self) -> impl Iterator<Item = &str> {
+        self.nodes.iter().map(|n| &*n.path)
+    }
+
+    /// Whether every node reported silence in the last block.
+    pub fn all_silent(&self) -> bool {
+        self.nodes
+            .iter()
+            .all(|n| n.status == ProcessStatus::Silent)
+    }
+
+    /// A readable listing of the steps (`mixdown graph --schedule`, golden tests).
+    pub fn dump(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "# {} nodes, {} buffers, {} steps, latency {} frames",
+            self.nodes.len(),
+            self.pool.len(),
+            self.steps.len(),
+            self.latency_frames
+        );
+        for st in self.steps.iter() {
+            let _ = match *st {
+                Step::Clear { buf } => writeln!(s, "clear b{buf}"),
+                Step::Mix { src, dst, gain } => writeln!(s, "mix b{src} -> b{dst} x{gain}"),
+                Step::Delay { line, src, dst } => writeln!(
+                    s,
+                    "delay b{src} -> b{dst} by {}",
+                    self.lines[line as usize].delay_frames()
+                ),
+                Step::Process { node } => {
+                    let n = &self.nodes[node as usize];
+                    writeln!(
+                        s,
+                        "process {} [{}] in {:?} sc {:?} -> {:?}",
+                        n.path,
+                        n.node.desc().kind,
+                        n.inputs[0].as_slice(),
+                        n.inputs[1].as_slice(),
+                        n.output.as_slice()
+                    )
+                }
+                Step::FeedbackRead { node } => {
+                    writeln!(s, "feedback-read {}", self.nodes[node as usize].path)
+                }
+                Step::FeedbackWrite { node } => {
+                    writeln!(s, "feedback-write {}", self.nodes[node as usize].path)
+                }
+            };
+        }
+        s
+    }
+}

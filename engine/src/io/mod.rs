@@ -1,0 +1,3 @@
+//! Audio files and devices: [`wav`] reads (streaming, on a reader thread) and writes WAV.
+
+pub mod wav;

@@ -1,0 +1,339 @@
+//! WAV files through hound: probing with clear errors, streaming reads on a reader thread into a
+//! lock-free ring, and atomic writes (temporary file, then rename) with TPDF dither.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorKind};
+
+/// Sample encoding of a WAV file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WavEncoding {
+    /// Integer PCM of this many bits (8, 16, 24, 32).
+    Int(u16),
+    /// 32-bit IEEE float.
+    Float32,
+}
+
+/// What a WAV file holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WavInfo {
+    /// Path as opened.
+    pub path: PathBuf,
+    /// Channel count.
+    pub channels: usize,
+    /// Frames per second.
+    pub sample_rate: u32,
+    /// Frames in the file.
+    pub frames: u64,
+    /// Sample encoding.
+    pub encoding: WavEncoding,
+    /// Byte offset of the first sample.
+    pub data_offset: u64,
+}
+
+impl WavInfo {
+    fn bytes_per_sample(&self) -> usize {
+        match self.encoding {
+            WavEncoding::Int(b) => (b as usize).div_ceil(8),
+            WavEncoding::Float32 => 4,
+        }
+    }
+}
+
+fn format_err(path: &Path, what: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Format, format!("{}: {what}", path.display()))
+}
+
+/// Opens `path` and checks it is a WAV this engine can stream. Every failure names the path and
+/// says what was wrong: missing file, not a WAV, truncated, unsupported encoding, empty.
+pub fn probe(path: &Path) -> Result<WavInfo, Error> {
+    let file = File::open(path).map_err(|e| {
+        let what = if e.kind() == std::io::ErrorKind::NotFound {
+            "file not found".to_string()
+        } else {
+            format!("cannot open: {e}")
+        };
+        Error::io(path, what)
+    })?;
+    let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let reader = hound::WavReader::new(BufReader::new(file)).map_err(|e| match e {
+        hound::Error::FormatError(m) => {
+            format_err(path, format!("not a readable WAV file ({m}); mixdown reads RIFF/WAVE files"))
+        }
+        hound::Error::Unsupported => format_err(
+            path,
+            "unsupported WAV encoding; use 16/24/32-bit integer or 32-bit float PCM",
+        ),
+        hound::Error::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            format_err(path, "truncated: the file ends inside its header")
+        }
+        other => format_err(path, format!("cannot read WAV: {other}")),
+    })?;
+    let spec = reader.spec();
+    let frames = reader.duration() as u64;
+    let encoding = match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Float, 32) => WavEncoding::Float32,
+        (hound::SampleFormat::Int, b @ (8 | 16 | 24 | 32)) => WavEncoding::Int(b),
+        (f, b) => {
+            return Err(format_err(
+                path,
+                format!(
+                    "unsupported sample format: {b}-bit {}; use 16/24/32-bit integer or 32-bit float",
+                    if f == hound::SampleFormat::Float { "float" } else { "integer" }
+                ),
+            ))
+        }
+    };
+    let mut inner = reader.into_inner();
+    let data_offset = inner.stream_position().map_err(|e| Error::io(path, e))?;
+    let info = WavInfo {
+        path: path.to_path_buf(),
+        channels: spec.channels as usize,
+        sample_rate: spec.sample_rate,
+        frames,
+        encoding,
+        data_offset,
+    };
+    if spec.channels == 0 || spec.channels as usize > crate::buffer::MAX_CHANNELS {
+        return Err(format_err(
+            path,
+            format!("{} channels; 1 to {} are supported", spec.channels, crate::buffer::MAX_CHANNELS),
+        ));
+    }
+    if frames == 0 {
+        return Err(format_err(path, "the file holds no audio (0 frames)"));
+    }
+    let need = data_offset + frames * (info.channels * info.bytes_per_sample()) as u64;
+    if file_len < need {
+        let have = file_len.saturating_sub(data_offset) / (info.channels * info.bytes_per_sample()) as u64;
+        return Err(format_err(
+            path,
+            format!(
+                "truncated: the header promises {frames} frames but the file holds only {have} \
+                 (it ends at byte {file_len} of {need})"
+            ),
+        ));
+    }
+    Ok(info)
+}
+
+/// Reads interleaved frames `[start, end)` of `info` in chunks and hands each chunk (interleaved
+/// f32) to `sink`, which returns `false` to stop. Runs on the calling (reader) thread.
+pub fn read_frames(
+    info: &WavInfo,
+    start: u64,
+    end: u64,
+    chunk_frames: usize,
+    mut sink: impl FnMut(&[f32]) -> bool,
+) -> Result<(), Error> {
+    let mut f = BufReader::with_capacity(1 << 16, File::open(&info.path).map_err(|e| Error::io(&info.path, e))?);
+    let bps = info.bytes_per_sample();
+    let frame_bytes = bps * info.channels;
+    f.seek(SeekFrom::Start(info.data_offset + start * frame_bytes as u64))
+        .map_err(|e| Error::io(&info.path, e))?;
+    let mut raw = vec![0u8; chunk_frames * frame_bytes];
+    let mut out = vec![0f32; chunk_frames * info.channels];
+    let mut pos = start;
+    while pos < end {
+        let n = ((end - pos) as usize).min(chunk_frames);
+        let bytes = &mut raw[..n * frame_bytes];
+        f.read_exact(bytes).map_err(|e| {
+            format_err(&info.path, format!("read failed at frame {pos}: {e} (file truncated?)"))
+        })?;
+        let samples = &mut out[..n * info.channels];
+        decode(info.encoding, bytes, samples);
+        if !sink(samples) {
+            return Ok(());
+        }
+        pos += n as u64;
+    }
+    Ok(())
+}
+
+fn decode(enc: WavEncoding, bytes: &[u8], out: &mut [f32]) {
+    match enc {
+        WavEncoding::Float32 => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        }
+        WavEncoding::Int(8) => {
+            for (o, b) in out.iter_mut().zip(bytes) {
+                *o = (*b as f32 - 128.0) / 128.0;
+            }
+        }
+        WavEncoding::Int(16) => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                *o = i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0;
+            }
+        }
+        WavEncoding::Int(24) => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(3)) {
+                let v = i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8;
+                *o = v as f32 / 8_388_608.0;
+            }
+        }
+        WavEncoding::Int(_) => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *o = i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32 / 2_147_483_648.0;
+            }
+        }
+    }
+}
+
+/// Reads a whole file into planar buffers (tests, measurement of short files).
+pub fn read_all(path: &Path) -> Result<(WavInfo, Vec<Vec<f32>>), Error> {
+    let info = probe(path)?;
+    let mut planar = vec![Vec::with_capacity(info.frames as usize); info.channels];
+    read_frames(&info, 0, info.frames, 8192, |chunk| {
+        for frame in chunk.chunks_exact(info.channels) {
+            for (c, x) in frame.iter().enumerate() {
+                planar[c].push(*x);
+            }
+        }
+        true
+    })?;
+    Ok((info, planar))
+}
+
+/// Output sample format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// 16-bit integer with TPDF dither.
+    Wav16,
+    /// 24-bit integer with TPDF dither.
+    Wav24,
+    /// 32-bit float, no dither.
+    Wav32f,
+}
+
+impl std::str::FromStr for OutputFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "wav16" => Ok(Self::Wav16),
+            "wav24" => Ok(Self::Wav24),
+            "wav32f" | "wav32" => Ok(Self::Wav32f),
+            other => Err(format!("unknown format '{other}'; use wav16, wav24 or wav32f")),
+        }
+    }
+}
+
+/// Writes a WAV to `path.part` and renames it to `path` on [`WavSink::finish`]; dropped without
+/// finishing, it deletes the partial file, so a failed render never leaves half a file.
+pub struct WavSink {
+    writer: Option<hound::WavWriter<std::io::BufWriter<File>>>,
+    final_path: PathBuf,
+    part_path: PathBuf,
+    format: OutputFormat,
+    channels: usize,
+    rng: u64,
+    frames: u64,
+}
+
+impl WavSink {
+    /// Creates the temporary file.
+    pub fn create(path: &Path, channels: usize, sample_rate: u32, format: OutputFormat) -> Result<Self, Error> {
+        let (bits, sample_format) = match format {
+            OutputFormat::Wav16 => (16, hound::SampleFormat::Int),
+            OutputFormat::Wav24 => (24, hound::SampleFormat::Int),
+            OutputFormat::Wav32f => (32, hound::SampleFormat::Float),
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, format!("cannot create folder: {e}")))?;
+        }
+        let mut part = path.as_os_str().to_owned();
+        part.push(".part");
+        let part_path = PathBuf::from(part);
+        let writer = hound::WavWriter::create(
+            &part_path,
+            hound::WavSpec {
+                channels: channels as u16,
+                sample_rate,
+                bits_per_sample: bits,
+                sample_format,
+            },
+        )
+        .map_err(|e| Error::io(path, format!("cannot create output: {e}")))?;
+        Ok(Self {
+            writer: Some(writer),
+            final_path: path.to_path_buf(),
+            part_path,
+            format,
+            channels,
+            rng: 0x9E37_79B9_7F4A_7C15,
+            frames: 0,
+        })
+    }
+
+    fn uniform(&mut self) -> f32 {
+        // xorshift64*: deterministic, so renders are bit-identical run to run.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        ((self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32) / (1u64 << 24) as f32
+    }
+
+    /// Appends planar frames.
+    pub fn write_planar(&mut self, planar: &[&[f32]]) -> Result<(), Error> {
+        let frames = planar.first().map_or(0, |c| c.len());
+        let scale = match self.format {
+            OutputFormat::Wav16 => 32768.0f32,
+            OutputFormat::Wav24 => 8_388_608.0,
+            OutputFormat::Wav32f => 0.0,
+        };
+        let path = self.final_path.clone();
+        for i in 0..frames {
+            for c in 0..self.channels {
+                let x = planar.get(c).map_or(0.0, |ch| ch[i]);
+                let w = self.writer.as_mut().expect("writer open");
+                let r = if scale == 0.0 {
+                    w.write_sample(x)
+                } else {
+                    // TPDF dither: the sum of two uniform variables, ±1 LSB peak.
+                    let d = self.uniform() - self.uniform();
+                    let v = (x * scale + d).round().clamp(-scale, scale - 1.0) as i32;
+                    self.writer.as_mut().expect("writer open").write_sample(v)
+                };
+                r.map_err(|e| Error::io(&path, format!("write failed: {e}")))?;
+            }
+        }
+        self.frames += frames as u64;
+        Ok(())
+    }
+
+    /// Frames written so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Finalises the header and renames the file into place.
+    pub fn finish(mut self) -> Result<(), Error> {
+        let w = self.writer.take().expect("writer open");
+        w.finalize()
+            .map_err(|e| Error::io(&self.final_path, format!("cannot finish file: {e}")))?;
+        std::fs::rename(&self.part_path, &self.final_path)
+            .map_err(|e| Error::io(&self.final_path, format!("cannot move into place: {e}")))?;
+        Ok(())
+    }
+}
+
+impl Drop for WavSink {
+    fn drop(&mut self) {
+        if self.writer.take().is_some() {
+            let _ = std::fs::remove_file(&self.part_path);
+        }
+    }
+}
+
+/// A flag shared with a reader thread to stop it.
+pub type StopFlag = Arc<AtomicBool>;
+
+/// Sets a stop flag.
+pub fn stop(flag: &StopFlag) {
+    flag.store(true, Ordering::Relaxed);
+}

@@ -1,0 +1,165 @@
+//! `delay`: a plain delay by a whole number of frames (given in frames, seconds, or note values
+//! converted by the caller). It is the one node allowed to close a feedback loop: inside a loop it
+//! reads its output before its input is written, so the processor uses blocks no longer than the
+//! delay (Web Audio's DelayNode rule).
+
+use crate::node::{
+    FeedbackNode, Node, NodeDesc, ParamValue, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW,
+};
+use crate::param::{ParamDesc, Unit};
+use crate::units::db_to_gain;
+
+/// Parameters of [`Delay`].
+pub const PARAMS: &[ParamDesc] = &[ParamDesc::new(
+    "gain_db",
+    Unit::Db,
+    -120.0,
+    24.0,
+    0.0,
+    "gain of the delayed signal in dB",
+)];
+
+/// Kind description.
+pub static DESC: NodeDesc = NodeDesc {
+    kind: "delay",
+    inputs: &[IN_FOLLOW],
+    params: PARAMS,
+};
+
+/// How long the delay is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DelayTime {
+    /// Frames.
+    Frames(u64),
+    /// Seconds (rounded to the nearest frame).
+    Seconds(f64),
+}
+
+/// The delay node.
+#[derive(Clone, Debug)]
+pub struct Delay {
+    time: DelayTime,
+    frames: usize,
+    channels: usize,
+    ring: Vec<Vec<f32>>,
+    write: usize,
+    quiet_frames: usize,
+}
+
+impl Delay {
+    /// A delay of `time`.
+    pub fn new(time: DelayTime) -> Self {
+        Self {
+            time,
+            frames: 0,
+            channels: 1,
+            ring: Vec::new(),
+            write: 0,
+            quiet_frames: 0,
+        }
+    }
+
+    /// The delay in frames (after prepare).
+    pub fn delay_frames(&self) -> usize {
+        self.frames
+    }
+}
+
+fn gain(p: &[ParamValue<'_>], i: usize) -> f32 {
+    db_to_gain(p.first().map_or(0.0, |v| v.at(i)))
+}
+
+impl Node for Delay {
+    fn desc(&self) -> &'static NodeDesc {
+        &DESC
+    }
+
+    fn prepare(&mut self, cfg: &ProcessConfig) {
+        self.frames = match self.time {
+            DelayTime::Frames(f) => f as usize,
+            DelayTime::Seconds(s) => (s * cfg.sample_rate).round().max(0.0) as usize,
+        };
+        self.channels = cfg.output_channels;
+        let len = (self.frames + cfg.max_block).next_power_of_two();
+        self.ring = vec![vec![0.0; len]; self.channels];
+        self.write = 0;
+    }
+
+    fn reset(&mut self) {
+        for r in &mut self.ring {
+            r.fill(0.0);
+        }
+        self.write = 0;
+        self.quiet_frames = 0;
+    }
+
+    fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
+        let frames = cx.frames;
+        let mask = self.ring.first().map_or(0, |r| r.len() - 1);
+        let inp = cx.input(0);
+        for (c, ring) in self.ring.iter_mut().enumerate() {
+            let x = inp.get(c).copied().unwrap_or(&[]);
+            let out = &mut cx.outputs[c];
+            for i in 0..frames {
+                let w = (self.write + i) & mask;
+                ring[w] = x.get(i).copied().unwrap_or(0.0);
+                out[i] = ring[(w.wrapping_sub(self.frames)) & mask] * gain(cx.params, i);
+            }
+        }
+        self.write = (self.write + frames) & mask;
+        if cx.input_silent {
+            self.quiet_frames += frames;
+            if self.quiet_frames > self.frames {
+                return ProcessStatus::Silent;
+            }
+            return ProcessStatus::Tail((self.frames + frames - self.quiet_frames.min(self.frames)) as u32);
+        }
+        self.quiet_frames = 0;
+        ProcessStatus::Continue
+    }
+
+    fn latency_frames(&self) -> u32 {
+        // A musical delay is an effect, not latency: it is not compensated.
+        0
+    }
+
+    fn as_feedback(&mut self) -> Option<&mut dyn FeedbackNode> {
+        Some(self)
+    }
+
+    fn supports_feedback(&self) -> bool {
+        true
+    }
+}
+
+impl FeedbackNode for Delay {
+    fn read(&mut self, outputs: &mut [&mut [f32]], params: &[ParamValue<'_>]) {
+        let mask = self.ring.first().map_or(0, |r| r.len() - 1);
+        for (c, out) in outputs.iter_mut().enumerate() {
+            let Some(ring) = self.ring.get(c) else {
+                out.fill(0.0);
+                continue;
+            };
+            for (i, o) in out.iter_mut().enumerate() {
+                let w = (self.write + i) & mask;
+                *o = ring[w.wrapping_sub(self.frames) & mask] * gain(params, i);
+            }
+        }
+    }
+
+    fn write(&mut self, inputs: &[&[f32]], _params: &[ParamValue<'_>]) {
+        let mask = self.ring.first().map_or(0, |r| r.len() - 1);
+        let frames = inputs.first().map_or(0, |x| x.len());
+        for (c, ring) in self.ring.iter_mut().enumerate() {
+            let x = inputs.get(c).copied().unwrap_or(&[]);
+            for i in 0..frames {
+                ring[(self.write + i) & mask] = x.get(i).copied().unwrap_or(0.0);
+            }
+        }
+        self.write = (self.write + frames) & mask;
+    }
+
+    fn min_delay_frames(&self) -> usize {
+        self.frames.max(1)
+    }
+}

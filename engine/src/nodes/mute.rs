@@ -1,0 +1,79 @@
+//! `mute`: silences the signal while `mute` is 1, with a 5 ms linear fade so toggling never clicks.
+
+use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
+use crate::param::{ParamDesc, Unit};
+
+/// Parameters of [`Mute`].
+pub const PARAMS: &[ParamDesc] = &[ParamDesc::new(
+    "mute",
+    Unit::Switch,
+    0.0,
+    1.0,
+    1.0,
+    "1 mutes, 0 lets the signal through",
+)];
+
+/// Kind description.
+pub static DESC: NodeDesc = NodeDesc {
+    kind: "mute",
+    inputs: &[IN_FOLLOW],
+    params: PARAMS,
+};
+
+/// Fade time of a mute toggle.
+pub const FADE_MS: f64 = 5.0;
+
+/// A click-free mute.
+#[derive(Clone, Debug, Default)]
+pub struct Mute {
+    gain: f32,
+    step: f32,
+    started: bool,
+}
+
+impl Node for Mute {
+    fn desc(&self) -> &'static NodeDesc {
+        &DESC
+    }
+
+    fn prepare(&mut self, cfg: &ProcessConfig) {
+        self.step = (1.0 / (FADE_MS * 0.001 * cfg.sample_rate)) as f32;
+    }
+
+    fn reset(&mut self) {
+        self.started = false;
+    }
+
+    fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
+        let m = cx.param(0);
+        if !self.started {
+            self.gain = if m.at(0) >= 0.5 { 0.0 } else { 1.0 };
+            self.started = true;
+        }
+        let inp = cx.input(0);
+        let start = self.gain;
+        let mut g = start;
+        for (c, (o, x)) in cx.outputs.iter_mut().zip(inp).enumerate() {
+            g = start;
+            for (i, (y, s)) in o.iter_mut().zip(x.iter()).enumerate() {
+                let target = if m.at(i) >= 0.5 { 0.0 } else { 1.0 };
+                g = if g < target {
+                    (g + self.step).min(target)
+                } else {
+                    (g - self.step).max(target)
+                };
+                *y = s * g;
+            }
+            let _ = c;
+        }
+        self.gain = g;
+        if cx.input_silent || (self.gain == 0.0 && m.is_const()) {
+            for o in cx.outputs.iter_mut() {
+                o.fill(0.0);
+            }
+            ProcessStatus::Silent
+        } else {
+            ProcessStatus::Continue
+        }
+    }
+}

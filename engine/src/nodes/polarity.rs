@@ -1,0 +1,50 @@
+//! `polarity`: inverts the signal (all channels) while `invert` is 1.
+
+use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
+use crate::param::{ParamDesc, Unit};
+
+/// Parameters of [`Polarity`].
+pub const PARAMS: &[ParamDesc] = &[ParamDesc::new(
+    "invert",
+    Unit::Switch,
+    0.0,
+    1.0,
+    1.0,
+    "1 inverts the polarity, 0 passes the signal unchanged",
+)];
+
+/// Kind description.
+pub static DESC: NodeDesc = NodeDesc {
+    kind: "polarity",
+    inputs: &[IN_FOLLOW],
+    params: PARAMS,
+};
+
+/// Polarity inversion.
+#[derive(Clone, Debug, Default)]
+pub struct Polarity;
+
+impl Node for Polarity {
+    fn desc(&self) -> &'static NodeDesc {
+        &DESC
+    }
+
+    fn prepare(&mut self, _cfg: &ProcessConfig) {}
+
+    fn reset(&mut self) {}
+
+    fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
+        let inp = cx.input(0);
+        let inv = cx.param(0);
+        for (o, x) in cx.outputs.iter_mut().zip(inp) {
+            for (i, (y, s)) in o.iter_mut().zip(x.iter()).enumerate() {
+                *y = if inv.at(i) >= 0.5 { -s } else { *s };
+            }
+        }
+        if cx.input_silent {
+            ProcessStatus::Silent
+        } else {
+            ProcessStatus::Continue
+        }
+    }
+}

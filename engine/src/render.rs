@@ -1,0 +1,201 @@
+//! Offline render: the same [`Processor`] the sound card uses, driven as fast as the CPU allows.
+//!
+//! Length: the longest source (or the session's `length_s`) plus the tails, until every node
+//! reports silence (at most [`RenderOptions::max_tail_s`]); the output is shifted by the graph's
+//! latency so it lines up with the sources, and trailing silence after the content is trimmed, so
+//! the result is identical at every block size.
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::buffer::MAX_BLOCK;
+use crate::error::Error;
+use crate::graph::Schedule;
+use crate::io::wav::{OutputFormat, WavSink};
+use crate::rt::Processor;
+
+/// How to render.
+#[derive(Clone, Debug)]
+pub struct RenderOptions {
+    /// Frames per processing block (1..=MAX_BLOCK); the output does not depend on it.
+    pub block: usize,
+    /// Start of the written range in seconds (processing still starts at 0 so state is right).
+    pub from_s: Option<f64>,
+    /// End of the written range in seconds (exact; no tail added).
+    pub to_s: Option<f64>,
+    /// Longest tail rendered after the content ends.
+    pub max_tail_s: f64,
+    /// Show a progress bar on stderr (only drawn when stderr is a terminal).
+    pub progress: bool,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self {
+            block: MAX_BLOCK,
+            from_s: None,
+            to_s: None,
+            max_tail_s: 10.0,
+            progress: false,
+        }
+    }
+}
+
+/// What a render did.
+#[derive(Clone, Debug, Default)]
+pub struct RenderReport {
+    /// Frames written.
+    pub frames: u64,
+    /// Frames per second.
+    pub sample_rate: f64,
+    /// Wall-clock seconds spent.
+    pub elapsed_s: f64,
+    /// Largest absolute sample written (before dither).
+    pub sample_peak: f32,
+    /// Nodes that produced NaN/Inf, with the number of samples replaced by silence.
+    pub nan_report: Vec<(String, u64)>,
+}
+
+impl RenderReport {
+    /// Audio seconds per wall second.
+    pub fn realtime_factor(&self) -> f64 {
+        self.frames as f64 / self.sample_rate / self.elapsed_s.max(1e-9)
+    }
+}
+
+/// Renders `schedule` into planar buffers (tests, analysis, two-pass nodes).
+pub fn render_to_vec(schedule: Schedule, opts: &RenderOptions) -> (Vec<Vec<f32>>, RenderReport) {
+    let ch = schedule.output_channels();
+    let mut out = vec![Vec::new(); ch];
+    let report = run(schedule, opts, |planar| {
+        for (o, p) in out.iter_mut().zip(planar) {
+            o.extend_from_slice(p);
+        }
+        Ok(())
+    })
+    .expect("in-memory sink cannot fail");
+    (out, report)
+}
+
+/// Renders `schedule` to a WAV file at `path`, written to `path.part` and renamed when complete.
+pub fn render_to_file(
+    schedule: Schedule,
+    path: &Path,
+    format: OutputFormat,
+    opts: &RenderOptions,
+) -> Result<RenderReport, Error> {
+    let mut sink = WavSink::create(
+        path,
+        schedule.output_channels(),
+        schedule.sample_rate.round() as u32,
+        format,
+    )?;
+    let report = run(schedule, opts, |planar| sink.write_planar(planar))?;
+    sink.finish()?;
+    Ok(report)
+}
+
+fn run(
+    schedule: Schedule,
+    opts: &RenderOptions,
+    mut write: impl FnMut(&[&[f32]]) -> Result<(), Error>,
+) -> Result<RenderReport, Error> {
+    let t0 = Instant::now();
+    let sr = schedule.sample_rate;
+    let ch = schedule.output_channels();
+    let latency = schedule.latency_frames as u64;
+    let content = schedule.length_frames;
+    let from = opts.from_s.map_or(0, |s| (s * sr).round() as u64);
+    let explicit_end = opts.to_s.map(|s| (s * sr).round() as u64);
+    let max_end = explicit_end.unwrap_or(content + (opts.max_tail_s * sr) as u64);
+    let block = opts.block.clamp(1, MAX_BLOCK);
+    let mut proc = Processor::new(schedule);
+    let bar = progress_bar(opts.progress, max_end);
+
+    // Output frame k is processor frame k + latency. Frames after the content are kept in a
+    // pending buffer until we know whether they are tail (kept) or trailing silence (trimmed).
+    let mut pending: Vec<Vec<f32>> = vec![Vec::new(); ch];
+    let mut written = 0u64;
+    let mut peak = 0f32;
+    let mut bufs: Vec<Vec<f32>> = vec![vec![0.0; block]; ch];
+    let mut produced = 0u64; // output frames produced so far (after latency shift)
+    loop {
+        let mut views: Vec<&mut [f32]> = bufs.iter_mut().map(|b| &mut b[..block]).collect();
+        proc.process(&mut views);
+        let pos = proc.position();
+        // Output frames available: processor frames [pos-block, pos) minus latency.
+        let blk_start = pos - block as u64;
+        let skip = latency.saturating_sub(blk_start).min(block as u64) as usize;
+        for i in skip..block {
+            let k = produced;
+            produced += 1;
+            if k < from {
+                continue;
+            }
+            if let Some(e) = explicit_end {
+                if k >= e {
+                    break;
+                }
+            }
+            for c in 0..ch {
+                pending[c].push(bufs[c][i]);
+            }
+        }
+        // Flush everything up to the content end, and any tail up to the last non-zero frame.
+        let keep_to = if explicit_end.is_some() {
+            pending[0].len()
+        } else {
+            let before_end = content.saturating_sub(from.max(written + from)) as usize;
+            let last_loud = (0..pending[0].len())
+                .rev()
+                .find(|&i| pending.iter().any(|p| p[i] != 0.0))
+                .map_or(0, |i| i + 1);
+            before_end.min(pending[0].len()).max(last_loud)
+        };
+        if keep_to > 0 {
+            let views: Vec<&[f32]> = pending.iter().map(|p| &p[..keep_to]).collect();
+            for v in &views {
+                peak = v.iter().fold(peak, |m, x| m.max(x.abs()));
+            }
+            write(&views)?;
+            written += keep_to as u64;
+            for p in &mut pending {
+                p.drain(..keep_to);
+            }
+        }
+        if let Some(b) = &bar {
+            b.set_position(produced.min(max_end));
+        }
+        let done_content = produced >= content.max(from);
+        let finished = match explicit_end {
+            Some(e) => produced >= e,
+            None => (done_content && proc.schedule().all_silent()) || produced >= max_end,
+        };
+        if finished {
+            break;
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(RenderReport {
+        frames: written,
+        sample_rate: sr,
+        elapsed_s: t0.elapsed().as_secs_f64(),
+        sample_peak: peak,
+        nan_report: proc.schedule().nan_report(),
+    })
+}
+
+fn progress_bar(enabled: bool, total: u64) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !enabled || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = indicatif::ProgressBar::new(total);
+    b.set_style(
+        indicatif::ProgressStyle::with_template("rendering {bar:40} {percent:>3}% {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(b)
+}

@@ -1,0 +1,327 @@
+//! The processor: runs a [`Schedule`] block by block. The audio callback (and offline render) call
+//! [`Processor::process`]; it never allocates, frees, locks, blocks, logs or does I/O.
+//!
+//! Schedules arrive as `ControlMsg::Swap` on a bounded SPSC ring; the queue is drained at the start
+//! of each host block and only the newest schedule is kept; replaced schedules go back on a second
+//! ring to be dropped by the control thread. A swap is only taken when the return ring has room,
+//! so the audio thread never has to drop one itself.
+
+use rtrb::{Consumer, Producer, RingBuffer};
+
+use super::msg::{ControlMsg, ReturnMsg, QUEUE_CAPACITY};
+use crate::buffer::{MAX_BLOCK, MAX_CHANNELS};
+use crate::graph::{Schedule, Step};
+use crate::node::{ParamValue, ProcessContext, ProcessStatus, Transport};
+
+/// Most parameters one node may declare.
+pub const MAX_PARAMS: usize = 48;
+
+/// The audio-thread side.
+pub struct Processor {
+    schedule: Box<Schedule>,
+    rx: Consumer<ControlMsg>,
+    tx: Producer<ReturnMsg>,
+    position: u64,
+    playing: bool,
+    swaps: u64,
+}
+
+/// The control-thread side.
+pub struct Controller {
+    tx: Producer<ControlMsg>,
+    rx: Consumer<ReturnMsg>,
+}
+
+/// A swap could not be queued (the ring is full); the schedule is handed back.
+pub struct SwapError(pub Box<Schedule>);
+
+impl std::fmt::Debug for SwapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SwapError(queue full)")
+    }
+}
+
+/// Creates a processor running `schedule` and its controller. Allocates (control thread).
+pub fn processor_pair(schedule: Schedule) -> (Processor, Controller) {
+    let (ctx, crx) = RingBuffer::new(QUEUE_CAPACITY);
+    let (rtx, rrx) = RingBuffer::new(QUEUE_CAPACITY);
+    (
+        Processor {
+            schedule: Box::new(schedule),
+            rx: crx,
+            tx: rtx,
+            position: 0,
+            playing: true,
+            swaps: 0,
+        },
+        Controller { tx: ctx, rx: rrx },
+    )
+}
+
+impl Controller {
+    /// Queues a new schedule. Control thread; never blocks.
+    pub fn swap(&mut self, schedule: Box<Schedule>) -> Result<(), SwapError> {
+        self.tx
+            .push(ControlMsg::Swap(schedule))
+            .map_err(|rtrb::PushError::Full(m)| match m {
+                ControlMsg::Swap(s) => SwapError(s),
+                _ => unreachable!("pushed a swap"),
+            })
+    }
+
+    /// Queues any other message; returns false when the ring is full.
+    pub fn send(&mut self, msg: ControlMsg) -> bool {
+        self.tx.push(msg).is_ok()
+    }
+
+    /// Drops schedules the audio thread retired. Returns how many. Control thread.
+    pub fn collect_garbage(&mut self) -> usize {
+        let mut n = 0;
+        while let Ok(ReturnMsg::Retired(s)) = self.rx.pop() {
+            drop(s);
+            n += 1;
+        }
+        n
+    }
+}
+
+impl Processor {
+    /// A processor without a controller (offline render and tests).
+    pub fn new(schedule: Schedule) -> Self {
+        processor_pair(schedule).0
+    }
+
+    /// The running schedule.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// Frames processed since the start (the transport position).
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Schedule swaps applied so far.
+    pub fn swaps(&self) -> u64 {
+        self.swaps
+    }
+
+    /// Moves the transport (sources follow on their next block).
+    pub fn seek(&mut self, frame: u64) {
+        self.position = frame;
+    }
+
+    fn drain(&mut self) {
+        loop {
+            // Only take a swap when the retired schedule has somewhere to go.
+            if self.tx.slots() == 0 {
+                return;
+            }
+            let Ok(msg) = self.rx.pop() else { return };
+            match msg {
+                ControlMsg::Swap(new) => {
+                    let old = std::mem::replace(&mut self.schedule, new);
+                    self.swaps += 1;
+                    // Cannot fail: a slot was free.
+                    let _ = self.tx.push(ReturnMsg::Retired(old));
+                }
+                ControlMsg::SetParam { node, param, value } => {
+                    if let Some(p) = self
+                        .schedule
+                        .nodes
+                        .get_mut(node as usize)
+                        .and_then(|n| n.params.get_mut(param as usize))
+                    {
+                        p.set(value);
+                    }
+                }
+                ControlMsg::Seek(f) => self.position = f,
+                ControlMsg::Play(p) => self.playing = p,
+            }
+        }
+    }
+
+    /// Processes `outputs[0].len()` frames into planar `outputs` (any count: the mix's channels
+    /// are mapped by the fixed channel rules). Audio thread: never allocates, locks or blocks.
+    pub fn process(&mut self, outputs: &mut [&mut [f32]]) {
+        let _ftz = crate::dsp::denormal::FlushDenormals::new();
+        self.drain();
+        let total = outputs.first().map_or(0, |o| o.len());
+        let mut done = 0;
+        while done < total {
+            let frames = (total - done).min(self.schedule.block_limit).min(MAX_BLOCK);
+            self.run_block(frames);
+            let sched = &self.schedule;
+            let from = sched.output.len as usize;
+            let to = outputs.len();
+            for (d, out) in outputs.iter_mut().enumerate() {
+                let out = &mut out[done..done + frames];
+                out.fill(0.0);
+                for s in 0..from {
+                    let g = crate::node::mix_gain(from, to, s, d);
+                    if g != 0.0 {
+                        let src = sched.pool.get(sched.output.bufs[s], frames);
+                        for (o, x) in out.iter_mut().zip(src) {
+                            *o += g * x;
+                        }
+                    }
+                }
+            }
+            done += frames;
+        }
+    }
+
+    /// Runs one block of `frames` (≤ the schedule's block limit) and leaves the result in the
+    /// output buffers, readable with [`Processor::output`].
+    pub fn run_block(&mut self, frames: usize) {
+        let pos = self.position;
+        let playing = self.playing;
+        let s = &mut *self.schedule;
+        let transport = Transport {
+            position: pos,
+            sample_rate: s.sample_rate,
+            playing,
+        };
+        for k in 0..s.steps.len() {
+            match s.steps[k] {
+                Step::Clear { buf } => {
+                    s.pool.get_mut(buf, frames).fill(0.0);
+                    s.pool.set_silent(buf, true);
+                }
+                Step::Mix { src, dst, gain } => {
+                    if !s.pool.is_silent(src) {
+                        let (a, b) = s.pool.pair(src, dst, frames);
+                        for (o, x) in b.iter_mut().zip(a) {
+                            *o += gain * x;
+                        }
+                        s.pool.set_silent(dst, false);
+                    }
+                }
+                Step::Delay { line, src, dst } => {
+                    let (a, b) = s.pool.pair(src, dst, frames);
+                    s.lines[line as usize].process(a, b);
+                    s.pool.set_silent(dst, false);
+                }
+                Step::Process { node } => {
+                    run_node(s, node as usize, frames, transport, false);
+                }
+                Step::FeedbackRead { node } => {
+                    run_node(s, node as usize, frames, transport, true);
+                }
+                Step::FeedbackWrite { node } => {
+                    feedback_write(s, node as usize, frames, transport);
+                }
+            }
+        }
+        if playing {
+            self.position += frames as u64;
+        }
+    }
+
+    /// The output channels of the last block.
+    pub fn output(&self, channel: usize, frames: usize) -> &[f32] {
+        let s = &self.schedule;
+        s.pool.get(s.output.bufs[channel], frames)
+    }
+
+    /// Output channel count of the running schedule.
+    pub fn output_channels(&self) -> usize {
+        self.schedule.output.len as usize
+    }
+}
+
+/// Builds the node's view of the pool and runs it (or its feedback read half).
+fn run_node(s: &mut Schedule, idx: usize, frames: usize, transport: Transport, feedback_read: bool) {
+    let base = s.pool.base_ptr();
+    let slot = &mut s.nodes[idx];
+    let pos = transport.position;
+    for p in slot.params.iter_mut() {
+        p.advance(pos, frames);
+    }
+    let mut params = [ParamValue::Const(0.0); MAX_PARAMS];
+    for (i, p) in slot.params.iter().enumerate().take(MAX_PARAMS) {
+        params[i] = p.value(frames);
+    }
+    let params = &params[..slot.params.len().min(MAX_PARAMS)];
+
+    let input_silent = slot
+        .inputs
+        .iter()
+        .flat_map(|p| p.as_slice())
+        .all(|&b| s.pool.is_silent(b));
+    // SAFETY: the compiler assigns every node output buffers that are distinct from each other
+    // and from every buffer the node reads; all indices are < pool.len(). So the shared input
+    // slices and the mutable output slices below never overlap, and none outlives this call.
+    let mut ins: [[&[f32]; MAX_CHANNELS]; 2] = [[&[]; MAX_CHANNELS]; 2];
+    for (p, port) in slot.inputs.iter().enumerate() {
+        for (c, &b) in port.as_slice().iter().enumerate() {
+            ins[p][c] = unsafe { std::slice::from_raw_parts(base.add(b as usize * MAX_BLOCK), frames) };
+        }
+    }
+    let mut outs: [&mut [f32]; MAX_CHANNELS] = Default::default();
+    for (c, &b) in slot.output.as_slice().iter().enumerate() {
+        outs[c] = unsafe { std::slice::from_raw_parts_mut(base.add(b as usize * MAX_BLOCK), frames) };
+    }
+    let nout = slot.output.len as usize;
+    let outs = &mut outs[..nout];
+
+    if feedback_read {
+        if let Some(f) = slot.node.as_feedback() {
+            f.read(outs, params);
+        }
+        slot.status = ProcessStatus::Continue;
+    } else if slot.has_inputs && input_silent && slot.status == ProcessStatus::Silent {
+        for o in outs.iter_mut() {
+            o.fill(0.0);
+        }
+    } else {
+        let mut cx = ProcessContext {
+            frames,
+            inputs: [
+                &ins[0][..slot.inputs[0].len as usize],
+                &ins[1][..slot.inputs[1].len as usize],
+            ],
+            outputs: outs,
+            params,
+            transport,
+            input_silent,
+        };
+        slot.status = slot.node.process(&mut cx);
+    }
+    // Guard: no NaN or infinity leaves a node.
+    for &b in slot.output.as_slice() {
+        let o = s.pool.get_mut(b, frames);
+        let probe = o.iter().fold(0.0f32, |a, &x| a + x * 0.0);
+        if !probe.is_finite() {
+            for x in o.iter_mut() {
+                if !x.is_finite() {
+                    *x = 0.0;
+                    slot.nan_count += 1;
+                }
+            }
+        }
+    }
+    let silent = slot.status == ProcessStatus::Silent;
+    for &b in slot.output.as_slice() {
+        s.pool.set_silent(b, silent);
+    }
+}
+
+fn feedback_write(s: &mut Schedule, idx: usize, frames: usize, transport: Transport) {
+    let base = s.pool.base_ptr();
+    let slot = &mut s.nodes[idx];
+    let mut params = [ParamValue::Const(0.0); MAX_PARAMS];
+    for (i, p) in slot.params.iter().enumerate().take(MAX_PARAMS) {
+        params[i] = p.value(frames);
+    }
+    let _ = transport;
+    let params = &params[..slot.params.len().min(MAX_PARAMS)];
+    let mut ins: [&[f32]; MAX_CHANNELS] = [&[]; MAX_CHANNELS];
+    for (c, &b) in slot.inputs[0].as_slice().iter().enumerate() {
+        // SAFETY: read-only view of pool buffers; no mutable view exists during this call.
+        ins[c] = unsafe { std::slice::from_raw_parts(base.add(b as usize * MAX_BLOCK), frames) };
+    }
+    if let Some(f) = slot.node.as_feedback() {
+        f.write(&ins[..slot.inputs[0].len as usize], params);
+    }
+}
