@@ -39,11 +39,13 @@ pub mod dsp;
 pub mod error;
 pub mod graph;
 pub mod io;
+pub mod measure;
 pub mod node;
 pub mod nodes;
 pub mod param;
 pub mod render;
 pub mod rt;
+pub mod script;
 pub mod units;
 
 pub use error::{Error, ErrorKind, Errors, Span};

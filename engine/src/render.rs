@@ -12,6 +12,7 @@ use crate::buffer::MAX_BLOCK;
 use crate::error::Error;
 use crate::graph::Schedule;
 use crate::io::wav::{OutputFormat, WavSink};
+use crate::measure::{Analyzer, Measurement};
 use crate::rt::Processor;
 
 /// How to render.
@@ -27,6 +28,8 @@ pub struct RenderOptions {
     pub max_tail_s: f64,
     /// Show a progress bar on stderr (only drawn when stderr is a terminal).
     pub progress: bool,
+    /// Measure loudness and true peak of what is written.
+    pub measure: bool,
 }
 
 impl Default for RenderOptions {
@@ -37,6 +40,7 @@ impl Default for RenderOptions {
             to_s: None,
             max_tail_s: 10.0,
             progress: false,
+            measure: false,
         }
     }
 }
@@ -54,6 +58,8 @@ pub struct RenderReport {
     pub sample_peak: f32,
     /// Nodes that produced NaN/Inf, with the number of samples replaced by silence.
     pub nan_report: Vec<(String, u64)>,
+    /// Loudness and peaks of the output (when asked for).
+    pub measurement: Option<Measurement>,
 }
 
 impl RenderReport {
@@ -111,6 +117,7 @@ fn run(
     let block = opts.block.clamp(1, MAX_BLOCK);
     let mut proc = Processor::new(schedule);
     let bar = progress_bar(opts.progress, max_end);
+    let mut analyzer = opts.measure.then(|| Analyzer::new(sr, ch));
 
     // Output frame k is processor frame k + latency. Frames after the content are kept in a
     // pending buffer until we know whether they are tail (kept) or trailing silence (trimmed).
@@ -157,6 +164,9 @@ fn run(
             for v in &views {
                 peak = v.iter().fold(peak, |m, x| m.max(x.abs()));
             }
+            if let Some(a) = analyzer.as_mut() {
+                a.process(&views);
+            }
             write(&views)?;
             written += keep_to as u64;
             for p in &mut pending {
@@ -184,6 +194,7 @@ fn run(
         elapsed_s: t0.elapsed().as_secs_f64(),
         sample_peak: peak,
         nan_report: proc.schedule().nan_report(),
+        measurement: analyzer.map(|a| a.result()),
     })
 }
 

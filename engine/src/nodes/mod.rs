@@ -19,3 +19,5 @@ pub use pan::Pan;
 pub use player::{Placement, Player};
 pub use polarity::Polarity;
 pub use sum::Sum;
+pub mod catalogue;
+pub mod generators;

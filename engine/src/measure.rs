@@ -1,0 +1,138 @@
+//! `mixdown measure`: loudness and peaks of audio files, and the same figures for renders.
+
+use std::path::Path;
+
+use crate::dsp::loudness::LoudnessMeter;
+use crate::dsp::true_peak::TruePeak;
+use crate::error::Error;
+use crate::io::wav;
+
+/// Loudness and peak figures of a programme. `None` where a value is undefined (e.g. the
+/// integrated loudness of silence).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Measurement {
+    /// Integrated loudness (gated), LUFS.
+    pub integrated_lufs: Option<f64>,
+    /// Loudness range, LU.
+    pub loudness_range_lu: Option<f64>,
+    /// Maximum momentary loudness, LUFS.
+    pub momentary_max_lufs: Option<f64>,
+    /// Maximum short-term loudness, LUFS.
+    pub short_term_max_lufs: Option<f64>,
+    /// True peak (max of 4× oversampled and sample peak), dBTP.
+    pub true_peak_dbtp: Option<f64>,
+    /// Sample peak, dBFS.
+    pub sample_peak_dbfs: Option<f64>,
+}
+
+/// Accumulates a [`Measurement`] block by block.
+pub struct Analyzer {
+    loudness: LoudnessMeter,
+    peak: TruePeak,
+}
+
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
+}
+
+impl Analyzer {
+    /// For `channels` channels at `sample_rate`.
+    pub fn new(sample_rate: f64, channels: usize) -> Self {
+        Self {
+            loudness: LoudnessMeter::for_channels(sample_rate, channels),
+            peak: TruePeak::new(channels),
+        }
+    }
+
+    /// Feeds planar audio.
+    pub fn process(&mut self, planar: &[&[f32]]) {
+        if planar.first().is_some_and(|c| !c.is_empty()) {
+            self.loudness.process(planar);
+            self.peak.process(planar);
+        }
+    }
+
+    /// The figures so far.
+    pub fn result(&self) -> Measurement {
+        let db = |x: f32| finite(Some(20.0 * (x as f64).log10()));
+        Measurement {
+            integrated_lufs: finite(self.loudness.integrated_lufs()),
+            loudness_range_lu: finite(self.loudness.loudness_range_lu()),
+            momentary_max_lufs: finite(self.loudness.momentary_max_lufs()),
+            short_term_max_lufs: finite(self.loudness.short_term_max_lufs()),
+            true_peak_dbtp: db(self.peak.true_peak()),
+            sample_peak_dbfs: db(self.peak.sample_peak()),
+        }
+    }
+}
+
+/// Measures the audio file at `path`, streaming it.
+pub fn measure_file(path: &Path) -> Result<Measurement, Error> {
+    let info = wav::probe(path)?;
+    let ch = info.channels;
+    let mut a = Analyzer::new(info.sample_rate as f64, ch);
+    let mut planar = vec![Vec::with_capacity(8192); ch];
+    wav::read_frames(&info, 0, info.frames, 8192, |chunk| {
+        for p in planar.iter_mut() {
+            p.clear();
+        }
+        for frame in chunk.chunks_exact(ch) {
+            for (c, x) in frame.iter().enumerate() {
+                planar[c].push(*x);
+            }
+        }
+        let views: Vec<&[f32]> = planar.iter().map(|p| p.as_slice()).collect();
+        a.process(&views);
+        true
+    })?;
+    Ok(a.result())
+}
+
+impl Measurement {
+    /// One JSON object (keys as documented in the README).
+    pub fn to_json(&self, path: &str) -> String {
+        let n = |v: Option<f64>| v.map_or("null".to_string(), |x| format!("{x:.2}"));
+        format!(
+            "{{\"path\":{},\"integrated_lufs\":{},\"loudness_range_lu\":{},\"momentary_max_lufs\":{},\"short_term_max_lufs\":{},\"true_peak_dbtp\":{},\"sample_peak_dbfs\":{}}}",
+            json_string(path),
+            n(self.integrated_lufs),
+            n(self.loudness_range_lu),
+            n(self.momentary_max_lufs),
+            n(self.short_term_max_lufs),
+            n(self.true_peak_dbtp),
+            n(self.sample_peak_dbfs)
+        )
+    }
+
+    /// A human-readable block.
+    pub fn to_text(&self) -> String {
+        let f = |v: Option<f64>, u: &str| v.map_or("n/a".to_string(), |x| format!("{x:.1} {u}"));
+        format!(
+            "  integrated     {}\n  loudness range {}\n  momentary max  {}\n  short-term max {}\n  true peak      {}\n  sample peak    {}",
+            f(self.integrated_lufs, "LUFS"),
+            self.loudness_range_lu.map_or("n/a".into(), |x| format!("{x:.1} LU")),
+            f(self.momentary_max_lufs, "LUFS"),
+            f(self.short_term_max_lufs, "LUFS"),
+            f(self.true_peak_dbtp, "dBTP"),
+            f(self.sample_peak_dbfs, "dBFS"),
+        )
+    }
+}
+
+/// JSON string literal.
+pub fn json_string(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\t' => o.push_str("\\t"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}

@@ -1,0 +1,576 @@
+//! The `mix` module: Lua bindings that build the [`Model`]. Every call records the script line it
+//! came from, so problems found later (at compile time) still point at the user's line.
+//!
+//! Problems that do not stop evaluation (unknown option keys, values out of range, missing files)
+//! are recorded and evaluation goes on, so one run reports them all; only misuse that makes the
+//! rest meaningless raises a Lua error.
+
+use mlua::{
+    AnyUserData, Lua, MetaMethod, Result as LuaResult, Table, UserData, UserDataMethods, Value,
+};
+
+use super::inserts;
+use super::model::{Model, RenderJob, SendModel, StripId, StripKind, MASTER};
+use super::options::{type_name, Opts};
+use super::sources;
+use super::Ctx;
+use crate::error::{Error, ErrorKind, Span};
+use crate::graph::spec::did_you_mean;
+use crate::graph::NodeKey;
+use crate::nodes::Gain;
+use crate::param::AutomationEvent;
+
+/// The script line calling into Rust.
+pub fn call_span(lua: &Lua) -> Option<Span> {
+    for level in 1..4 {
+        let found = lua.inspect_stack(level, |d| {
+            let src = d.source();
+            let line = d.current_line()?;
+            let file = src.short_src.as_deref()?.to_string();
+            if file.starts_with('[') {
+                return None;
+            }
+            Some(Span::new(file, line as u32))
+        });
+        if let Some(Some(s)) = found {
+            return Some(s);
+        }
+    }
+    None
+}
+
+fn raise(e: Error) -> mlua::Error {
+    mlua::Error::external(e)
+}
+
+fn with_model<R>(lua: &Lua, f: impl FnOnce(&mut Model) -> R) -> R {
+    let mut m = lua.app_data_mut::<Model>().expect("model installed");
+    f(&mut m)
+}
+
+/// Handle of a channel strip (track, bus or master).
+#[derive(Clone, Copy, Debug)]
+pub struct StripRef(pub StripId);
+
+/// Handle of a node (an insert).
+#[derive(Clone, Copy, Debug)]
+pub struct NodeRef(pub NodeKey);
+
+/// Handle of one parameter of one node, for automation.
+#[derive(Clone, Copy, Debug)]
+pub struct ParamRef {
+    node: NodeKey,
+    id: &'static str,
+}
+
+fn param_ref(m: &Model, node: NodeKey, id: &str) -> Result<ParamRef, String> {
+    let n = &m.spec.nodes[node];
+    match n.desc.params.iter().find(|p| p.id == id) {
+        Some(p) => Ok(ParamRef { node, id: p.id }),
+        None => {
+            let ids: Vec<&str> = n.desc.params.iter().map(|p| p.id).collect();
+            Err(format!(
+                "{} \"{}\" has no parameter '{id}'{}; parameters: {}",
+                n.desc.kind,
+                n.path,
+                did_you_mean(id, &ids),
+                if ids.is_empty() { "none".into() } else { ids.join(", ") }
+            ))
+        }
+    }
+}
+
+fn strip_param(m: &Model, s: StripId, key: &str) -> Option<ParamRef> {
+    let st = &m.strips[s];
+    match key {
+        "gain_db" => Some(ParamRef {
+            node: st.fader,
+            id: "gain_db",
+        }),
+        "pan" => st.pan.map(|p| ParamRef { node: p, id: "pan" }),
+        _ => None,
+    }
+}
+
+const STRIP_METHODS: &[&str] = &[
+    "to", "send", "insert", "eq", "highpass", "lowpass", "comp", "gate", "deess", "limit",
+    "loudness", "delay", "reverb", "saturate", "width", "gain", "polarity", "mute", "meter",
+];
+
+impl UserData for StripRef {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method("to", |lua, this, dest: Value| {
+            let span = call_span(lua);
+            let d = expect_strip(&dest, "to", span.as_ref())?;
+            with_model(lua, |m| {
+                if d == this.0 {
+                    let name = m.strips[d].name.clone();
+                    m.error(Model::script_error(
+                        span.as_ref(),
+                        format!("\"{name}\":to(\"{name}\"): a strip cannot feed itself"),
+                    ));
+                } else if m.strips[d].kind == StripKind::Track {
+                    let name = m.strips[d].name.clone();
+                    m.error(Model::script_error(
+                        span.as_ref(),
+                        format!("to(\"{name}\"): \"{name}\" is a track; route to a bus (mix.bus) or mix.master"),
+                    ));
+                } else if m.strips[this.0].kind == StripKind::Master {
+                    m.error(Model::script_error(span.as_ref(), "mix.master:to(): the master is the final output"));
+                } else {
+                    m.strips[this.0].dest = Some(d);
+                    m.strips[this.0].dest_span = span.clone();
+                }
+            });
+            Ok(*this)
+        });
+        methods.add_method("send", |lua, this, (dest, opts): (Value, Option<Table>)| {
+            let span = call_span(lua);
+            let d = expect_strip(&dest, "send", span.as_ref())?;
+            let mut o = Opts::new(opts.as_ref(), "send", span.clone());
+            let gain_db = o.num_in("gain_db", -120.0, 24.0, " dB").unwrap_or(0.0);
+            let pre = o.bool("pre").unwrap_or(false);
+            let errs = o.finish();
+            with_model(lua, |m| {
+                m.errors.extend(errs);
+                if m.strips[d].kind == StripKind::Track {
+                    let name = m.strips[d].name.clone();
+                    m.error(Model::script_error(
+                        span.as_ref(),
+                        format!("send(\"{name}\"): \"{name}\" is a track; sends go to buses"),
+                    ));
+                    return Ok(NodeRef(m.strips[this.0].fader));
+                }
+                let path = format!("{}/send:{}", m.strips[this.0].name, m.strips[d].name);
+                let key = m.spec.add(path, Gain, span.clone()).map_err(raise)?;
+                m.spec.set_param(key, "gain_db", gain_db).map_err(raise)?;
+                m.strips[this.0].sends.push(SendModel { dest: d, gain: key, pre, span });
+                Ok(NodeRef(key))
+            })
+        });
+        for &kind in STRIP_METHODS.iter().skip(3) {
+            methods.add_method(kind, move |lua, this, opts: Value| insert(lua, this.0, kind, opts));
+        }
+        methods.add_method("insert", |lua, this, (kind, opts): (String, Value)| {
+            let kind: &'static str = STRIP_METHODS
+                .iter()
+                .skip(3)
+                .find(|k| **k == kind)
+                .copied()
+                .ok_or_else(|| {
+                    raise(Error::new(
+                        ErrorKind::Script,
+                        format!("unknown insert '{kind}'{}", did_you_mean(&kind, STRIP_METHODS)),
+                    )
+                    .at(call_span(lua).as_ref()))
+                })?;
+            insert(lua, this.0, kind, opts)
+        });
+        methods.add_meta_method(MetaMethod::Index, |lua, this, key: String| {
+            if key == "name" {
+                return with_model(lua, |m| Ok(Value::String(lua.create_string(&m.strips[this.0].name)?)));
+            }
+            match with_model(lua, |m| strip_param(m, this.0, &key)) {
+                Some(p) => Ok(Value::UserData(lua.create_userdata(p)?)),
+                None => Err(raise(
+                    Error::new(
+                        ErrorKind::Script,
+                        format!(
+                            "strip has no field '{key}'{}; fields: name, gain_db, pan; methods: {}",
+                            did_you_mean(&key, &[&["name", "gain_db", "pan"], STRIP_METHODS].concat()),
+                            STRIP_METHODS.join(", ")
+                        ),
+                    )
+                    .at(call_span(lua).as_ref()),
+                )),
+            }
+        });
+        methods.add_meta_method(MetaMethod::NewIndex, |lua, this, (key, v): (String, Value)| {
+            let span = call_span(lua);
+            let p = with_model(lua, |m| strip_param(m, this.0, &key));
+            let Some(p) = p else {
+                return Err(raise(
+                    Error::new(ErrorKind::Script, format!("cannot set '{key}' on a strip; settable: gain_db, pan"))
+                        .at(span.as_ref()),
+                ));
+            };
+            set_static(lua, p, v, span)
+        });
+    }
+}
+
+fn set_static(lua: &Lua, p: ParamRef, v: Value, span: Option<Span>) -> LuaResult<()> {
+    let Some(x) = as_number(&v) else {
+        return Err(raise(
+            Error::new(ErrorKind::Param, format!("{} must be a number, got {}", p.id, type_name(&v)))
+                .at(span.as_ref()),
+        ));
+    };
+    with_model(lua, |m| {
+        if let Err(e) = m.spec.set_param(p.node, p.id, x) {
+            m.error(e.at(span.as_ref()));
+        }
+    });
+    Ok(())
+}
+
+fn as_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Number(n) => Some(*n),
+        _ => None,
+    }
+}
+
+fn expect_strip(v: &Value, what: &str, span: Option<&Span>) -> LuaResult<StripId> {
+    if let Value::UserData(ud) = v {
+        if let Ok(s) = ud.borrow::<StripRef>() {
+            return Ok(s.0);
+        }
+    }
+    let hint = if matches!(v, Value::Nil) {
+        "; is the bus defined (mix.bus \"name\") before it is used?"
+    } else if matches!(v, Value::String(_)) {
+        "; pass the bus itself (local b = mix.bus \"b\"), not its name"
+    } else {
+        ""
+    };
+    Err(raise(
+        Error::new(
+            ErrorKind::Script,
+            format!("{what}: expected a bus or mix.master, got {}{hint}", type_name(v)),
+        )
+        .at(span),
+    ))
+}
+
+fn insert(lua: &Lua, strip: StripId, kind: &'static str, opts: Value) -> LuaResult<NodeRef> {
+    let span = call_span(lua);
+    let table = match &opts {
+        Value::Table(t) => Some(t.clone()),
+        Value::Nil => None,
+        other => {
+            return Err(raise(
+                Error::new(
+                    ErrorKind::Script,
+                    format!(":{kind}{{...}} takes an option table, got {}", type_name(other)),
+                )
+                .at(span.as_ref()),
+            ))
+        }
+    };
+    let sr = with_model(lua, |m| m.spec.session.sample_rate);
+    let tempo = with_model(lua, |m| m.spec.session.tempo);
+    let path = with_model(lua, |m| m.insert_path(strip, kind));
+    let mut o = Opts::new(table.as_ref(), format!("{kind} \"{path}\""), span.clone());
+    let built = inserts::build(kind, &mut o, table.as_ref(), sr, tempo);
+    let params = built.as_ref().map(|b| o.params(b.desc)).unwrap_or_default();
+    let errs = o.finish();
+    with_model(lua, |m| {
+        m.errors.extend(errs);
+        let b = match built {
+            Ok(b) => b,
+            Err(msg) => {
+                m.error(Error::new(ErrorKind::Param, format!("{kind} \"{path}\": {msg}")).at(span.as_ref()));
+                // Keep going with a pass-through so later lines can still be checked.
+                inserts::Built::passthrough()
+            }
+        };
+        let key = m
+            .spec
+            .add_with(path, b.desc, b.config, b.factory, span.clone())
+            .map_err(raise)?;
+        for (i, v) in params {
+            m.spec.nodes[key].params[i].value = v;
+        }
+        if let Some(sc) = b.sidechain {
+            m.sidechains.push((key, sc, span.clone()));
+        }
+        m.strips[strip].inserts.push(key);
+        Ok(NodeRef(key))
+    })
+}
+
+impl UserData for NodeRef {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_meta_method(MetaMethod::Index, |lua, this, key: String| {
+            if key == "path" {
+                return with_model(lua, |m| Ok(Value::String(lua.create_string(&m.spec.nodes[this.0].path)?)));
+            }
+            match with_model(lua, |m| param_ref(m, this.0, &key)) {
+                Ok(p) => Ok(Value::UserData(lua.create_userdata(p)?)),
+                Err(msg) => Err(raise(Error::new(ErrorKind::Script, msg).at(call_span(lua).as_ref()))),
+            }
+        });
+        methods.add_meta_method(MetaMethod::NewIndex, |lua, this, (key, v): (String, Value)| {
+            let span = call_span(lua);
+            match with_model(lua, |m| param_ref(m, this.0, &key)) {
+                Ok(p) => set_static(lua, p, v, span),
+                Err(msg) => Err(raise(Error::new(ErrorKind::Script, msg).at(span.as_ref()))),
+            }
+        });
+    }
+}
+
+fn automate(lua: &Lua, ud: AnyUserData, p: ParamRef, ev: AutomationEvent) -> LuaResult<AnyUserData> {
+    let span = call_span(lua);
+    with_model(lua, |m| {
+        if let Err(e) = m.spec.automate(p.node, p.id, ev) {
+            m.error(e.at(span.as_ref()));
+        }
+    });
+    Ok(ud)
+}
+
+fn num_arg(lua: &Lua, v: Value, what: &str) -> LuaResult<f64> {
+    as_number(&v).ok_or_else(|| {
+        raise(
+            Error::new(ErrorKind::Script, format!("{what} must be a number, got {}", type_name(&v)))
+                .at(call_span(lua).as_ref()),
+        )
+    })
+}
+
+impl UserData for ParamRef {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_function("set", |lua, (ud, t, v): (AnyUserData, Value, Value)| {
+            let p = *ud.borrow::<ParamRef>()?;
+            let (t_s, value) = (num_arg(lua, t, "time")?, num_arg(lua, v, "value")? as f32);
+            automate(lua, ud, p, AutomationEvent::Set { t_s, value })
+        });
+        methods.add_function("linear_to", |lua, (ud, t, v): (AnyUserData, Value, Value)| {
+            let p = *ud.borrow::<ParamRef>()?;
+            let (t_s, value) = (num_arg(lua, t, "time")?, num_arg(lua, v, "value")? as f32);
+            automate(lua, ud, p, AutomationEvent::Linear { t_s, value })
+        });
+        methods.add_function("exp_to", |lua, (ud, t, v): (AnyUserData, Value, Value)| {
+            let p = *ud.borrow::<ParamRef>()?;
+            let (t_s, value) = (num_arg(lua, t, "time")?, num_arg(lua, v, "value")? as f32);
+            automate(lua, ud, p, AutomationEvent::Exp { t_s, value })
+        });
+        methods.add_function(
+            "target",
+            |lua, (ud, t, v, tau): (AnyUserData, Value, Value, Value)| {
+                let p = *ud.borrow::<ParamRef>()?;
+                let t_s = num_arg(lua, t, "time")?;
+                let value = num_arg(lua, v, "value")? as f32;
+                let tau_s = num_arg(lua, tau, "tau_s")?;
+                if tau_s <= 0.0 {
+                    return Err(raise(
+                        Error::new(ErrorKind::Param, format!("target: tau_s = {tau_s} must be greater than 0 s"))
+                            .at(call_span(lua).as_ref()),
+                    ));
+                }
+                automate(lua, ud, p, AutomationEvent::Target { t_s, value, tau_s })
+            },
+        );
+        methods.add_function("curve", |lua, (ud, pts): (AnyUserData, Table)| {
+            let p = *ud.borrow::<ParamRef>()?;
+            let mut first = true;
+            for pt in pts.sequence_values::<Table>() {
+                let pt = pt.map_err(|_| {
+                    raise(
+                        Error::new(ErrorKind::Script, "curve takes a list of {time, value} pairs")
+                            .at(call_span(lua).as_ref()),
+                    )
+                })?;
+                let t_s = num_arg(lua, pt.get(1)?, "curve time")?;
+                let value = num_arg(lua, pt.get(2)?, "curve value")? as f32;
+                let ev = if first {
+                    AutomationEvent::Set { t_s, value }
+                } else {
+                    AutomationEvent::Linear { t_s, value }
+                };
+                first = false;
+                automate(lua, ud.clone(), p, ev)?;
+            }
+            Ok(ud)
+        });
+        methods.add_meta_method(MetaMethod::ToString, |_, this, ()| Ok(format!("param {}", this.id)));
+    }
+}
+
+/// Installs the `mix` global.
+pub fn install(lua: &Lua) -> LuaResult<()> {
+    let mix = lua.create_table()?;
+    mix.set("master", StripRef(MASTER))?;
+
+    mix.set(
+        "session",
+        lua.create_function(|lua, opts: Option<Table>| {
+            let span = call_span(lua);
+            let mut o = Opts::new(opts.as_ref(), "mix.session", span.clone());
+            let sr = o.num_in("sample_rate", 8000.0, 384000.0, " Hz");
+            let bpm = o.num_in("tempo_bpm", 20.0, 400.0, " BPM");
+            let ts = o.value("time_signature");
+            let len = o.num_in("length_s", 0.001, 36000.0, " s");
+            let mut sig = None;
+            if let Some(v) = ts {
+                match &v {
+                    Value::Table(t) => {
+                        let a: Option<u32> = t.get(1).ok();
+                        let b: Option<u32> = t.get(2).ok();
+                        match (a, b) {
+                            (Some(a), Some(b)) if a > 0 && [1, 2, 4, 8, 16].contains(&b) => sig = Some((a, b)),
+                            _ => o.error("time_signature must look like {4, 4} or {6, 8}"),
+                        }
+                    }
+                    Value::String(s) => {
+                        let s = s.to_string_lossy();
+                        match s.split_once('/').map(|(a, b)| (a.trim().parse::<u32>(), b.trim().parse::<u32>())) {
+                            Some((Ok(a), Ok(b))) if a > 0 && [1, 2, 4, 8, 16].contains(&b) => sig = Some((a, b)),
+                            _ => o.error(format!("time_signature '{s}' must look like \"4/4\" or \"6/8\"")),
+                        }
+                    }
+                    other => o.error(format!("time_signature must be \"4/4\" or {{4, 4}}, got {}", type_name(other))),
+                }
+            }
+            let errs = o.finish();
+            with_model(lua, |m| {
+                m.errors.extend(errs);
+                let s = &mut m.spec.session;
+                if let Some(sr) = sr {
+                    s.sample_rate = sr;
+                }
+                if let Some(b) = bpm {
+                    s.tempo.bpm = b;
+                }
+                if let Some((a, b)) = sig {
+                    s.tempo.beats_per_bar = a;
+                    s.tempo.beat_unit = b;
+                }
+                if len.is_some() {
+                    s.length_s = len;
+                }
+            });
+            Ok(())
+        })?,
+    )?;
+
+    mix.set(
+        "track",
+        lua.create_function(|lua, (name, src): (Value, Value)| {
+            let span = call_span(lua);
+            let name = expect_name(lua, &name, "mix.track", span.as_ref())?;
+            let ctx = lua.app_data_ref::<Ctx>().expect("ctx").clone();
+            let src = sources::build(lua, &ctx, &name, &src, span.clone())?;
+            with_model(lua, |m| {
+                let id = m.add_strip(&name, StripKind::Track, src.head, span.clone()).map_err(raise)?;
+                let st = m.strips[id].clone();
+                if let Some(g) = src.gain_db {
+                    m.spec.set_param(st.fader, "gain_db", g).map_err(raise)?;
+                }
+                if let (Some(p), Some(pan)) = (src.pan, st.pan) {
+                    m.spec.set_param(pan, "pan", p).map_err(raise)?;
+                }
+                Ok(StripRef(id))
+            })
+        })?,
+    )?;
+
+    mix.set(
+        "bus",
+        lua.create_function(|lua, name: Value| {
+            let span = call_span(lua);
+            let name = expect_name(lua, &name, "mix.bus", span.as_ref())?;
+            with_model(lua, |m| {
+                let head = m
+                    .spec
+                    .add(format!("{name}/in"), crate::nodes::Sum::new(2), span.clone())
+                    .map_err(raise)?;
+                let id = m.add_strip(&name, StripKind::Bus, head, span).map_err(raise)?;
+                Ok(StripRef(id))
+            })
+        })?,
+    )?;
+
+    mix.set(
+        "bar",
+        lua.create_function(|lua, n: f64| Ok(with_model(lua, |m| m.spec.session.tempo.bar_s(n))))?,
+    )?;
+    mix.set(
+        "beat",
+        lua.create_function(|lua, n: f64| Ok(with_model(lua, |m| m.spec.session.tempo.beats_s(n))))?,
+    )?;
+    mix.set(
+        "note",
+        lua.create_function(|lua, frac: f64| Ok(with_model(lua, |m| m.spec.session.tempo.note_s(frac))))?,
+    )?;
+
+    for band in inserts::BAND_TYPES {
+        mix.set(
+            *band,
+            lua.create_function(move |_, t: Option<Table>| {
+                let t = match t {
+                    Some(t) => t,
+                    None => return Err(mlua::Error::runtime(format!("mix.{band} takes an option table"))),
+                };
+                t.set("type", *band)?;
+                Ok(t)
+            })?,
+        )?;
+    }
+
+    mix.set(
+        "render",
+        lua.create_function(|lua, opts: Option<Table>| {
+            let span = call_span(lua);
+            let ctx = lua.app_data_ref::<Ctx>().expect("ctx").clone();
+            let mut o = Opts::new(opts.as_ref(), "mix.render", span.clone());
+            let path = o.str("path");
+            let format = o.str("format");
+            let stems = o.bool("stems").unwrap_or(false);
+            let fmt = match format.as_deref().map(str::parse) {
+                None => Some(crate::io::wav::OutputFormat::Wav24),
+                Some(Ok(f)) => Some(f),
+                Some(Err(e)) => {
+                    o.error(e);
+                    None
+                }
+            };
+            if path.is_none() {
+                o.error("missing 'path'; e.g. mix.render { path = \"out/song.wav\" }");
+            }
+            let errs = o.finish();
+            with_model(lua, |m| {
+                m.errors.extend(errs);
+                if let (Some(p), Some(format)) = (path, fmt) {
+                    m.renders.push(RenderJob {
+                        path: ctx.dir.join(p),
+                        format,
+                        stems,
+                        span,
+                    });
+                }
+            });
+            Ok(())
+        })?,
+    )?;
+
+    lua.globals().set("mix", mix)?;
+    Ok(())
+}
+
+fn expect_name(lua: &Lua, v: &Value, what: &str, span: Option<&Span>) -> LuaResult<String> {
+    let _ = lua;
+    match v {
+        Value::String(s) => {
+            let s = s.to_string_lossy();
+            if s.is_empty() || s.contains('/') || s.contains(':') {
+                Err(raise(
+                    Error::new(
+                        ErrorKind::Script,
+                        format!("{what}: name \"{s}\" must be non-empty and contain no '/' or ':'"),
+                    )
+                    .at(span),
+                ))
+            } else {
+                Ok(s)
+            }
+        }
+        other => Err(raise(
+            Error::new(ErrorKind::Script, format!("{what}: the first argument must be a name (string), got {}", type_name(other)))
+                .at(span),
+        )),
+    }
+}

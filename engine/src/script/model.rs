@@ -1,0 +1,248 @@
+//! What a script builds, before it becomes a [`GraphSpec`]: channel strips (tracks, buses, the
+//! master) with ordered inserts, a fader and a pan, an output and sends. Wired into edges once the
+//! script has finished, because a script may add inserts after routing a strip.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, ErrorKind, Span};
+use crate::graph::{GraphSpec, NodeKey};
+use crate::io::wav::OutputFormat;
+use crate::nodes::{Gain, Pan, Sum};
+
+/// Index of a strip in [`Model::strips`].
+pub type StripId = usize;
+
+/// Track, bus or master.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StripKind {
+    /// Has a source.
+    Track,
+    /// Sums what is routed or sent to it.
+    Bus,
+    /// The final bus; its output is the mix.
+    Master,
+}
+
+/// A send from one strip to a bus.
+#[derive(Clone, Debug)]
+pub struct SendModel {
+    /// Destination bus.
+    pub dest: StripId,
+    /// The send's own gain node.
+    pub gain: NodeKey,
+    /// Taken before the fader.
+    pub pre: bool,
+    /// Where it was made.
+    pub span: Option<Span>,
+}
+
+/// One channel strip.
+#[derive(Clone, Debug)]
+pub struct StripModel {
+    /// User-facing name (`"bass"`).
+    pub name: String,
+    /// Kind.
+    pub kind: StripKind,
+    /// First node: the source of a track, the summing node of a bus.
+    pub head: NodeKey,
+    /// Inserts in order.
+    pub inserts: Vec<NodeKey>,
+    /// Fader.
+    pub fader: NodeKey,
+    /// Panner (not on the master).
+    pub pan: Option<NodeKey>,
+    /// Output destination (`None` = master; the master's is always `None`).
+    pub dest: Option<StripId>,
+    /// Span of the `:to` call that set `dest`.
+    pub dest_span: Option<Span>,
+    /// Sends.
+    pub sends: Vec<SendModel>,
+    /// Where the strip was made.
+    pub span: Option<Span>,
+}
+
+impl StripModel {
+    /// The node whose output is the strip's post-fader output.
+    pub fn tail(&self) -> NodeKey {
+        self.pan.unwrap_or(self.fader)
+    }
+
+    /// The node just before the fader (pre-fader tap).
+    pub fn pre_fader(&self) -> NodeKey {
+        *self.inserts.last().unwrap_or(&self.head)
+    }
+}
+
+/// A `mix.render { ... }` job.
+#[derive(Clone, Debug)]
+pub struct RenderJob {
+    /// Output path (resolved against the script's folder).
+    pub path: PathBuf,
+    /// Sample format.
+    pub format: OutputFormat,
+    /// Also write one file per bus.
+    pub stems: bool,
+    /// Where it was asked for.
+    pub span: Option<Span>,
+}
+
+/// Everything the script has built so far.
+pub struct Model {
+    /// The graph being built.
+    pub spec: GraphSpec,
+    /// Strips; index 0 is the master.
+    pub strips: Vec<StripModel>,
+    /// Render jobs.
+    pub renders: Vec<RenderJob>,
+    /// Problems found (reported together at the end).
+    pub errors: Vec<Error>,
+    /// Non-fatal findings.
+    pub warnings: Vec<Error>,
+    /// Audio files the script uses (for reload watching).
+    pub files: Vec<PathBuf>,
+    /// Sample rate of each file source, checked against the session rate at the end.
+    pub file_rates: Vec<(PathBuf, u32, Option<Span>)>,
+    /// Sidechain connections to make: (node with a sidechain port, source strip, span).
+    pub sidechains: Vec<(NodeKey, StripId, Option<Span>)>,
+    /// Counter for unique insert names per strip.
+    pub insert_counts: Vec<(String, usize)>,
+}
+
+/// The master strip's id.
+pub const MASTER: StripId = 0;
+
+impl Model {
+    /// A model with an empty master.
+    pub fn new(spec: GraphSpec) -> Self {
+        let mut m = Self {
+            spec,
+            strips: Vec::new(),
+            renders: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            files: Vec::new(),
+            file_rates: Vec::new(),
+            sidechains: Vec::new(),
+            insert_counts: Vec::new(),
+        };
+        let head = m.spec.add("master/in", Sum::new(2), None).expect("fresh graph");
+        let fader = m.spec.add("master/fader", Gain, None).expect("fresh graph");
+        m.strips.push(StripModel {
+            name: "master".into(),
+            kind: StripKind::Master,
+            head,
+            inserts: Vec::new(),
+            fader,
+            pan: None,
+            dest: None,
+            dest_span: None,
+            sends: Vec::new(),
+            span: None,
+        });
+        m
+    }
+
+    /// Adds a track or bus strip around `head`, with its fader and pan.
+    pub fn add_strip(
+        &mut self,
+        name: &str,
+        kind: StripKind,
+        head: NodeKey,
+        span: Option<Span>,
+    ) -> Result<StripId, Error> {
+        let fader = self.spec.add(format!("{name}/fader"), Gain, span.clone())?;
+        let pan = self.spec.add(format!("{name}/pan"), Pan, span.clone())?;
+        self.strips.push(StripModel {
+            name: name.to_string(),
+            kind,
+            head,
+            inserts: Vec::new(),
+            fader,
+            pan: Some(pan),
+            dest: None,
+            dest_span: None,
+            sends: Vec::new(),
+            span,
+        });
+        Ok(self.strips.len() - 1)
+    }
+
+    /// The strip called `name`.
+    pub fn strip_named(&self, name: &str) -> Option<StripId> {
+        self.strips.iter().position(|s| s.name == name)
+    }
+
+    /// A unique node path for an insert of `kind` on strip `s` (`bass/comp`, `bass/comp2`).
+    pub fn insert_path(&mut self, s: StripId, kind: &str) -> String {
+        let base = format!("{}/{kind}", self.strips[s].name);
+        let entry = match self.insert_counts.iter_mut().find(|(k, _)| *k == base) {
+            Some(e) => e,
+            None => {
+                self.insert_counts.push((base.clone(), 0));
+                self.insert_counts.last_mut().expect("just pushed")
+            }
+        };
+        entry.1 += 1;
+        if entry.1 == 1 {
+            base
+        } else {
+            format!("{base}{}", entry.1)
+        }
+    }
+
+    /// Connects everything: each strip's chain, outputs and sends. Records errors.
+    pub fn wire(&mut self) {
+        let strips = self.strips.clone();
+        let mut errs = Vec::new();
+        for s in &strips {
+            let mut chain = vec![s.head];
+            chain.extend(&s.inserts);
+            chain.push(s.fader);
+            chain.extend(s.pan);
+            for w in chain.windows(2) {
+                if let Err(e) = self.spec.connect(w[0], w[1], "in", s.span.clone()) {
+                    errs.push(e);
+                }
+            }
+            if s.kind != StripKind::Master {
+                let dest = s.dest.unwrap_or(MASTER);
+                if let Err(e) =
+                    self.spec
+                        .connect(s.tail(), strips[dest].head, "in", s.dest_span.clone())
+                {
+                    errs.push(e);
+                }
+            }
+            for send in &s.sends {
+                let from = if send.pre { s.pre_fader() } else { s.tail() };
+                for r in [
+                    self.spec.connect(from, send.gain, "in", send.span.clone()),
+                    self.spec
+                        .connect(send.gain, strips[send.dest].head, "in", send.span.clone()),
+                ] {
+                    if let Err(e) = r {
+                        errs.push(e);
+                    }
+                }
+            }
+        }
+        for (node, src, span) in self.sidechains.clone() {
+            if let Err(e) = self.spec.connect(strips[src].tail(), node, "sidechain", span) {
+                errs.push(e);
+            }
+        }
+        let master = &strips[MASTER];
+        self.spec.set_output(master.tail());
+        self.errors.extend(errs);
+    }
+
+    /// Records an error.
+    pub fn error(&mut self, e: Error) {
+        self.errors.push(e);
+    }
+
+    /// An error of kind `Script` at `span`.
+    pub fn script_error(span: Option<&Span>, msg: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Script, msg.into()).at(span)
+    }
+}
