@@ -105,7 +105,15 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
                 })
                 .collect();
             names.sort();
-            let first = members.iter().map(|m| spec_of(*m).span.clone()).find(|s| s.is_some());
+            // Point at the connection that closes the loop: the latest script line among the
+            // loop's edges (falling back to the nodes' lines).
+            let edge_span = members
+                .iter()
+                .flat_map(|m| incoming[*m].iter().filter(|e| members.contains(&e.src)))
+                .filter_map(|e| spec.graph.edge_weight(e.id).and_then(|w| w.span.clone()))
+                .max_by_key(|s| s.line);
+            let first = edge_span
+                .or_else(|| members.iter().find_map(|m| spec_of(*m).span.clone()));
             errors.push(
                 Error::new(
                     ErrorKind::Graph,
@@ -114,7 +122,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
                         names.join(", ")
                     ),
                 )
-                .at(first.flatten().as_ref()),
+                .at(first.as_ref()),
             );
             continue;
         }

@@ -22,14 +22,12 @@ use crate::param::AutomationEvent;
 
 /// The script line calling into Rust.
 pub fn call_span(lua: &Lua) -> Option<Span> {
-    for level in 1..4 {
+    for level in 1..6 {
         let found = lua.inspect_stack(level, |d| {
             let src = d.source();
             let line = d.current_line()?;
-            let file = src.short_src.as_deref()?.to_string();
-            if file.starts_with('[') {
-                return None;
-            }
+            // Only frames of script files (chunks named "@path"), not internal helper chunks.
+            let file = src.source.as_deref()?.strip_prefix('@')?.to_string();
             Some(Span::new(file, line as u32))
         });
         if let Some(Some(s)) = found {
@@ -452,6 +450,7 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
         lua.create_function(|lua, (name, src): (Value, Value)| {
             let span = call_span(lua);
             let name = expect_name(lua, &name, "mix.track", span.as_ref())?;
+            check_unique(lua, &name, span.as_ref())?;
             let ctx = lua.app_data_ref::<Ctx>().expect("ctx").clone();
             let src = sources::build(lua, &ctx, &name, &src, span.clone())?;
             with_model(lua, |m| {
@@ -473,6 +472,7 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
         lua.create_function(|lua, name: Value| {
             let span = call_span(lua);
             let name = expect_name(lua, &name, "mix.bus", span.as_ref())?;
+            check_unique(lua, &name, span.as_ref())?;
             with_model(lua, |m| {
                 let head = m
                     .spec
@@ -573,4 +573,24 @@ fn expect_name(lua: &Lua, v: &Value, what: &str, span: Option<&Span>) -> LuaResu
                 .at(span),
         )),
     }
+}
+
+fn check_unique(lua: &Lua, name: &str, span: Option<&Span>) -> LuaResult<()> {
+    with_model(lua, |m| match m.strip_named(name) {
+        Some(i) => {
+            let first = m.strips[i]
+                .span
+                .as_ref()
+                .map(|s| format!(" (first defined at {s})"))
+                .unwrap_or_else(|| " (the master)".into());
+            Err(raise(
+                Error::new(
+                    ErrorKind::Script,
+                    format!("duplicate name \"{name}\"{first}; give each track and bus its own name"),
+                )
+                .at(span),
+            ))
+        }
+        None => Ok(()),
+    })
 }

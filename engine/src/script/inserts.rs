@@ -71,16 +71,20 @@ pub fn sidechain(o: &mut Opts) -> Option<StripId> {
 
 /// Reads a time given as `ms`, `s`, `frames` or a note value (`note = "1/8"`, `"1/8."`, `"1/8t"`).
 pub fn time_option(o: &mut Opts, tempo: Tempo, default_s: f64) -> Result<DelayTime, String> {
-    if let Some(ms) = o.num_in("time_ms", 0.0, 60_000.0, " ms") {
+    let ms = o.num_in("time_ms", 0.0, 60_000.0, " ms");
+    let s = o.num_in("time_s", 0.0, 60.0, " s");
+    let f = o.num_in("frames", 0.0, 1e8, "");
+    let note = o.str("note");
+    if let Some(ms) = ms {
         return Ok(DelayTime::Seconds(ms / 1000.0));
     }
-    if let Some(s) = o.num_in("time_s", 0.0, 60.0, " s") {
+    if let Some(s) = s {
         return Ok(DelayTime::Seconds(s));
     }
-    if let Some(f) = o.num_in("frames", 0.0, 1e8, "") {
+    if let Some(f) = f {
         return Ok(DelayTime::Frames(f as u64));
     }
-    if let Some(n) = o.str("note") {
+    if let Some(n) = note {
         return parse_note(&n)
             .map(|w| DelayTime::Seconds(tempo.note_s(w)))
             .ok_or_else(|| format!("note = \"{n}\" is not a note value; use e.g. \"1/4\", \"1/8.\" (dotted) or \"1/8t\" (triplet)"));

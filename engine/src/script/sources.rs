@@ -134,15 +134,17 @@ fn file_source(
 ) -> LuaResult<NodeKey> {
     let subject = format!("track \"{name}\"");
     let resolved = ctx.dir.join(file);
-    let check = ctx.check_path(&resolved).and_then(|p| {
-        crate::io::wav::probe(&p).map_err(|e| {
+    let check = ctx.check_path(&resolved).and_then(|_| {
+        crate::io::wav::probe(&resolved).map_err(|e| {
             let msg = if e.message.contains("file not found") {
                 format!(
                     "{subject}: audio file \"{file}\" not found (looked for {})",
                     resolved.display()
                 )
             } else {
-                format!("{subject}: {}", e.message)
+                let shown = resolved.display().to_string();
+                let what = e.message.strip_prefix(&format!("{shown}: ")).unwrap_or(&e.message);
+                format!("{subject}: audio file \"{file}\": {what}")
             };
             Error::new(e.kind, msg)
         })

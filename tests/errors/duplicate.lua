@@ -1,0 +1,2 @@
+local a = mix.bus "keys"
+local b = mix.bus "keys"

@@ -1,0 +1,1 @@
+local v = mix.track("vox", "stems/missing.wav")

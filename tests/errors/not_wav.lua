@@ -1,0 +1,1 @@
+mix.track("t", "not_audio.wav")

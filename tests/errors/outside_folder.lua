@@ -1,0 +1,1 @@
+mix.track("t", "../../Cargo.toml")

@@ -1,0 +1,2 @@
+mix.session { sample_rate = 48000 }
+mix.track("t", "tone44k.wav")

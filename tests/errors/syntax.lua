@@ -1,0 +1,2 @@
+-- a missing comma between arguments
+local a = mix.track("a" { osc = "sine" })

@@ -1,0 +1,2 @@
+local a = mix.bus "a"
+a:to(drums)

@@ -1,0 +1,2 @@
+local a = mix.bus "a"
+a:gain { gain_db = "loud" }
