@@ -86,6 +86,12 @@ pub struct ProcessConfig {
     pub input_channels: Vec<usize>,
     /// Channel count of the output.
     pub output_channels: usize,
+    /// Where the transport will be when this node first runs (live reloads): sources start
+    /// streaming from there. 0 for offline renders.
+    pub start_frame: u64,
+    /// The session's explicit length (`mix.session { length_s }`), if any: open-ended sources
+    /// stop there.
+    pub song_length_frames: Option<u64>,
 }
 
 /// Returned by `process`: lets the processor skip silent branches and offline render stop once

@@ -6,8 +6,9 @@
 //!   `A = max(1, round(attack_ms · sample_rate / 1000))`. The gate sample itself is the first
 //!   attack sample: from silence, sample `g + k` is `v · (k + 1) / A`, so sample `g + A − 1` is
 //!   exactly `v` (a 10 ms attack at 48 kHz reaches the peak on its 480th sample). A retrigger
-//!   starts from the current level (no click) and so reaches the peak sooner. `attack_ms = 0`
-//!   jumps to the peak on the gate sample.
+//!   starts from the current level (no click) and so reaches the peak sooner; one softer than the
+//!   current level skips the attack and decays from there. `attack_ms = 0` jumps to the peak on
+//!   the gate sample.
 //! - **Decay: exponential** toward `sustain · v`: the distance to the sustain level shrinks by
 //!   60 dB in `decay_ms` (a one-pole with coefficient `0.001^(1 / decay_samples)`). Once within
 //!   −100 dB of the peak it snaps to the sustain level; with `sustain = 0` (or in one-shot mode)
@@ -236,13 +237,12 @@ impl Adsr {
         match self.stage {
             EnvelopeStage::Idle => self.level = 0.0,
             EnvelopeStage::Attack => {
-                let step = self.peak / self.attack_samples;
                 if self.level >= self.peak {
-                    // Retrigger below the current level: glide down at the attack slope.
-                    self.level = (self.level - step).max(self.peak);
-                } else {
-                    self.level += step;
+                    // Retriggered softer than the current level: no attack, decay from here.
+                    self.stage = EnvelopeStage::Decay;
+                    return self.next_sample();
                 }
+                self.level += self.peak / self.attack_samples;
                 if (self.level - self.peak).abs() <= self.peak * 1e-9 + 1e-12 {
                     self.level = self.peak;
                     self.stage = EnvelopeStage::Decay;

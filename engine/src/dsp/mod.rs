@@ -2,6 +2,11 @@
 //! Nodes in [`crate::nodes`] wrap them.
 
 pub mod delay_line;
+pub mod envelope;
+pub mod noise;
+pub mod osc;
+pub mod pattern;
+pub mod voice;
 pub mod denormal;
 pub mod loudness;
 pub mod true_peak;

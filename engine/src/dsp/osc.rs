@@ -158,7 +158,11 @@ impl BlepTables {
         let mut blep = vec![0.0f32; KERNEL_LEN * seg_len];
         let mut blamp = vec![0.0f32; KERNEL_LEN * seg_len];
         for seg in 0..KERNEL_LEN {
-            let ideal_step = if seg >= BLEP_LATENCY_SAMPLES { 1.0 } else { 0.0 };
+            let ideal_step = if seg >= BLEP_LATENCY_SAMPLES {
+                1.0
+            } else {
+                0.0
+            };
             for q in 0..seg_len {
                 let fine = (seg * TABLE_RES + q) * SUB;
                 let tau = -half + fine as f64 * step;
@@ -257,7 +261,11 @@ impl Oscillator {
     /// pending band-limiting output, so a saw, square or triangle is silent for the first
     /// [`BLEP_LATENCY_SAMPLES`] samples and then starts exactly at `phase`.
     pub fn reset(&mut self, phase: f64) {
-        self.phase = if phase.is_finite() { phase.rem_euclid(1.0) } else { 0.0 };
+        self.phase = if phase.is_finite() {
+            phase.rem_euclid(1.0)
+        } else {
+            0.0
+        };
         if self.phase >= 1.0 {
             self.phase = 0.0;
         }

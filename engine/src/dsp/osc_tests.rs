@@ -104,10 +104,7 @@ fn naive_saw(freq_hz: f32) -> Vec<f32> {
 fn harmonics_and_alias(x: &[f32], k: usize, max_n: usize) -> (Vec<f64>, f64) {
     let p = power_spectrum(x);
     let fund = p[k];
-    let harmonic_bins: Vec<usize> = (1..)
-        .map(|n| n * k)
-        .take_while(|&b| b < N / 2)
-        .collect();
+    let harmonic_bins: Vec<usize> = (1..).map(|n| n * k).take_while(|&b| b < N / 2).collect();
     let levels = harmonic_bins
         .iter()
         .take(max_n)
@@ -148,8 +145,16 @@ fn square_and_triangle_alias_below_40_db() {
     assert!(sq_alias < -40.0 && tri_alias < -40.0);
     // Odd harmonics only: square 1/n, triangle 1/n².
     assert!(sq[1] < -80.0 && tri[1] < -80.0, "even harmonics present");
-    assert!((sq[2] + 20.0 * 3f64.log10()).abs() < 1.0, "square h3 {}", sq[2]);
-    assert!((tri[2] + 40.0 * 3f64.log10()).abs() < 1.0, "triangle h3 {}", tri[2]);
+    assert!(
+        (sq[2] + 20.0 * 3f64.log10()).abs() < 1.0,
+        "square h3 {}",
+        sq[2]
+    );
+    assert!(
+        (tri[2] + 40.0 * 3f64.log10()).abs() < 1.0,
+        "triangle h3 {}",
+        tri[2]
+    );
 }
 
 #[test]
@@ -178,14 +183,24 @@ fn sine_is_pure() {
     let p = power_spectrum(&render(Waveform::Sine, f));
     let harmonics: f64 = (2..=10).map(|n| p[n * k]).sum();
     let thd = db(harmonics / p[k]);
-    let rest: f64 = p.iter().enumerate().filter(|(b, _)| *b != k).map(|(_, v)| v).sum();
+    let rest: f64 = p
+        .iter()
+        .enumerate()
+        .filter(|(b, _)| *b != k)
+        .map(|(_, v)| v)
+        .sum();
     println!("sine THD {thd:.1} dB, THD+N {:.1} dB", db(rest / p[k]));
     assert!(thd < -100.0);
 }
 
 #[test]
 fn frequency_is_exact() {
-    for wf in [Waveform::Sine, Waveform::Saw, Waveform::Square, Waveform::Triangle] {
+    for wf in [
+        Waveform::Sine,
+        Waveform::Saw,
+        Waveform::Square,
+        Waveform::Triangle,
+    ] {
         for f in [997.0f32, 1000.0, 440.0] {
             let mut osc = Oscillator::new(SR);
             osc.set_waveform(wf);
@@ -212,14 +227,24 @@ fn per_sample_frequency_and_glide() {
     a.process(freqs.as_slice(), &mut ya);
     b.process(220.0, &mut yb);
     assert_eq!(ya, yb);
-    let glide: Vec<f32> = (0..48_000).map(|i| 50.0 * 200f32.powf(i as f32 / 48_000.0)).collect();
+    let glide: Vec<f32> = (0..48_000)
+        .map(|i| 50.0 * 200f32.powf(i as f32 / 48_000.0))
+        .collect();
     let mut y = vec![0.0; glide.len()];
-    for wf in [Waveform::Saw, Waveform::Square, Waveform::Triangle, Waveform::Sine] {
+    for wf in [
+        Waveform::Saw,
+        Waveform::Square,
+        Waveform::Triangle,
+        Waveform::Sine,
+    ] {
         a.set_waveform(wf);
         a.process(glide.as_slice(), &mut y);
         let peak = y.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         // A band-limited square above fs/6 is nearly a sine of amplitude 4/π.
-        assert!(peak < 4.0 / std::f32::consts::PI + 0.01 && y.iter().all(|v| v.is_finite()), "{wf:?} peak {peak}");
+        assert!(
+            peak < 4.0 / std::f32::consts::PI + 0.01 && y.iter().all(|v| v.is_finite()),
+            "{wf:?} peak {peak}"
+        );
     }
     // Out-of-range and NaN frequencies neither panic nor produce NaN.
     for f in [f32::NAN, -5.0, 1e9, f32::INFINITY] {
@@ -230,7 +255,10 @@ fn per_sample_frequency_and_glide() {
     a.set_waveform(Waveform::Sine);
     a.reset(0.0);
     a.process(&[0.0f32, 12_000.0], &mut y[..5]);
-    assert_eq!(y[..5].iter().map(|v| v.round()).collect::<Vec<_>>(), [0.0, 0.0, 1.0, 0.0, -1.0]);
+    assert_eq!(
+        y[..5].iter().map(|v| v.round()).collect::<Vec<_>>(),
+        [0.0, 0.0, 1.0, 0.0, -1.0]
+    );
 }
 
 #[test]
@@ -238,5 +266,9 @@ fn blamp_residual_returns_to_zero() {
     let t = TABLES.get_or_init(BlepTables::build);
     let last = KERNEL_LEN * (TABLE_RES + 1) - 1;
     assert!(t.blep[0].abs() < 1e-6 && t.blep[last].abs() < 1e-6);
-    assert!(t.blamp[0].abs() < 1e-6 && t.blamp[last].abs() < 1e-5, "{}", t.blamp[last]);
+    assert!(
+        t.blamp[0].abs() < 1e-6 && t.blamp[last].abs() < 1e-5,
+        "{}",
+        t.blamp[last]
+    );
 }

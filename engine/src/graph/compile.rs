@@ -16,7 +16,7 @@ use petgraph::algo::tarjan_scc;
 use petgraph::stable_graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::{EdgeIndexable, EdgeRef, IntoEdgeReferences};
 
-use super::schedule::{NodeSlot, PortBufs, Schedule, Step};
+use super::schedule::{NodeIdentity, NodeSlot, PortBufs, Schedule, Step};
 use super::spec::GraphSpec;
 use crate::buffer::{BufferPool, MAX_BLOCK, MAX_CHANNELS};
 use crate::dsp::delay_line::DelayLine;
@@ -29,12 +29,15 @@ use crate::param::ParamSlot;
 pub struct CompileConfig {
     /// Realtime or offline (passed to nodes).
     pub mode: Mode,
+    /// Transport position at which the schedule will start running (sources pre-roll from it).
+    pub start_frame: u64,
 }
 
 impl Default for CompileConfig {
     fn default() -> Self {
         Self {
             mode: Mode::Offline,
+            start_frame: 0,
         }
     }
 }
@@ -159,16 +162,42 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         }
     }
     if order.len() != n {
-        // A cycle left after cutting feedback edges: a loop that avoids the delay.
-        let stuck: Vec<String> = (0..n)
-            .filter(|i| !order.contains(i))
-            .map(|i| format!("\"{}\"", spec_of(i).path))
-            .collect();
-        return Err(Error::new(
-            ErrorKind::Graph,
-            format!("routing cycle through {} that does not pass through a delay", stuck.join(", ")),
-        )
-        .into());
+        // A cycle left after cutting feedback edges: a loop that avoids the delay. Name the
+        // members of each such loop (not the nodes merely downstream of it), with their lines.
+        let forward = petgraph::visit::EdgeFiltered::from_fn(&spec.graph, |e| {
+            !feedback_edge[e.id().index()]
+        });
+        for scc in tarjan_scc(&forward) {
+            let members: Vec<usize> = scc.iter().map(|ix| dense_of(*ix)).collect();
+            let self_loop = members.len() == 1
+                && incoming[members[0]].iter().any(|e| e.src == members[0] && fwd(e));
+            if members.len() < 2 && !self_loop {
+                continue;
+            }
+            let mut names: Vec<String> = members
+                .iter()
+                .map(|m| {
+                    let s = spec_of(*m);
+                    match &s.span {
+                        Some(sp) => format!("\"{}\" ({sp})", s.path),
+                        None => format!("\"{}\"", s.path),
+                    }
+                })
+                .collect();
+            names.sort();
+            let first = members.iter().find_map(|m| spec_of(*m).span.clone());
+            errors.push(
+                Error::new(
+                    ErrorKind::Graph,
+                    format!(
+                        "routing cycle through {} that does not pass through a delay",
+                        names.join(", ")
+                    ),
+                )
+                .at(first.as_ref()),
+            );
+        }
+        return Err(Errors(errors));
     }
 
     // Reachability to the output (through every edge).
@@ -262,6 +291,8 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
             mode: cfg.mode,
             input_channels: in_ch[i].clone(),
             output_channels: out_ch[i],
+            start_frame: cfg.start_frame,
+            song_length_frames: spec.session.length_s.map(|l| (l * sr).round() as u64),
         });
     }
 
@@ -376,7 +407,39 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         Some(l) => (l * sr).round() as u64,
         None => length_frames,
     };
+    let identities: Box<[NodeIdentity]> = order
+        .iter()
+        .map(|&i| {
+            let s = spec_of(i);
+            NodeIdentity {
+                path: s.path.clone().into_boxed_str(),
+                kind: s.desc.kind,
+                config: s.config.clone().into_boxed_str(),
+                channels: [
+                    in_ch[i].first().copied().unwrap_or(0) as u8,
+                    in_ch[i].get(1).copied().unwrap_or(0) as u8,
+                    out_ch[i] as u8,
+                ],
+            }
+        })
+        .collect();
+    let topology = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        identities.hash(&mut h);
+        for st in &b.steps {
+            format!("{st:?}").hash(&mut h);
+        }
+        sr.to_bits().hash(&mut h);
+        h.finish()
+    };
+    static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     Ok(Schedule {
+        identities,
+        topology,
+        serial: SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        based_on: 0,
+        migrate: Box::new([]),
         steps: b.steps.into_boxed_slice(),
         nodes: slots.into_boxed_slice(),
         pool: BufferPool::new(b.count as usize),

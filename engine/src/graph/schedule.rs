@@ -87,6 +87,33 @@ pub struct NodeSlot {
     pub nan_count: u64,
 }
 
+/// What makes a node instance reusable across a reload: same path, kind, construction options
+/// and channel layout.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NodeIdentity {
+    /// Stable path.
+    pub path: Box<str>,
+    /// Kind.
+    pub kind: &'static str,
+    /// Construction options as text.
+    pub config: Box<str>,
+    /// Input channel counts (in, sidechain) and output channel count.
+    pub channels: [u8; 3],
+}
+
+/// The control side's record of a schedule it sent: enough to plan the next reload.
+#[derive(Clone, Debug, Default)]
+pub struct ScheduleSummary {
+    /// Serial of the schedule.
+    pub serial: u64,
+    /// Node identities in slot order.
+    pub identities: Vec<NodeIdentity>,
+    /// Fingerprint of nodes and routing.
+    pub topology: u64,
+    /// Frames per second.
+    pub sample_rate: f64,
+}
+
 /// The compiled graph.
 pub struct Schedule {
     pub(crate) steps: Box<[Step]>,
@@ -103,9 +130,38 @@ pub struct Schedule {
     pub sample_rate: f64,
     /// Non-fatal findings (e.g. nodes that reach no output).
     pub warnings: Vec<Error>,
+    pub(crate) identities: Box<[NodeIdentity]>,
+    pub(crate) topology: u64,
+    /// Unique number of this schedule.
+    pub(crate) serial: u64,
+    /// Serial of the schedule `migrate` refers to.
+    pub(crate) based_on: u64,
+    /// Instances to take over on swap: (slot in this schedule, slot in the running one).
+    pub(crate) migrate: Box<[(u32, u32)]>,
 }
 
 impl Schedule {
+    /// The control-side record of this schedule.
+    pub fn summary(&self) -> ScheduleSummary {
+        ScheduleSummary {
+            serial: self.serial,
+            identities: self.identities.to_vec(),
+            topology: self.topology,
+            sample_rate: self.sample_rate,
+        }
+    }
+
+    /// Fingerprint of nodes and routing: equal fingerprints mean only parameter values differ.
+    pub fn topology(&self) -> u64 {
+        self.topology
+    }
+
+    /// Nodes that will keep their running instance (state) when this schedule replaces the one it
+    /// was planned against.
+    pub fn migrated_count(&self) -> usize {
+        self.migrate.len()
+    }
+
     /// The steps, for inspection and golden tests.
     pub fn steps(&self) -> &[Step] {
         &self.steps
@@ -138,6 +194,11 @@ impl Schedule {
     /// Node paths in schedule order.
     pub fn node_paths(&self) -> impl Iterator<Item = &str> {
         self.nodes.iter().map(|n| &*n.path)
+    }
+
+    /// Each node's path and last status (diagnostics).
+    pub fn debug_statuses(&self) -> Vec<(String, ProcessStatus)> {
+        self.nodes.iter().map(|n| (n.path.to_string(), n.status)).collect()
     }
 
     /// Whether every node reported silence in the last block.

@@ -108,11 +108,13 @@ impl Node for Delay {
         }
         self.write = (self.write + frames) & mask;
         if cx.input_silent {
-            self.quiet_frames += frames;
-            if self.quiet_frames > self.frames {
+            // This block played the input of `frames` frames ago: it is silence only once the
+            // quiet stretch covers the whole block plus the delay.
+            self.quiet_frames = self.quiet_frames.saturating_add(frames);
+            if self.quiet_frames >= self.frames + frames {
                 return ProcessStatus::Silent;
             }
-            return ProcessStatus::Tail((self.frames + frames - self.quiet_frames.min(self.frames)) as u32);
+            return ProcessStatus::Tail((self.frames + frames - self.quiet_frames) as u32);
         }
         self.quiet_frames = 0;
         ProcessStatus::Continue

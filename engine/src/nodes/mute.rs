@@ -67,11 +67,18 @@ impl Node for Mute {
             let _ = c;
         }
         self.gain = g;
-        if cx.input_silent || (self.gain == 0.0 && m.is_const()) {
+        // Silent only when the whole block was closed (a fade ending inside the block is heard),
+        // or when the input is silent and no fade is under way (a node reported silent may be
+        // skipped, which would freeze a fade half-way).
+        let closed = start == 0.0 && g == 0.0 && m.is_const();
+        let at_rest = g == if m.last() >= 0.5 { 0.0 } else { 1.0 };
+        if closed || (cx.input_silent && at_rest) {
             for o in cx.outputs.iter_mut() {
                 o.fill(0.0);
             }
             ProcessStatus::Silent
+        } else if cx.input_silent {
+            ProcessStatus::Tail((1.0 / self.step).ceil() as u32)
         } else {
             ProcessStatus::Continue
         }

@@ -5,4 +5,4 @@ pub mod msg;
 mod processor;
 
 pub use msg::{ControlMsg, ReturnMsg};
-pub use processor::{processor_pair, Controller, Processor, SwapError};
+pub use processor::{processor_pair, Controller, Processor, Shared, SwapError, RELOAD_FADE_S};

@@ -6,6 +6,9 @@
 //! ring to be dropped by the control thread. A swap is only taken when the return ring has room,
 //! so the audio thread never has to drop one itself.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use rtrb::{Consumer, Producer, RingBuffer};
 
 use super::msg::{ControlMsg, ReturnMsg, QUEUE_CAPACITY};
@@ -16,20 +19,50 @@ use crate::node::{ParamValue, ProcessContext, ProcessStatus, Transport};
 /// Most parameters one node may declare.
 pub const MAX_PARAMS: usize = 48;
 
+/// Length of each half of the crossfade used when a reload changes the routing.
+pub const RELOAD_FADE_S: f64 = 0.015;
+
+/// Figures the audio thread publishes for the control thread (lock-free).
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Transport position in frames.
+    pub position: AtomicU64,
+    /// Serial of the running schedule.
+    pub running_serial: AtomicU64,
+    /// Swaps applied.
+    pub swaps: AtomicU64,
+    /// Swaps that crossfaded (routing changed).
+    pub crossfades: AtomicU64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Fade {
+    None,
+    /// Fading the running schedule out; frames done of `len`.
+    Out(u32),
+    /// Fading the new schedule in; frames done of `len`.
+    In(u32),
+}
+
 /// The audio-thread side.
 pub struct Processor {
     schedule: Box<Schedule>,
+    pending: Option<Box<Schedule>>,
+    fade: Fade,
+    fade_len: u32,
     rx: Consumer<ControlMsg>,
     tx: Producer<ReturnMsg>,
     position: u64,
     playing: bool,
     swaps: u64,
+    shared: Arc<Shared>,
 }
 
 /// The control-thread side.
 pub struct Controller {
     tx: Producer<ControlMsg>,
     rx: Consumer<ReturnMsg>,
+    shared: Arc<Shared>,
 }
 
 /// A swap could not be queued (the ring is full); the schedule is handed back.
@@ -45,16 +78,27 @@ impl std::fmt::Debug for SwapError {
 pub fn processor_pair(schedule: Schedule) -> (Processor, Controller) {
     let (ctx, crx) = RingBuffer::new(QUEUE_CAPACITY);
     let (rtx, rrx) = RingBuffer::new(QUEUE_CAPACITY);
+    let shared = Arc::new(Shared::default());
+    shared.running_serial.store(schedule.serial, Ordering::Relaxed);
+    let fade_len = (RELOAD_FADE_S * schedule.sample_rate).round().max(1.0) as u32;
     (
         Processor {
             schedule: Box::new(schedule),
+            pending: None,
+            fade: Fade::None,
+            fade_len,
             rx: crx,
             tx: rtx,
             position: 0,
             playing: true,
             swaps: 0,
+            shared: shared.clone(),
         },
-        Controller { tx: ctx, rx: rrx },
+        Controller {
+            tx: ctx,
+            rx: rrx,
+            shared,
+        },
     )
 }
 
@@ -72,6 +116,11 @@ impl Controller {
     /// Queues any other message; returns false when the ring is full.
     pub fn send(&mut self, msg: ControlMsg) -> bool {
         self.tx.push(msg).is_ok()
+    }
+
+    /// Figures published by the audio thread.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Drops schedules the audio thread retired. Returns how many. Control thread.
@@ -113,17 +162,31 @@ impl Processor {
 
     fn drain(&mut self) {
         loop {
-            // Only take a swap when the retired schedule has somewhere to go.
-            if self.tx.slots() == 0 {
+            // Only take a message when anything it retires has somewhere to go.
+            if self.tx.slots() < 2 {
                 return;
             }
             let Ok(msg) = self.rx.pop() else { return };
             match msg {
                 ControlMsg::Swap(new) => {
-                    let old = std::mem::replace(&mut self.schedule, new);
-                    self.swaps += 1;
-                    // Cannot fail: a slot was free.
-                    let _ = self.tx.push(ReturnMsg::Retired(old));
+                    let param_only = new.based_on == self.schedule.serial
+                        && new.topology == self.schedule.topology
+                        && new.migrate.len() == new.nodes.len();
+                    if param_only && self.fade == Fade::None {
+                        self.apply(new);
+                    } else {
+                        if let Some(old) = self.pending.replace(new) {
+                            let _ = self.tx.push(ReturnMsg::Retired(old));
+                        }
+                        if !matches!(self.fade, Fade::Out(_)) {
+                            // Start fading out from wherever a fade-in had got to.
+                            let done = match self.fade {
+                                Fade::In(k) => self.fade_len.saturating_sub(k),
+                                _ => 0,
+                            };
+                            self.fade = Fade::Out(done);
+                        }
+                    }
                 }
                 ControlMsg::SetParam { node, param, value } => {
                     if let Some(p) = self
@@ -141,6 +204,55 @@ impl Processor {
         }
     }
 
+    /// Replaces the running schedule, handing matched node instances (with their state) over to
+    /// the new one. Never allocates: instances are swapped box for box.
+    fn apply(&mut self, mut new: Box<Schedule>) {
+        if new.based_on == self.schedule.serial {
+            let old = &mut *self.schedule;
+            for &(n, o) in new.migrate.iter() {
+                let (Some(ns), Some(os)) = (new.nodes.get_mut(n as usize), old.nodes.get_mut(o as usize)) else {
+                    continue;
+                };
+                std::mem::swap(&mut ns.node, &mut os.node);
+                ns.status = os.status;
+                for (np, op) in ns.params.iter_mut().zip(os.params.iter()) {
+                    np.continue_from(op);
+                }
+            }
+        }
+        let old = std::mem::replace(&mut self.schedule, new);
+        self.swaps += 1;
+        self.shared.swaps.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .running_serial
+            .store(self.schedule.serial, Ordering::Relaxed);
+        // Cannot fail: drain checked for room.
+        let _ = self.tx.push(ReturnMsg::Retired(old));
+    }
+
+    /// Equal-power fade gain for frame `k` of a fade, and advances the fade state.
+    #[inline]
+    fn fade_gain(&mut self) -> f32 {
+        let len = self.fade_len as f32;
+        match self.fade {
+            Fade::None => 1.0,
+            Fade::Out(k) => {
+                let g = (std::f32::consts::FRAC_PI_2 * k as f32 / len).cos();
+                self.fade = Fade::Out(k + 1);
+                g
+            }
+            Fade::In(k) => {
+                let g = (std::f32::consts::FRAC_PI_2 * k as f32 / len).sin();
+                self.fade = if k + 1 >= self.fade_len {
+                    Fade::None
+                } else {
+                    Fade::In(k + 1)
+                };
+                g
+            }
+        }
+    }
+
     /// Processes `outputs[0].len()` frames into planar `outputs` (any count: the mix's channels
     /// are mapped by the fixed channel rules). Audio thread: never allocates, locks or blocks.
     pub fn process(&mut self, outputs: &mut [&mut [f32]]) {
@@ -149,10 +261,22 @@ impl Processor {
         let total = outputs.first().map_or(0, |o| o.len());
         let mut done = 0;
         while done < total {
-            let frames = (total - done).min(self.schedule.block_limit).min(MAX_BLOCK);
+            if let Fade::Out(k) = self.fade {
+                if k >= self.fade_len {
+                    if let Some(p) = self.pending.take() {
+                        self.apply(p);
+                        self.shared.crossfades.fetch_add(1, Ordering::Relaxed);
+                    }
+                    self.fade = Fade::In(0);
+                }
+            }
+            let mut frames = (total - done).min(self.schedule.block_limit).min(MAX_BLOCK);
+            if let Fade::Out(k) = self.fade {
+                // End the block where the fade-out ends, so the swap lands on that frame.
+                frames = frames.min((self.fade_len - k) as usize).max(1);
+            }
             self.run_block(frames);
-            let sched = &self.schedule;
-            let from = sched.output.len as usize;
+            let from = self.schedule.output.len as usize;
             let to = outputs.len();
             for (d, out) in outputs.iter_mut().enumerate() {
                 let out = &mut out[done..done + frames];
@@ -160,15 +284,24 @@ impl Processor {
                 for s in 0..from {
                     let g = crate::node::mix_gain(from, to, s, d);
                     if g != 0.0 {
-                        let src = sched.pool.get(sched.output.bufs[s], frames);
+                        let src = self.schedule.pool.get(self.schedule.output.bufs[s], frames);
                         for (o, x) in out.iter_mut().zip(src) {
                             *o += g * x;
                         }
                     }
                 }
             }
+            if self.fade != Fade::None {
+                for i in 0..frames {
+                    let g = self.fade_gain();
+                    for out in outputs.iter_mut() {
+                        out[done + i] *= g;
+                    }
+                }
+            }
             done += frames;
         }
+        self.shared.position.store(self.position, Ordering::Relaxed);
     }
 
     /// Runs one block of `frames` (≤ the schedule's block limit) and leaves the result in the
@@ -235,8 +368,9 @@ fn run_node(s: &mut Schedule, idx: usize, frames: usize, transport: Transport, f
     let base = s.pool.base_ptr();
     let slot = &mut s.nodes[idx];
     let pos = transport.position;
+    let mut params_moved = false;
     for p in slot.params.iter_mut() {
-        p.advance(pos, frames);
+        params_moved |= p.advance(pos, frames);
     }
     let mut params = [ParamValue::Const(0.0); MAX_PARAMS];
     for (i, p) in slot.params.iter().enumerate().take(MAX_PARAMS) {
@@ -270,7 +404,9 @@ fn run_node(s: &mut Schedule, idx: usize, frames: usize, transport: Transport, f
             f.read(outs, params);
         }
         slot.status = ProcessStatus::Continue;
-    } else if slot.has_inputs && input_silent && slot.status == ProcessStatus::Silent {
+    } else if slot.has_inputs && input_silent && slot.status == ProcessStatus::Silent && !params_moved {
+        // Skipped: silent in, silent out. Not when a parameter moved, since a node's state may
+        // follow its parameters (a mute's fade) even while it is silent.
         for o in outs.iter_mut() {
             o.fill(0.0);
         }

@@ -29,6 +29,8 @@ pub struct Built {
     pub config: String,
     /// Strip feeding the node's sidechain port.
     pub sidechain: Option<StripId>,
+    /// Initial parameter values read with the construction options: (index, value).
+    pub initial: Vec<(usize, f32)>,
 }
 
 impl Built {
@@ -40,6 +42,7 @@ impl Built {
             factory: Arc::new(move || Box::new(node.clone())),
             config,
             sidechain: None,
+            initial: Vec::new(),
         }
     }
 

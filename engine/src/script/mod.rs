@@ -188,6 +188,20 @@ pub fn evaluate_source(
         errs.push(lua_error(e, name));
         return Err(Errors(errs));
     }
+    if model.spec.session.length_s.is_none() {
+        for (track, span) in model.open_ended.clone() {
+            model.errors.push(
+                Error::new(
+                    ErrorKind::Script,
+                    format!(
+                        "track \"{track}\": a generator plays forever; give it bars = N or length_s = S, \
+                         or set mix.session {{ length_s = ... }}"
+                    ),
+                )
+                .at(span.as_ref()),
+            );
+        }
+    }
     model.wire();
     let sr = model.spec.session.sample_rate;
     for (file, rate, span) in model.file_rates.clone() {

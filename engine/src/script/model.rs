@@ -104,6 +104,8 @@ pub struct Model {
     pub file_rates: Vec<(PathBuf, u32, Option<Span>)>,
     /// Sidechain connections to make: (node with a sidechain port, source strip, span).
     pub sidechains: Vec<(NodeKey, StripId, Option<Span>)>,
+    /// Generator tracks given no length (they need the session's `length_s`).
+    pub open_ended: Vec<(String, Option<Span>)>,
     /// Counter for unique insert names per strip.
     pub insert_counts: Vec<(String, usize)>,
 }
@@ -123,6 +125,7 @@ impl Model {
             files: Vec::new(),
             file_rates: Vec::new(),
             sidechains: Vec::new(),
+            open_ended: Vec::new(),
             insert_counts: Vec::new(),
         };
         let head = m.spec.add("master/in", Sum::new(2), None).expect("fresh graph");

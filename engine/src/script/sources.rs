@@ -67,13 +67,22 @@ pub fn build(lua: &Lua, ctx: &Ctx, name: &str, src: &Value, span: Option<Span>) 
                 push_errors(lua, errs);
                 file_source(lua, ctx, name, &file, placement, span.clone())?
             } else if GENERATOR_KEYS.iter().any(|k| o.has(k)) {
+                if !(o.has("bars") || o.has("length_s")) {
+                    let mut m = lua.app_data_mut::<Model>().expect("model");
+                    m.open_ended.push((name.to_string(), span.clone()));
+                }
                 let r = crate::nodes::generators::from_options(&mut o, lua_session(lua));
                 match r {
                     Ok(g) => {
                         let mut m = lua.app_data_mut::<Model>().expect("model");
-                        m.spec
+                        let key = m
+                            .spec
                             .add_with(format!("{name}/source"), g.desc, g.config, g.factory, span.clone())
-                            .map_err(raise)?
+                            .map_err(raise)?;
+                        for (i, v) in g.initial {
+                            m.spec.nodes[key].params[i].value = v;
+                        }
+                        key
                     }
                     Err(msg) => {
                         o.error(msg);

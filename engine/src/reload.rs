@@ -1,0 +1,171 @@
+//! Hot reload: watch the script, its modules and its audio files; on a save, evaluate the script
+//! again in a fresh sandboxed Lua state, compile, plan which node instances carry over, and hand
+//! the new schedule to the audio thread as one message. A script that fails leaves the running
+//! graph untouched.
+//!
+//! Editors save atomically (write a temporary file, rename it over the original), which silences a
+//! watch on the file itself, so folders are watched and events filtered by path.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use notify::RecursiveMode;
+use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
+
+use crate::error::{Error, ErrorKind, Errors};
+use crate::graph::diff::plan_migration;
+use crate::graph::{compile, CompileConfig, Schedule, ScheduleSummary};
+use crate::node::Mode;
+use crate::script::{evaluate, Evaluated, ScriptOptions};
+
+/// Default debounce time for saves.
+pub const DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// Watches files by watching their folders.
+pub struct Watcher {
+    debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
+    rx: mpsc::Receiver<DebounceEventResult>,
+    files: BTreeSet<PathBuf>,
+    dirs: BTreeSet<PathBuf>,
+}
+
+fn canon(p: &Path) -> PathBuf {
+    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+}
+
+impl Watcher {
+    /// Watches `files` (their folders), reporting a change at most once per `debounce`.
+    pub fn new(files: &[PathBuf], debounce: Duration) -> Result<Self, Error> {
+        let (tx, rx) = mpsc::channel();
+        let debouncer = new_debouncer(debounce, None, tx)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot watch files: {e}")))?;
+        let mut w = Self {
+            debouncer,
+            rx,
+            files: BTreeSet::new(),
+            dirs: BTreeSet::new(),
+        };
+        w.set_files(files)?;
+        Ok(w)
+    }
+
+    /// Replaces the watched set (after a reload the script may use other files).
+    pub fn set_files(&mut self, files: &[PathBuf]) -> Result<(), Error> {
+        self.files = files.iter().map(|f| canon(f)).collect();
+        let dirs: BTreeSet<PathBuf> = self
+            .files
+            .iter()
+            .filter_map(|f| f.parent().map(Path::to_path_buf))
+            .collect();
+        for d in dirs.difference(&self.dirs.clone()) {
+            self.debouncer
+                .watch(d, RecursiveMode::NonRecursive)
+                .map_err(|e| Error::io(d, format!("cannot watch folder: {e}")))?;
+        }
+        for d in self.dirs.difference(&dirs.clone()) {
+            let _ = self.debouncer.unwatch(d);
+        }
+        self.dirs = dirs;
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for a change to a watched file; returns the time of the first event.
+    pub fn wait(&self, timeout: Duration) -> Option<Instant> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(Ok(events)) => {
+                    let hit = events.iter().any(|e| {
+                        !e.kind.is_access() && e.paths.iter().any(|p| self.files.contains(&canon(p)))
+                    });
+                    if hit {
+                        // The debouncer reports after the quiet period; the save happened then.
+                        let first = events.iter().map(|e| e.time).min().unwrap_or_else(Instant::now);
+                        return Some(first);
+                    }
+                }
+                Ok(Err(_)) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+/// Builds schedules for a live session and plans their migration.
+pub struct Reloader {
+    script: PathBuf,
+    opts: ScriptOptions,
+    running: ScheduleSummary,
+    /// Files the last good evaluation depended on.
+    pub watched: Vec<PathBuf>,
+}
+
+/// The outcome of one reload attempt.
+pub struct Built {
+    /// The schedule to send.
+    pub schedule: Box<Schedule>,
+    /// Nodes keeping their running instance.
+    pub migrated: usize,
+    /// Total nodes in the new schedule.
+    pub nodes: usize,
+    /// Time spent evaluating and compiling.
+    pub build_time: Duration,
+}
+
+impl Reloader {
+    /// A reloader for `script`.
+    pub fn new(script: PathBuf, opts: ScriptOptions) -> Self {
+        Self {
+            script,
+            opts,
+            running: ScheduleSummary::default(),
+            watched: Vec::new(),
+        }
+    }
+
+    /// Evaluates the script (control thread).
+    pub fn evaluate(&self) -> Result<Evaluated, Errors> {
+        evaluate(&self.script, &self.opts)
+    }
+
+    /// Evaluates and compiles for playback starting at `start_frame`, planning migration against
+    /// the running schedule. On error nothing changes.
+    pub fn build(&mut self, start_frame: u64) -> Result<Built, Errors> {
+        let t0 = Instant::now();
+        let ev = self.evaluate()?;
+        if self.running.serial != 0 && ev.spec.session.sample_rate != self.running.sample_rate {
+            return Err(Error::new(
+                ErrorKind::Script,
+                format!(
+                    "the session sample rate changed from {} to {} Hz; restart playback to change it",
+                    self.running.sample_rate, ev.spec.session.sample_rate
+                ),
+            )
+            .into());
+        }
+        let mut s = compile(
+            &ev.spec,
+            CompileConfig {
+                mode: Mode::Realtime,
+                start_frame,
+            },
+        )?;
+        let migrated = plan_migration(&mut s, &self.running);
+        self.watched = ev.watched;
+        let nodes = s.node_count();
+        Ok(Built {
+            schedule: Box::new(s),
+            migrated,
+            nodes,
+            build_time: t0.elapsed(),
+        })
+    }
+
+    /// Records that `schedule` is what the audio thread now runs (call before sending it).
+    pub fn mark_sent(&mut self, schedule: &Schedule) {
+        self.running = schedule.summary();
+    }
+}
