@@ -79,6 +79,40 @@ enum Cmd {
         #[command(flatten)]
         script_args: ScriptArgs,
     },
+    /// Play a mix script through the sound card, reloading it on every save.
+    Play {
+        /// The mix script.
+        script: Option<PathBuf>,
+        /// Output device id (see --list-devices).
+        #[arg(long)]
+        device: Option<String>,
+        /// List output devices and exit.
+        #[arg(long)]
+        list_devices: bool,
+        /// Frames per audio callback.
+        #[arg(long)]
+        buffer: Option<u32>,
+        /// Start position: seconds or bar:beat.
+        #[arg(long)]
+        from: Option<String>,
+        /// Loop between two positions (seconds or bar:beat).
+        #[arg(long = "loop", num_args = 2, value_names = ["A", "B"])]
+        loop_range: Option<Vec<String>>,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Do not watch the script and its files.
+        #[arg(long)]
+        no_watch: bool,
+        /// Save debounce in milliseconds.
+        #[arg(long, default_value_t = 50)]
+        debounce_ms: u64,
+        /// Print a line for every reload (with its latency).
+        #[arg(long)]
+        log_reloads: bool,
+        #[command(flatten)]
+        script_args: ScriptArgs,
+    },
     /// Print loudness (integrated, range, max momentary/short-term) and true/sample peak.
     Measure {
         /// Audio files.
@@ -299,6 +333,60 @@ fn run(cli: Cli) -> Result<(), Errors> {
             Ok(())
         }
         Cmd::Graph { script, output, schedule, script_args } => cmd_graph(script, output, schedule, &script_args),
+        Cmd::Play {
+            script,
+            device,
+            list_devices,
+            buffer,
+            from,
+            loop_range,
+            duration,
+            no_watch,
+            debounce_ms,
+            log_reloads,
+            script_args,
+        } => {
+            if list_devices {
+                println!("{}", mixdown::live::device_list());
+                return Ok(());
+            }
+            let Some(script) = script else {
+                return Err(Error::new(mixdown::ErrorKind::Other, "play needs a SCRIPT (or --list-devices)").into());
+            };
+            let ev = load(Some(&script), &script_args)?;
+            let from_s = from.map(|f| parse_time(&f, &ev.spec)).transpose()?.unwrap_or(0.0);
+            let loop_s = match loop_range {
+                Some(v) if v.len() == 2 => {
+                    let (a, b) = (parse_time(&v[0], &ev.spec)?, parse_time(&v[1], &ev.spec)?);
+                    mixdown::live::check_loop(a, b)?;
+                    Some((a, b))
+                }
+                _ => None,
+            };
+            drop(ev);
+            let opts = mixdown::live::PlayOptions {
+                script,
+                script_options: script_options(&script_args),
+                device,
+                buffer_frames: buffer,
+                from_s,
+                loop_s,
+                duration_s: duration,
+                watch: !no_watch,
+                debounce: Duration::from_millis(debounce_ms),
+                log_reloads,
+            };
+            let s = mixdown::live::play(&opts)?;
+            eprintln!(
+                "played {:.1} s, {} reloads ({} failed), {} xruns",
+                s.played_s, s.reloads, s.failed_reloads, s.xruns
+            );
+            if !s.reload_latency_ms.is_empty() {
+                let max = s.reload_latency_ms.iter().cloned().fold(0.0, f64::max);
+                eprintln!("reload latency (save to swap): max {max:.1} ms");
+            }
+            Ok(())
+        }
         Cmd::Measure { files, json } => {
             let mut errs = Vec::new();
             for f in files {
