@@ -230,6 +230,20 @@ pub trait Node: Send + 'static {
     fn supports_feedback(&self) -> bool {
         false
     }
+
+    /// Whether the node must hear the whole programme before the real render (two-pass
+    /// loudness). Offline render runs analysis passes while any node says so.
+    fn needs_analysis(&self) -> bool {
+        false
+    }
+
+    /// Called on the control thread after an analysis pass over the whole programme.
+    fn finish_analysis(&mut self) {}
+
+    /// A line for the render summary (e.g. the gain a loudness node applied), after a render.
+    fn report(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A node that can sit on a feedback loop: its output for a block is read before its input for

@@ -216,8 +216,12 @@ fn cmd_render(
             .into());
         }
     }
-    let schedule = compile_or_report(&ev.spec)?;
-    let r = render_to_file(schedule, &out, format, &opts)?;
+    let (schedule, passes) = mixdown::render::prepare_schedule(&ev.spec, &opts)?;
+    for w in &schedule.warnings {
+        eprintln!("warning: {w}");
+    }
+    let mut r = render_to_file(schedule, &out, format, &opts)?;
+    r.analysis_passes = passes;
     eprintln!(
         "rendered {} ({:.1} s of audio in {:.2} s, {:.0}x realtime)",
         out.display(),
@@ -227,6 +231,9 @@ fn cmd_render(
     );
     if let Some(m) = &r.measurement {
         eprintln!("{}", m.to_text());
+    }
+    for n in &r.notes {
+        eprintln!("  {n}");
     }
     for (node, n) in &r.nan_report {
         eprintln!("warning: node \"{node}\" produced {n} NaN/infinite samples; they were replaced by silence");
@@ -241,7 +248,7 @@ fn cmd_render(
         let master_out = ev.spec.output;
         for (name, tail) in buses {
             ev.spec.set_output(tail);
-            let sched = compile_or_report(&ev.spec)?;
+            let (sched, _) = mixdown::render::prepare_schedule(&ev.spec, &opts)?;
             let stem = out.with_file_name(format!(
                 "{}.{name}.wav",
                 out.file_stem().map_or("mix".into(), |s| s.to_string_lossy())

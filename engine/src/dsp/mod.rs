@@ -1,7 +1,10 @@
 //! Pure DSP building blocks, independent of the graph: filters, dynamics, meters, generators.
 //! Nodes in [`crate::nodes`] wrap them.
 
+pub mod biquad;
 pub mod delay_line;
+pub mod dynamics;
+pub mod limiter;
 pub mod envelope;
 pub mod noise;
 pub mod osc;

@@ -201,6 +201,26 @@ impl Schedule {
         self.nodes.iter().map(|n| (n.path.to_string(), n.status)).collect()
     }
 
+    /// Whether any node needs an analysis pass before the real render.
+    pub fn needs_analysis(&self) -> bool {
+        self.nodes.iter().any(|n| n.node.needs_analysis())
+    }
+
+    /// Tells every node an analysis pass is complete (control thread).
+    pub fn finish_analysis(&mut self) {
+        for n in self.nodes.iter_mut() {
+            n.node.finish_analysis();
+        }
+    }
+
+    /// Report lines of nodes, prefixed with their path.
+    pub fn reports(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.node.report().map(|r| format!("{}: {r}", n.path)))
+            .collect()
+    }
+
     /// Whether every node reported silence in the last block.
     pub fn all_silent(&self) -> bool {
         self.nodes

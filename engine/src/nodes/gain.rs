@@ -50,12 +50,22 @@ impl Node for Gain {
     }
 }
 
+/// Linear gain of a fader at `db`: the bottom of the range (−120 dB) is silence, as documented.
+#[inline]
+pub fn fader_gain(db: f32) -> f32 {
+    if db <= PARAMS[GAIN_DB].min {
+        0.0
+    } else {
+        db_to_gain(db)
+    }
+}
+
 /// Writes `input · sign · gain(param)` to every output channel. Shared by gain-like nodes.
 pub fn apply_gain_db(cx: &mut ProcessContext<'_>, param: usize, sign: f32) {
     let inp = cx.input(0);
     match cx.param(param) {
         crate::node::ParamValue::Const(db) => {
-            let g = sign * db_to_gain(db);
+            let g = sign * fader_gain(db);
             for (o, i) in cx.outputs.iter_mut().zip(inp) {
                 for (y, x) in o.iter_mut().zip(i.iter()) {
                     *y = x * g;
@@ -65,7 +75,7 @@ pub fn apply_gain_db(cx: &mut ProcessContext<'_>, param: usize, sign: f32) {
         crate::node::ParamValue::Varying(dbs) => {
             for (o, i) in cx.outputs.iter_mut().zip(inp) {
                 for ((y, x), db) in o.iter_mut().zip(i.iter()).zip(dbs) {
-                    *y = x * sign * db_to_gain(*db);
+                    *y = x * sign * fader_gain(*db);
                 }
             }
         }

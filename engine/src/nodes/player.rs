@@ -247,6 +247,12 @@ impl Node for Player {
         if region_first > self.consumed {
             // Behind the transport: skip what is buffered, or seek if it is not enough.
             let skip = region_first - self.consumed;
+            if self.mode == Mode::Offline && skip < RING_FRAMES as u64 {
+                // Offline is exact: wait for the frames to skip, unless the stream has ended.
+                while ((ring.slots() / ch) as u64) < skip && !self.hs.done.load(Ordering::Acquire) {
+                    std::thread::yield_now();
+                }
+            }
             if (ring.slots() / ch) as u64 >= skip && skip < RING_FRAMES as u64 {
                 if let Ok(c) = ring.read_chunk(skip as usize * ch) {
                     c.commit_all();
@@ -255,6 +261,13 @@ impl Node for Player {
             } else if self.mode == Mode::Realtime || skip >= RING_FRAMES as u64 {
                 self.request_seek(region_first, cx.transport.sample_rate);
                 return ProcessStatus::Continue;
+            } else {
+                // Offline, and the stream ended before this point (the file is shorter than it
+                // was when probed): nothing more will come, so play silence from here.
+                if let Ok(c) = ring.read_chunk(ring.slots()) {
+                    c.commit_all();
+                }
+                self.consumed = region_first;
             }
         } else if region_last <= self.consumed {
             // The transport is before the buffered data (pre-roll): wait.

@@ -145,6 +145,11 @@ impl Processor {
         &self.schedule
     }
 
+    /// The running schedule, mutably (control side, when not running on an audio thread).
+    pub fn schedule_mut(&mut self) -> &mut Schedule {
+        &mut self.schedule
+    }
+
     /// Frames processed since the start (the transport position).
     pub fn position(&self) -> u64 {
         self.position

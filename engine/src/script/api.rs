@@ -278,7 +278,7 @@ fn insert(lua: &Lua, strip: StripId, kind: &'static str, opts: Value) -> LuaResu
             .spec
             .add_with(path, b.desc, b.config, b.factory, span.clone())
             .map_err(raise)?;
-        for (i, v) in params {
+        for (i, v) in b.initial.iter().copied().chain(params) {
             m.spec.nodes[key].params[i].value = v;
         }
         if let Some(sc) = b.sidechain {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Value, VmState};
 
 pub use api::{NodeRef, ParamRef, StripRef};
-pub use inserts::{parse_note, BAND_TYPES};
+pub use inserts::{parse_note, sidechain as inserts_sidechain, BAND_TYPES};
 pub use model::{Model, RenderJob, StripKind, StripModel};
 pub use options::Opts;
 

@@ -81,6 +81,15 @@ impl Opts {
         Some(self.entries.swap_remove(i).1)
     }
 
+    /// The number under `key` without consuming it (for cross-checks between options).
+    pub fn peek_num(&self, key: &str) -> Option<f64> {
+        match self.entries.iter().find(|(k, _)| k == key)?.1 {
+            Value::Integer(i) => Some(i as f64),
+            Value::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+
     /// Whether `key` is present (does not consume it).
     pub fn has(&self, key: &str) -> bool {
         self.entries.iter().any(|(k, _)| k == key)

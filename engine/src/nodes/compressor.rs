@@ -1,0 +1,195 @@
+//! `comp`: feed-forward compressor — threshold, ratio, soft knee (Giannoulis–Massberg–Reiss),
+//! attack/release as one-pole time constants (63 % at the stated time), peak or RMS detection,
+//! stereo link, manual or automatic makeup, an external `sidechain` input with its own
+//! high-pass, and optional lookahead (reported as latency, so parallel paths are compensated).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use crate::dsp::delay_line::DelayLine;
+use crate::dsp::dynamics::{Compressor as Dsp, CompressorParams, Detection, Link};
+use crate::node::{
+    Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW, SIDECHAIN_FOLLOW,
+};
+use crate::param::{ParamDesc, Unit};
+
+/// Parameters (automatable).
+pub const PARAMS: &[ParamDesc] = &[
+    ParamDesc::new("threshold_db", Unit::Db, -80.0, 0.0, -18.0, "threshold in dBFS"),
+    ParamDesc::new("ratio", Unit::Ratio, 1.0, 100.0, 4.0, "compression ratio n:1"),
+    ParamDesc::new("knee_db", Unit::Db, 0.0, 48.0, 0.0, "soft-knee width in dB (0 = hard)"),
+    ParamDesc::new("attack_ms", Unit::Ms, 0.0, 2000.0, 10.0, "attack time constant in ms"),
+    ParamDesc::new("release_ms", Unit::Ms, 0.0, 10000.0, 100.0, "release time constant in ms"),
+    ParamDesc::new("makeup_db", Unit::Db, -24.0, 48.0, 0.0, "makeup gain in dB"),
+];
+
+/// Kind description.
+pub static DESC: NodeDesc = NodeDesc {
+    kind: "comp",
+    inputs: &[IN_FOLLOW, SIDECHAIN_FOLLOW],
+    params: PARAMS,
+};
+
+/// Construction options (not automatable).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CompOptions {
+    /// Peak or RMS detection.
+    pub detection: Detection,
+    /// RMS window in ms.
+    pub rms_ms: f64,
+    /// Channel linking.
+    pub link: Link,
+    /// High-pass on the detector path, Hz.
+    pub sidechain_hpf_hz: Option<f64>,
+    /// Add automatic makeup (see `CompressorParams::auto_makeup_db`).
+    pub auto_makeup: bool,
+    /// Lookahead in ms (adds that much latency).
+    pub lookahead_ms: f64,
+}
+
+impl Default for CompOptions {
+    fn default() -> Self {
+        Self {
+            detection: Detection::Peak,
+            rms_ms: 10.0,
+            link: Link::Max,
+            sidechain_hpf_hz: None,
+            auto_makeup: false,
+            lookahead_ms: 0.0,
+        }
+    }
+}
+
+/// Gain reduction as seen by meters: the largest reduction (dB) since the last read.
+#[derive(Debug, Default)]
+pub struct GainReductionMeter(AtomicU32);
+
+impl GainReductionMeter {
+    /// Largest reduction in dB since the last call, and resets it.
+    pub fn take_db(&self) -> f32 {
+        f32::from_bits(self.0.swap(0, Ordering::Relaxed))
+    }
+
+    /// Records a reduction of `db` (audio thread; lock-free).
+    pub fn publish_db(&self, db: f32) {
+        self.0.fetch_max(db.max(0.0).to_bits(), Ordering::Relaxed);
+    }
+}
+
+/// The compressor node.
+#[derive(Clone, Debug)]
+pub struct Comp {
+    opts: CompOptions,
+    dsp: Option<Dsp>,
+    lookahead: Vec<DelayLine>,
+    delayed: Vec<Vec<f32>>,
+    current: [f32; 6],
+    latency: u32,
+    meter: Arc<GainReductionMeter>,
+}
+
+impl Comp {
+    /// A compressor with `opts`.
+    pub fn new(opts: CompOptions) -> Self {
+        Self {
+            opts,
+            dsp: None,
+            lookahead: Vec::new(),
+            delayed: Vec::new(),
+            current: [f32::NAN; 6],
+            latency: 0,
+            meter: Arc::new(GainReductionMeter::default()),
+        }
+    }
+
+    /// The gain-reduction meter (shared with the running instance).
+    pub fn meter(&self) -> Arc<GainReductionMeter> {
+        self.meter.clone()
+    }
+
+    fn params(&self, v: [f32; 6]) -> CompressorParams {
+        CompressorParams {
+            threshold_db: v[0] as f64,
+            ratio: v[1] as f64,
+            knee_db: v[2] as f64,
+            attack_ms: v[3] as f64,
+            release_ms: v[4] as f64,
+            makeup_db: v[5] as f64,
+            auto_makeup: self.opts.auto_makeup,
+            detection: self.opts.detection,
+            rms_window_ms: self.opts.rms_ms,
+            link: self.opts.link,
+            sidechain_hpf_hz: self.opts.sidechain_hpf_hz,
+        }
+    }
+}
+
+impl Node for Comp {
+    fn desc(&self) -> &'static NodeDesc {
+        &DESC
+    }
+
+    fn prepare(&mut self, cfg: &ProcessConfig) {
+        let ch = cfg.output_channels;
+        let p = self.params([-18.0, 4.0, 0.0, 10.0, 100.0, 0.0]);
+        self.dsp = Dsp::new(ch, cfg.sample_rate, p).ok();
+        let la = (self.opts.lookahead_ms * 1e-3 * cfg.sample_rate).round() as usize;
+        self.latency = la as u32;
+        self.lookahead = (0..ch).map(|_| DelayLine::new(la)).collect();
+        self.delayed = vec![vec![0.0; cfg.max_block]; if la > 0 { ch } else { 0 }];
+        self.current = [f32::NAN; 6];
+    }
+
+    fn reset(&mut self) {
+        if let Some(d) = &mut self.dsp {
+            d.reset();
+        }
+        for l in &mut self.lookahead {
+            l.reset();
+        }
+    }
+
+    fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
+        let mut v = [0.0f32; 6];
+        for (i, x) in v.iter_mut().enumerate() {
+            *x = cx.param(i).last();
+        }
+        let params = self.params(v);
+        let Some(dsp) = &mut self.dsp else {
+            return ProcessStatus::Silent;
+        };
+        if v != self.current {
+            // Out-of-range values were rejected when the script set them.
+            let _ = dsp.set_params(params);
+            self.current = v;
+        }
+        let input = cx.input(0);
+        let sc = cx.input(1);
+        let frames = cx.frames;
+        if self.latency > 0 {
+            // The detector sees the signal `latency` frames before it is gained.
+            for ((line, buf), x) in self.lookahead.iter_mut().zip(self.delayed.iter_mut()).zip(input) {
+                line.process(x, &mut buf[..frames]);
+            }
+            let mut views: [&[f32]; crate::buffer::MAX_CHANNELS] = [&[]; crate::buffer::MAX_CHANNELS];
+            for (v, b) in views.iter_mut().zip(self.delayed.iter()) {
+                *v = &b[..frames];
+            }
+            let detector = if sc.is_empty() { input } else { sc };
+            dsp.process(&views[..input.len()], Some(detector), cx.outputs);
+        } else {
+            let detector = if sc.is_empty() { None } else { Some(sc) };
+            dsp.process(input, detector, cx.outputs);
+        }
+        self.meter.publish_db(dsp.gain_reduction_db());
+        if cx.input_silent && dsp.current_gain_reduction_db() == 0.0 && self.latency == 0 {
+            ProcessStatus::Silent
+        } else {
+            ProcessStatus::Continue
+        }
+    }
+
+    fn latency_frames(&self) -> u32 {
+        self.latency
+    }
+}

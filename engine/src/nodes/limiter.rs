@@ -1,0 +1,107 @@
+//! `limit`: the mastering limiter. Lookahead, true-peak aware (BS.1770 4× detection), linked
+//! across channels; its output's true peak stays at or below `ceiling_db`. The lookahead is
+//! reported as latency, so the rest of the graph is compensated.
+
+use std::sync::Arc;
+
+use super::compressor::GainReductionMeter;
+use crate::dsp::limiter::Limiter as Dsp;
+use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
+use crate::param::{ParamDesc, Unit};
+
+/// Parameters (automatable).
+pub const PARAMS: &[ParamDesc] = &[
+    ParamDesc::new("ceiling_db", Unit::Db, -60.0, 0.0, -1.0, "output ceiling in dBFS (dBTP when true_peak)"),
+    ParamDesc::new("release_ms", Unit::Ms, 1.0, 10000.0, 100.0, "release time constant in ms"),
+];
+
+/// Kind description.
+pub static DESC: NodeDesc = NodeDesc {
+    kind: "limit",
+    inputs: &[IN_FOLLOW],
+    params: PARAMS,
+};
+
+/// The limiter node.
+#[derive(Clone, Debug)]
+pub struct Limit {
+    lookahead_ms: f64,
+    true_peak: bool,
+    dsp: Option<Dsp>,
+    current: [f32; 2],
+    meter: Arc<GainReductionMeter>,
+    quiet: usize,
+}
+
+impl Limit {
+    /// A limiter with `lookahead_ms` of lookahead, detecting true peaks when `true_peak`.
+    pub fn new(lookahead_ms: f64, true_peak: bool) -> Self {
+        Self {
+            lookahead_ms,
+            true_peak,
+            dsp: None,
+            current: [f32::NAN; 2],
+            meter: Arc::new(GainReductionMeter::default()),
+            quiet: 0,
+        }
+    }
+
+    /// The gain-reduction meter.
+    pub fn meter(&self) -> Arc<GainReductionMeter> {
+        self.meter.clone()
+    }
+}
+
+impl Node for Limit {
+    fn desc(&self) -> &'static NodeDesc {
+        &DESC
+    }
+
+    fn prepare(&mut self, cfg: &ProcessConfig) {
+        self.dsp = Dsp::new(
+            cfg.output_channels,
+            cfg.sample_rate,
+            -1.0,
+            self.lookahead_ms,
+            100.0,
+            self.true_peak,
+        )
+        .ok();
+        self.current = [f32::NAN; 2];
+    }
+
+    fn reset(&mut self) {
+        if let Some(d) = &mut self.dsp {
+            d.reset();
+        }
+    }
+
+    fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
+        let Some(dsp) = &mut self.dsp else {
+            return ProcessStatus::Silent;
+        };
+        let v = [cx.param(0).last(), cx.param(1).last()];
+        if v[0] != self.current[0] {
+            let _ = dsp.set_ceiling_db(v[0] as f64);
+        }
+        if v[1] != self.current[1] {
+            let _ = dsp.set_release_ms(v[1] as f64);
+        }
+        self.current = v;
+        dsp.process(cx.input(0), cx.outputs);
+        self.meter.publish_db(dsp.gain_reduction_db());
+        if cx.input_silent {
+            self.quiet += cx.frames;
+            if self.quiet > dsp.latency_samples() + cx.frames {
+                return ProcessStatus::Silent;
+            }
+        } else {
+            self.quiet = 0;
+        }
+        ProcessStatus::Continue
+    }
+
+    fn latency_frames(&self) -> u32 {
+        self.dsp.as_ref().map_or(0, |d| d.latency_samples() as u32)
+    }
+}

@@ -1,0 +1,221 @@
+//! `loudness`: brings a programme to `target_lufs` (integrated, BS.1770 gated) and holds its true
+//! peak at or below `ceiling_db` with the true-peak limiter.
+//!
+//! Offline it measures the whole programme first (an analysis pass), applies one gain, and — as
+//! the limiter takes a little loudness off the loudest parts — measures the result and corrects
+//! the gain, up to three times, until the output is within 0.05 LU of the target. If the ceiling
+//! keeps the target out of reach, the render summary says by how much. Live (where the future is
+//! unknown) the gain follows the integrated loudness heard so far, gliding, within ±20 dB.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::dsp::limiter::Limiter;
+use crate::dsp::loudness::LoudnessMeter;
+use crate::node::{Mode, Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
+use crate::units::db_to_gain;
+
+/// Kind description (no automatable parameters: the gain is computed).
+pub static DESC: NodeDesc = NodeDesc {
+    kind: "loudness",
+    inputs: &[IN_FOLLOW],
+    params: &[],
+};
+
+/// Most analysis passes before giving up on the target.
+pub const MAX_PASSES: u32 = 4;
+
+/// State shared by the instances of one render (each pass compiles fresh instances).
+#[derive(Debug, Default)]
+pub struct LoudnessCell {
+    /// Gain to apply, dB (f64 bits).
+    gain_db: AtomicU64,
+    /// Passes completed.
+    passes: AtomicU32,
+    /// 0 = measure the input, 1 = apply and measure the output, 2 = final.
+    state: AtomicU32,
+    /// Last measured input loudness (f64 bits; NaN when unknown).
+    input_lufs: AtomicU64,
+    /// Last measured output loudness.
+    output_lufs: AtomicU64,
+}
+
+fn load(a: &AtomicU64) -> f64 {
+    f64::from_bits(a.load(Ordering::Relaxed))
+}
+
+fn store(a: &AtomicU64, v: f64) {
+    a.store(v.to_bits(), Ordering::Relaxed);
+}
+
+/// The loudness node.
+#[derive(Clone, Debug)]
+pub struct Loudness {
+    target_lufs: f64,
+    ceiling_db: f64,
+    cell: Arc<LoudnessCell>,
+    meter: Option<LoudnessMeter>,
+    limiter: Option<Limiter>,
+    mode: Mode,
+    gain: f32,
+    live_gain_db: f64,
+    frames: u64,
+    sample_rate: f64,
+}
+
+impl Loudness {
+    /// Aims at `target_lufs` with a true-peak ceiling of `ceiling_db`.
+    pub fn new(target_lufs: f64, ceiling_db: f64) -> Self {
+        let cell = Arc::new(LoudnessCell::default());
+        store(&cell.input_lufs, f64::NAN);
+        store(&cell.output_lufs, f64::NAN);
+        Self {
+            target_lufs,
+            ceiling_db,
+            cell,
+            meter: None,
+            limiter: None,
+            mode: Mode::Offline,
+            gain: 1.0,
+            live_gain_db: 0.0,
+            frames: 0,
+            sample_rate: 48000.0,
+        }
+    }
+
+    fn state(&self) -> u32 {
+        self.cell.state.load(Ordering::Relaxed)
+    }
+}
+
+impl Node for Loudness {
+    fn desc(&self) -> &'static NodeDesc {
+        &DESC
+    }
+
+    fn prepare(&mut self, cfg: &ProcessConfig) {
+        let ch = cfg.output_channels;
+        self.mode = cfg.mode;
+        self.sample_rate = cfg.sample_rate;
+        self.meter = Some(LoudnessMeter::for_channels(cfg.sample_rate, ch));
+        self.limiter = Limiter::new(ch, cfg.sample_rate, self.ceiling_db, 5.0, 100.0, true).ok();
+        self.gain = db_to_gain(load(&self.cell.gain_db) as f32);
+        self.frames = 0;
+    }
+
+    fn reset(&mut self) {
+        if let Some(m) = &mut self.meter {
+            m.reset();
+        }
+        if let Some(l) = &mut self.limiter {
+            l.reset();
+        }
+    }
+
+    fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
+        let input = cx.input(0);
+        let (Some(meter), Some(limiter)) = (&mut self.meter, &mut self.limiter) else {
+            return ProcessStatus::Silent;
+        };
+        let offline_measure = self.mode == Mode::Offline && self.cell.state.load(Ordering::Relaxed) == 0;
+        if offline_measure {
+            meter.process(input);
+            cx.pass_through();
+            return if cx.input_silent { ProcessStatus::Silent } else { ProcessStatus::Continue };
+        }
+        let gain = if self.mode == Mode::Realtime {
+            // Follow the loudness heard so far, updated every 100 ms, gliding per block.
+            meter.process(input);
+            self.frames += cx.frames as u64;
+            if let Some(i) = meter.integrated_lufs().filter(|v| v.is_finite()) {
+                let want = (self.target_lufs - i).clamp(-20.0, 20.0);
+                self.live_gain_db += (want - self.live_gain_db) * 0.05;
+            }
+            db_to_gain(self.live_gain_db as f32)
+        } else {
+            self.gain
+        };
+        for (o, x) in cx.outputs.iter_mut().zip(input) {
+            for (y, v) in o.iter_mut().zip(x.iter()) {
+                *y = v * gain;
+            }
+        }
+        limiter.process_in_place(cx.outputs);
+        if self.mode == Mode::Offline {
+            let views: [&[f32]; crate::buffer::MAX_CHANNELS] = std::array::from_fn(|c| {
+                cx.outputs.get(c).map_or(&[][..], |o| &o[..])
+            });
+            meter.process(&views[..cx.outputs.len()]);
+        }
+        if cx.input_silent {
+            ProcessStatus::Tail(limiter.latency_samples() as u32)
+        } else {
+            ProcessStatus::Continue
+        }
+    }
+
+    fn latency_frames(&self) -> u32 {
+        self.limiter.as_ref().map_or(0, |l| l.latency_samples() as u32)
+    }
+
+    fn needs_analysis(&self) -> bool {
+        self.mode == Mode::Offline && self.state() < 2
+    }
+
+    fn finish_analysis(&mut self) {
+        let Some(m) = &self.meter else { return };
+        let measured = m.integrated_lufs().filter(|v| v.is_finite());
+        let cell = &self.cell;
+        let passes = cell.passes.fetch_add(1, Ordering::Relaxed) + 1;
+        match (self.state(), measured) {
+            (_, None) => {
+                // Silence: nothing to normalise.
+                cell.state.store(2, Ordering::Relaxed);
+            }
+            (0, Some(i)) => {
+                store(&cell.input_lufs, i);
+                store(&cell.gain_db, self.target_lufs - i);
+                cell.state.store(1, Ordering::Relaxed);
+            }
+            (_, Some(o)) => {
+                store(&cell.output_lufs, o);
+                let err = self.target_lufs - o;
+                if err.abs() <= 0.05 || passes >= MAX_PASSES {
+                    cell.state.store(2, Ordering::Relaxed);
+                } else {
+                    store(&cell.gain_db, load(&cell.gain_db) + err);
+                }
+            }
+        }
+    }
+
+    fn report(&self) -> Option<String> {
+        let cell = &self.cell;
+        let input = load(&cell.input_lufs);
+        let out = self
+            .meter
+            .as_ref()
+            .and_then(|m| m.integrated_lufs())
+            .filter(|v| v.is_finite());
+        if self.mode != Mode::Offline || input.is_nan() {
+            return None;
+        }
+        let gain = load(&cell.gain_db);
+        let mut s = format!(
+            "{input:.1} LUFS in, gain {gain:+.2} dB, {} LUFS out (target {:.1}, ceiling {:.1} dBTP)",
+            out.map_or("-inf".into(), |o| format!("{o:.2}")),
+            self.target_lufs,
+            self.ceiling_db
+        );
+        if let Some(o) = out {
+            if o < self.target_lufs - 0.1 {
+                s.push_str(&format!(
+                    "; target not reached: the {:.1} dBTP ceiling holds it {:.1} LU short — lower the target or raise the ceiling",
+                    self.ceiling_db,
+                    self.target_lufs - o
+                ));
+            }
+        }
+        Some(s)
+    }
+}
