@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::buffer::MAX_BLOCK;
-use crate::error::Error;
-use crate::graph::Schedule;
+use crate::error::{Error, Errors};
+use crate::graph::{compile, CompileConfig, GraphSpec, Schedule};
 use crate::io::wav::{OutputFormat, WavSink};
 use crate::measure::{Analyzer, Measurement};
 use crate::rt::Processor;
@@ -60,6 +60,10 @@ pub struct RenderReport {
     pub nan_report: Vec<(String, u64)>,
     /// Loudness and peaks of the output (when asked for).
     pub measurement: Option<Measurement>,
+    /// Lines from nodes for the summary (gain applied by loudness nodes, targets missed).
+    pub notes: Vec<String>,
+    /// Analysis passes run before the render (two-pass loudness).
+    pub analysis_passes: u32,
 }
 
 impl RenderReport {
@@ -73,7 +77,7 @@ impl RenderReport {
 pub fn render_to_vec(schedule: Schedule, opts: &RenderOptions) -> (Vec<Vec<f32>>, RenderReport) {
     let ch = schedule.output_channels();
     let mut out = vec![Vec::new(); ch];
-    let report = run(schedule, opts, |planar| {
+    let (report, _) = run(schedule, opts, |planar| {
         for (o, p) in out.iter_mut().zip(planar) {
             o.extend_from_slice(p);
         }
@@ -96,7 +100,7 @@ pub fn render_to_file(
         schedule.sample_rate.round() as u32,
         format,
     )?;
-    let report = run(schedule, opts, |planar| sink.write_planar(planar))?;
+    let (report, _) = run(schedule, opts, |planar| sink.write_planar(planar))?;
     sink.finish()?;
     Ok(report)
 }
@@ -105,7 +109,7 @@ fn run(
     schedule: Schedule,
     opts: &RenderOptions,
     mut write: impl FnMut(&[&[f32]]) -> Result<(), Error>,
-) -> Result<RenderReport, Error> {
+) -> Result<(RenderReport, Processor), Error> {
     let t0 = Instant::now();
     let sr = schedule.sample_rate;
     let ch = schedule.output_channels();
@@ -122,6 +126,9 @@ fn run(
     // Output frame k is processor frame k + latency. Frames after the content are kept in a
     // pending buffer until we know whether they are tail (kept) or trailing silence (trimmed).
     let mut pending: Vec<Vec<f32>> = vec![Vec::new(); ch];
+    // Frames of `pending` up to and including its last non-zero frame (kept up to date as frames
+    // arrive, so a long silent tail is not rescanned every block).
+    let mut loud_to = 0usize;
     let mut written = 0u64;
     let mut peak = 0f32;
     let mut bufs: Vec<Vec<f32>> = vec![vec![0.0; block]; ch];
@@ -139,10 +146,13 @@ fn run(
             if k < from {
                 continue;
             }
-            if let Some(e) = explicit_end {
-                if k >= e {
-                    break;
-                }
+            // Nothing past the end (explicit, or content plus the longest tail), whatever the
+            // block size.
+            if k >= max_end {
+                break;
+            }
+            if (0..ch).any(|c| bufs[c][i] != 0.0) {
+                loud_to = pending[0].len() + 1;
             }
             for c in 0..ch {
                 pending[c].push(bufs[c][i]);
@@ -153,11 +163,7 @@ fn run(
             pending[0].len()
         } else {
             let before_end = content.saturating_sub(from.max(written + from)) as usize;
-            let last_loud = (0..pending[0].len())
-                .rev()
-                .find(|&i| pending.iter().any(|p| p[i] != 0.0))
-                .map_or(0, |i| i + 1);
-            before_end.min(pending[0].len()).max(last_loud)
+            before_end.min(pending[0].len()).max(loud_to)
         };
         if keep_to > 0 {
             let views: Vec<&[f32]> = pending.iter().map(|p| &p[..keep_to]).collect();
@@ -169,6 +175,7 @@ fn run(
             }
             write(&views)?;
             written += keep_to as u64;
+            loud_to = loud_to.saturating_sub(keep_to);
             for p in &mut pending {
                 p.drain(..keep_to);
             }
@@ -188,14 +195,51 @@ fn run(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    Ok(RenderReport {
+    let report = RenderReport {
         frames: written,
         sample_rate: sr,
         elapsed_s: t0.elapsed().as_secs_f64(),
         sample_peak: peak,
         nan_report: proc.schedule().nan_report(),
         measurement: analyzer.map(|a| a.result()),
-    })
+        notes: proc.schedule().reports(),
+        analysis_passes: 0,
+    };
+    Ok((report, proc))
+}
+
+/// Compiles `spec` and runs the analysis passes its nodes ask for (two-pass loudness), each over
+/// the whole programme with fresh instances, and returns the schedule ready for the real render
+/// with the number of passes run.
+pub fn prepare_schedule(spec: &GraphSpec, opts: &RenderOptions) -> Result<(Schedule, u32), Errors> {
+    let mut passes = 0;
+    loop {
+        let s = compile(spec, CompileConfig::default())?;
+        if !s.needs_analysis() || passes >= crate::nodes::loudness::MAX_PASSES {
+            return Ok((s, passes));
+        }
+        let quiet = RenderOptions {
+            progress: false,
+            measure: false,
+            ..opts.clone()
+        };
+        let (_, mut proc) = run(s, &quiet, |_| Ok(()))?;
+        proc.schedule_mut().finish_analysis();
+        passes += 1;
+    }
+}
+
+/// Renders `spec` to `path`: analysis passes first where nodes need them, then the render.
+pub fn render_spec_to_file(
+    spec: &GraphSpec,
+    path: &Path,
+    format: OutputFormat,
+    opts: &RenderOptions,
+) -> Result<RenderReport, Errors> {
+    let (s, passes) = prepare_schedule(spec, opts)?;
+    let mut r = render_to_file(s, path, format, opts)?;
+    r.analysis_passes = passes;
+    Ok(r)
 }
 
 fn progress_bar(enabled: bool, total: u64) -> Option<indicatif::ProgressBar> {

@@ -59,9 +59,18 @@ impl ParamSlot {
         }
     }
 
-    /// Evaluates the block `start .. start + frames`. Audio thread; never allocates.
+    /// Evaluates the block `start .. start + frames`. Returns whether the value moved: it varies
+    /// in this block or the last one, or differs from the last block's. Audio thread; never
+    /// allocates.
     #[inline]
-    pub fn advance(&mut self, start: u64, frames: usize) {
+    pub fn advance(&mut self, start: u64, frames: usize) -> bool {
+        let before = (self.varying, self.value);
+        self.advance_inner(start, frames);
+        self.varying || before.0 || self.value != before.1
+    }
+
+    #[inline]
+    fn advance_inner(&mut self, start: u64, frames: usize) {
         let buf = &mut self.buf[..frames];
         if let Some(seg) = &mut self.automation {
             match seg.fill(start, buf) {
