@@ -30,6 +30,18 @@ struct ScriptArgs {
     /// Extra folder searched by `require` (repeatable). The project's graphs/ modules are built in.
     #[arg(long = "graphs")]
     graphs: Vec<PathBuf>,
+    /// Let the script read audio files under this folder too (repeatable).
+    #[arg(long = "allow-read")]
+    allow_read: Vec<PathBuf>,
+    /// A value for the script, read as mix.args.KEY (repeatable): --set stems=/data/song1.
+    #[arg(long = "set", value_parser = parse_kv)]
+    set: Vec<(String, String)>,
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("'{s}' must look like key=value"))
 }
 
 #[derive(Subcommand)]
@@ -129,6 +141,8 @@ fn script_options(a: &ScriptArgs) -> ScriptOptions {
         memory_limit_bytes: a.memory_limit_mib << 20,
         time_limit: Duration::from_secs_f64(a.time_limit.max(0.01)),
         module_dirs: a.graphs.clone(),
+        read_dirs: a.allow_read.clone(),
+        args: a.set.clone(),
     }
 }
 

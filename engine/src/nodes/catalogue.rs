@@ -88,7 +88,74 @@ pub fn build(
             }
             Ok(Built::of(Loudness::new(target, ceiling), format!("{target}|{ceiling}")))
         }
-        other => Err(format!("the '{other}' insert is not in this build yet")),
+        "reverb" => Ok(Built::of(super::reverb::Reverb::default(), String::new())),
+        "delay" => {
+            // Time as ms, seconds or a note value; the rest are options of the effect.
+            let t = crate::script::inserts_time(o, tempo, 0.25)?;
+            let ms = match t {
+                super::DelayTime::Seconds(s) => s * 1000.0,
+                super::DelayTime::Frames(f) => f as f64 / sample_rate * 1000.0,
+            };
+            if !(0.1..=super::echo::MAX_TIME_S * 1000.0).contains(&ms) {
+                return Err(format!("the delay time {ms:.1} ms is out of range; allowed 0.1 ms to 10 s"));
+            }
+            let ping_pong = o.bool("ping_pong").unwrap_or(false);
+            let lowpass_hz = o.num_in("lowpass_hz", 20.0, nyquist * 0.99, " Hz");
+            let highpass_hz = o.num_in("highpass_hz", 10.0, nyquist * 0.99, " Hz");
+            let mut b = Built::of(
+                super::echo::Echo::new(ping_pong, lowpass_hz, highpass_hz),
+                format!("{ping_pong}|{lowpass_hz:?}|{highpass_hz:?}"),
+            );
+            b.initial = vec![(0, ms as f32)];
+            Ok(b)
+        }
+        "saturate" => {
+            use crate::dsp::saturation::{Curve, Oversampling};
+            let curve = match o.str("curve").as_deref() {
+                None | Some("tanh") => Curve::Tanh,
+                Some("soft") => Curve::SoftClip,
+                Some("hard") => Curve::HardClip,
+                Some(x) => return Err(format!("curve = \"{x}\"; use \"tanh\", \"soft\" or \"hard\"")),
+            };
+            let os = match o.num("oversample").map(|v| v as u32) {
+                None | Some(8) => Oversampling::X8,
+                Some(1) => Oversampling::X1,
+                Some(2) => Oversampling::X2,
+                Some(4) => Oversampling::X4,
+                Some(16) => Oversampling::X16,
+                Some(x) => return Err(format!("oversample = {x}; use 1, 2, 4, 8 or 16")),
+            };
+            let auto = o.bool("auto_gain").unwrap_or(false);
+            Ok(Built::of(super::saturate::Saturate::new(curve, os, auto), format!("{curve:?}|{os:?}|{auto}")))
+        }
+        "width" => {
+            let mono = o.num_in("mono_below_hz", 20.0, 1000.0, " Hz");
+            Ok(Built::of(super::width::Width::new(mono), format!("{mono:?}")))
+        }
+        "deess" => {
+            let hz = o.num_in("hz", 2000.0, nyquist * 0.9, " Hz").unwrap_or(6000.0);
+            Ok(Built::of(super::deess::Deess::new(hz), format!("{hz}")))
+        }
+        "multiband" => {
+            let mut hz = Vec::new();
+            match o.value("crossovers_hz") {
+                Some(Value::Table(t)) => {
+                    for v in t.sequence_values::<f64>() {
+                        hz.push(v.map_err(|_| "crossovers_hz must be a list of frequencies in Hz".to_string())?);
+                    }
+                }
+                None => hz = vec![200.0, 2000.0, 8000.0],
+                Some(other) => return Err(format!("crossovers_hz must be a list like {{200, 2000, 8000}}, got {}", type_name(&other))),
+            }
+            if hz.is_empty() || hz.len() > super::multiband::MAX_BANDS - 1 {
+                return Err(format!("crossovers_hz has {} frequencies; give 1 to 3 (2 to 4 bands)", hz.len()));
+            }
+            if hz.windows(2).any(|w| w[1] <= w[0]) || hz.iter().any(|f| *f <= 10.0 || *f >= nyquist * 0.9) {
+                return Err(format!("crossovers_hz = {hz:?} must rise and lie between 10 Hz and {:.0} Hz", nyquist * 0.9));
+            }
+            Ok(Built::of(super::multiband::Multiband::new(hz.clone()), format!("{hz:?}")))
+        }
+        other => Err(format!("unknown insert '{other}'")),
     }
 }
 

@@ -142,9 +142,12 @@ impl FeedbackNode for Delay {
                 out.fill(0.0);
                 continue;
             };
+            // Inside a loop the delay is at least one frame (the output is read before the
+            // input is written), as `min_delay_frames` tells the processor.
+            let d = self.frames.max(1);
             for (i, o) in out.iter_mut().enumerate() {
                 let w = (self.write + i) & mask;
-                *o = ring[w.wrapping_sub(self.frames) & mask] * gain(params, i);
+                *o = ring[w.wrapping_sub(d) & mask] * gain(params, i);
             }
         }
     }

@@ -27,3 +27,19 @@ pub mod filter;
 pub mod limiter;
 pub mod loudness;
 pub mod gate;
+pub mod deess;
+pub mod echo;
+pub mod multiband;
+pub mod reverb;
+pub mod saturate;
+pub mod width;
+
+/// `Silent` once the input is silent and the node's output has decayed below −180 dBFS, else
+/// `Continue`: for nodes with short internal memories (filters, oversamplers).
+pub fn quiet_status(cx: &crate::node::ProcessContext<'_>) -> crate::node::ProcessStatus {
+    if cx.input_silent && cx.outputs.iter().all(|o| o.iter().all(|x| x.abs() < 1e-9)) {
+        crate::node::ProcessStatus::Silent
+    } else {
+        crate::node::ProcessStatus::Continue
+    }
+}

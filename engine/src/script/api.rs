@@ -92,7 +92,8 @@ fn strip_param(m: &Model, s: StripId, key: &str) -> Option<ParamRef> {
 
 const STRIP_METHODS: &[&str] = &[
     "to", "send", "insert", "eq", "highpass", "lowpass", "comp", "gate", "deess", "limit",
-    "loudness", "delay", "reverb", "saturate", "width", "gain", "polarity", "mute", "meter",
+    "loudness", "delay", "delay_line", "reverb", "saturate", "width", "multiband", "gain",
+    "polarity", "mute", "meter",
 ];
 
 impl UserData for StripRef {
@@ -263,7 +264,8 @@ fn insert(lua: &Lua, strip: StripId, kind: &'static str, opts: Value) -> LuaResu
     let mut o = Opts::new(table.as_ref(), format!("{kind} \"{path}\""), span.clone());
     let built = inserts::build(kind, &mut o, table.as_ref(), sr, tempo);
     let params = built.as_ref().map(|b| o.params(b.desc)).unwrap_or_default();
-    let errs = o.finish();
+    // When the node could not be built, unread keys are not news: report the real problem only.
+    let errs = if built.is_ok() { o.finish() } else { o.errors };
     with_model(lua, |m| {
         m.errors.extend(errs);
         let b = match built {
@@ -494,7 +496,22 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
     )?;
     mix.set(
         "note",
-        lua.create_function(|lua, frac: f64| Ok(with_model(lua, |m| m.spec.session.tempo.note_s(frac))))?,
+        lua.create_function(|lua, v: Value| {
+            let frac = match &v {
+                Value::String(s) => super::inserts::parse_note(&s.to_string_lossy()),
+                other => as_number(other),
+            };
+            let Some(frac) = frac.filter(|f| *f > 0.0) else {
+                return Err(raise(
+                    Error::new(
+                        ErrorKind::Script,
+                        format!("mix.note: expected a note value like 1/8 or \"1/8.\", got {}", type_name(&v)),
+                    )
+                    .at(call_span(lua).as_ref()),
+                ));
+            };
+            Ok(with_model(lua, |m| m.spec.session.tempo.note_s(frac)))
+        })?,
     )?;
 
     for band in inserts::BAND_TYPES {

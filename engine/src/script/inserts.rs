@@ -124,7 +124,7 @@ pub fn build(
         "polarity" => Ok(Built::of(Polarity, String::new())),
         "mute" => Ok(Built::of(Mute::default(), String::new())),
         "meter" => Ok(Built::of(Meter::default(), String::new())),
-        "delay" => {
+        "delay_line" => {
             let t = time_option(o, tempo, 0.25)?;
             Ok(Built::of(Delay::new(t), format!("{t:?}")))
         }

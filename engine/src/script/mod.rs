@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Value, VmState};
 
 pub use api::{NodeRef, ParamRef, StripRef};
-pub use inserts::{parse_note, sidechain as inserts_sidechain, BAND_TYPES};
+pub use inserts::{parse_note, sidechain as inserts_sidechain, time_option as inserts_time, BAND_TYPES};
 pub use model::{Model, RenderJob, StripKind, StripModel};
 pub use options::Opts;
 
@@ -52,6 +52,10 @@ pub struct ScriptOptions {
     pub time_limit: Duration,
     /// Extra folders searched by `require` (after the script's own folder).
     pub module_dirs: Vec<PathBuf>,
+    /// Extra folders the script may read audio files from (`--allow-read`).
+    pub read_dirs: Vec<PathBuf>,
+    /// Values given on the command line (`--set key=value`), visible as `mix.args.key`.
+    pub args: Vec<(String, String)>,
 }
 
 impl Default for ScriptOptions {
@@ -60,6 +64,8 @@ impl Default for ScriptOptions {
             memory_limit_bytes: 256 << 20,
             time_limit: Duration::from_secs(5),
             module_dirs: Vec::new(),
+            read_dirs: Vec::new(),
+            args: Vec::new(),
         }
     }
 }
@@ -147,6 +153,7 @@ pub fn evaluate_source(
     let lua = sandbox(opts).map_err(|e| lua_error(e, name))?;
     let mut roots = vec![dir.to_path_buf()];
     roots.extend(opts.module_dirs.iter().cloned());
+    roots.extend(opts.read_dirs.iter().cloned());
     let ctx = Ctx {
         dir: dir.to_path_buf(),
         roots,
@@ -156,6 +163,18 @@ pub fn evaluate_source(
     lua.set_app_data(Model::new(GraphSpec::new(Session::default())));
     lua.set_app_data(Vec::<PathBuf>::new()); // required module files
     api::install(&lua).map_err(|e| lua_error(e, name))?;
+    let install_args = || -> mlua::Result<()> {
+        let args = lua.create_table()?;
+        for (k, v) in &opts.args {
+            match v.parse::<f64>() {
+                Ok(n) => args.set(k.as_str(), n)?,
+                Err(_) => args.set(k.as_str(), v.as_str())?,
+            }
+        }
+        let mix: mlua::Table = lua.globals().get("mix")?;
+        mix.set("args", args)
+    };
+    install_args().map_err(|e| lua_error(e, name))?;
     install_require(&lua).map_err(|e| lua_error(e, name))?;
 
     let deadline = Instant::now() + opts.time_limit;

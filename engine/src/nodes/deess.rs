@@ -1,0 +1,111 @@
+//! `deess`: a split-band de-esser. A Linkwitz–Riley crossover at `hz` splits the signal; the
+//! band above it is compressed, keyed by itself (so only sibilance above `hz` is turned down),
+//! and added back to the untouched band below. With no gain reduction the two bands sum back to
+//! the input's magnitude (an all-pass).
+
+use crate::dsp::crossover::{Crossover, Slope};
+use crate::dsp::dynamics::{Compressor, CompressorParams, Detection, Link};
+use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
+use crate::param::{ParamDesc, Unit};
+
+/// Parameters (automatable).
+pub const PARAMS: &[ParamDesc] = &[
+    ParamDesc::new("threshold_db", Unit::Db, -80.0, 0.0, -30.0, "level of the band above hz where reduction starts, dBFS"),
+    ParamDesc::new("ratio", Unit::Ratio, 1.0, 100.0, 4.0, "compression ratio of the sibilant band"),
+];
+
+/// Kind description.
+pub static DESC: NodeDesc = NodeDesc {
+    kind: "deess",
+    inputs: &[IN_FOLLOW],
+    params: PARAMS,
+};
+
+/// The de-esser node.
+#[derive(Clone, Debug)]
+pub struct Deess {
+    hz: f64,
+    split: Option<Crossover>,
+    comp: Option<Compressor>,
+    bands: Vec<Vec<f32>>,
+    channels: usize,
+    current: [f32; 2],
+}
+
+impl Deess {
+    /// Splits at `hz` (the lower edge of the sibilance, typically 5–8 kHz).
+    pub fn new(hz: f64) -> Self {
+        Self {
+            hz,
+            split: None,
+            comp: None,
+            bands: Vec::new(),
+            channels: 0,
+            current: [f32::NAN; 2],
+        }
+    }
+
+    fn params(v: [f32; 2]) -> CompressorParams {
+        CompressorParams {
+            threshold_db: v[0] as f64,
+            ratio: v[1] as f64,
+            knee_db: 3.0,
+            attack_ms: 0.5,
+            release_ms: 40.0,
+            detection: Detection::Peak,
+            link: Link::Max,
+            ..CompressorParams::default()
+        }
+    }
+}
+
+impl Node for Deess {
+    fn desc(&self) -> &'static NodeDesc {
+        &DESC
+    }
+
+    fn prepare(&mut self, cfg: &ProcessConfig) {
+        let ch = cfg.output_channels;
+        self.channels = ch;
+        self.split = Crossover::new(cfg.sample_rate, ch, &[self.hz], Slope::Lr4).ok();
+        self.comp = Compressor::new(ch, cfg.sample_rate, Self::params([-30.0, 4.0])).ok();
+        self.bands = vec![vec![0.0; cfg.max_block]; 2 * ch];
+        self.current = [f32::NAN; 2];
+    }
+
+    fn reset(&mut self) {
+        if let Some(s) = &mut self.split {
+            s.reset();
+        }
+        if let Some(c) = &mut self.comp {
+            c.reset();
+        }
+    }
+
+    fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
+        let (Some(split), Some(comp)) = (&mut self.split, &mut self.comp) else {
+            return ProcessStatus::Silent;
+        };
+        let v = [cx.param(0).last(), cx.param(1).last()];
+        if v != self.current {
+            let _ = comp.set_params(Self::params(v));
+            self.current = v;
+        }
+        let n = cx.frames;
+        let ch = self.channels;
+        let mut views: [&mut [f32]; 2 * crate::buffer::MAX_CHANNELS] = Default::default();
+        for (v, b) in views.iter_mut().zip(self.bands.iter_mut()) {
+            *v = &mut b[..n];
+        }
+        let views = &mut views[..2 * ch];
+        split.process(cx.input(0), views);
+        let (low, high) = views.split_at_mut(ch);
+        comp.process_in_place(high, None);
+        for (c, o) in cx.outputs.iter_mut().enumerate() {
+            for i in 0..n {
+                o[i] = low[c][i] + high[c][i];
+            }
+        }
+        super::quiet_status(cx)
+    }
+}

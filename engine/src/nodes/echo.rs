@@ -1,0 +1,106 @@
+//! `delay` (the effect): a musical echo — time in ms or note values, feedback, ping-pong,
+//! filtered feedback (high-/low-pass), wet/dry. The time glides when automated (interpolated
+//! reads), so sweeping it does not click. For a plain delay that may close a feedback loop in
+//! the routing, see `delay_line` (`nodes::delay`).
+
+use crate::dsp::echo::{Echo as Dsp, EchoParams};
+use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
+use crate::param::{ParamDesc, Unit};
+
+/// Longest delay time.
+pub const MAX_TIME_S: f64 = 10.0;
+
+/// Parameters (automatable).
+pub const PARAMS: &[ParamDesc] = &[
+    ParamDesc::new("time_ms", Unit::Ms, 0.1, 10000.0, 250.0, "delay time in ms"),
+    ParamDesc::new("feedback", Unit::Linear, 0.0, 0.99, 0.0, "share of the output fed back, 0..0.99"),
+    ParamDesc::new("wet", Unit::Linear, 0.0, 1.0, 1.0, "delayed level, linear 0..1"),
+    ParamDesc::new("dry", Unit::Linear, 0.0, 1.0, 0.0, "direct level, linear 0..1"),
+];
+
+/// Kind description.
+pub static DESC: NodeDesc = NodeDesc {
+    kind: "delay",
+    inputs: &[IN_FOLLOW],
+    params: PARAMS,
+};
+
+/// The echo node.
+#[derive(Clone, Debug)]
+pub struct Echo {
+    ping_pong: bool,
+    lowpass_hz: Option<f64>,
+    highpass_hz: Option<f64>,
+    dsp: Option<Box<Dsp>>,
+    current: [f32; 4],
+}
+
+impl Echo {
+    /// An echo with fixed feedback filtering and ping-pong choice.
+    pub fn new(ping_pong: bool, lowpass_hz: Option<f64>, highpass_hz: Option<f64>) -> Self {
+        Self {
+            ping_pong,
+            lowpass_hz,
+            highpass_hz,
+            dsp: None,
+            current: [f32::NAN; 4],
+        }
+    }
+
+    fn params(&self, v: [f32; 4]) -> EchoParams {
+        EchoParams {
+            time_s: v[0] as f64 / 1000.0,
+            feedback: v[1] as f64,
+            ping_pong: self.ping_pong,
+            lowpass_hz: self.lowpass_hz,
+            highpass_hz: self.highpass_hz,
+            wet: v[2] as f64,
+            dry: v[3] as f64,
+        }
+    }
+}
+
+impl Node for Echo {
+    fn desc(&self) -> &'static NodeDesc {
+        &DESC
+    }
+
+    fn output_channels(&self, input_channels: &[usize]) -> usize {
+        let c = input_channels.first().copied().unwrap_or(1).max(1);
+        if self.ping_pong {
+            2
+        } else {
+            c.min(2)
+        }
+    }
+
+    fn prepare(&mut self, cfg: &ProcessConfig) {
+        let v: [f32; 4] = std::array::from_fn(|i| PARAMS[i].default);
+        self.dsp = Dsp::new(cfg.sample_rate, MAX_TIME_S, self.params(v)).ok().map(Box::new);
+        self.current = v;
+    }
+
+    fn reset(&mut self) {
+        if let Some(d) = &mut self.dsp {
+            d.reset();
+        }
+    }
+
+    fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
+        let v: [f32; 4] = std::array::from_fn(|i| cx.param(i).last());
+        let p = self.params(v);
+        let Some(dsp) = &mut self.dsp else {
+            return ProcessStatus::Silent;
+        };
+        if v != self.current {
+            let _ = dsp.set_params(p);
+            self.current = v;
+        }
+        dsp.process(cx.input(0), cx.outputs);
+        if cx.input_silent && dsp.tail_silent() {
+            ProcessStatus::Silent
+        } else {
+            ProcessStatus::Continue
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! `multiband`: a multiband compressor. Linkwitz–Riley crossovers (with all-pass compensation)
+//! split the signal into 2–4 bands that sum back flat (±0.01 dB) when no band compresses; each
+//! band has its own compressor (`b<n>_threshold_db`, `b<n>_ratio`, automatable) with shared
+//! attack and release.
+
+use crate::dsp::crossover::{Crossover, Slope};
+use crate::dsp::dynamics::{Compressor, CompressorParams};
+use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
+use crate::param::{ParamDesc, Unit};
+
+/// Most bands.
+pub const MAX_BANDS: usize = 4;
+
+macro_rules! band {
+    ($n:literal) => {
+        [
+            ParamDesc::new(concat!("b", $n, "_threshold_db"), Unit::Db, -80.0, 0.0, -20.0, "band threshold, dBFS"),
+            ParamDesc::new(concat!("b", $n, "_ratio"), Unit::Ratio, 1.0, 100.0, 1.0, "band ratio (1 = no compression)"),
+        ]
+    };
+}
+
+const fn params() -> [ParamDesc; 10] {
+    let [a, b] = band!(1);
+    let [c, d] = band!(2);
+    let [e, f] = band!(3);
+    let [g, h] = band!(4);
+    [
+        a,
+        b,
+        c,
+        d,
+        e,
+        f,
+        g,
+        h,
+        ParamDesc::new("attack_ms", Unit::Ms, 0.0, 2000.0, 10.0, "attack time constant, ms"),
+        ParamDesc::new("release_ms", Unit::Ms, 0.0, 10000.0, 150.0, "release time constant, ms"),
+    ]
+}
+
+static PARAMS: [ParamDesc; 10] = params();
+
+/// Kind description.
+pub static DESC: NodeDesc = NodeDesc {
+    kind: "multiband",
+    inputs: &[IN_FOLLOW],
+    params: &PARAMS,
+};
+
+/// The multiband compressor node.
+#[derive(Clone, Debug)]
+pub struct Multiband {
+    crossovers_hz: Vec<f64>,
+    split: Option<Crossover>,
+    comps: Vec<Compressor>,
+    bands: Vec<Vec<f32>>,
+    channels: usize,
+    current: [f32; 10],
+}
+
+impl Multiband {
+    /// Bands split at `crossovers_hz` (ascending, 1–3 frequencies).
+    pub fn new(crossovers_hz: Vec<f64>) -> Self {
+        Self {
+            crossovers_hz,
+            split: None,
+            comps: Vec::new(),
+            bands: Vec::new(),
+            channels: 0,
+            current: [f32::NAN; 10],
+        }
+    }
+}
+
+impl Node for Multiband {
+    fn desc(&self) -> &'static NodeDesc {
+        &DESC
+    }
+
+    fn prepare(&mut self, cfg: &ProcessConfig) {
+        let ch = cfg.output_channels;
+        let nb = self.crossovers_hz.len() + 1;
+        self.channels = ch;
+        self.split = Crossover::new(cfg.sample_rate, ch, &self.crossovers_hz, Slope::Lr4).ok();
+        self.comps = (0..nb)
+            .filter_map(|_| {
+                Compressor::new(ch, cfg.sample_rate, CompressorParams { ratio: 1.0, ..Default::default() }).ok()
+            })
+            .collect();
+        self.bands = vec![vec![0.0; cfg.max_block]; nb * ch];
+        self.current = [f32::NAN; 10];
+    }
+
+    fn reset(&mut self) {
+        if let Some(s) = &mut self.split {
+            s.reset();
+        }
+        for c in &mut self.comps {
+            c.reset();
+        }
+    }
+
+    fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
+        let Some(split) = &mut self.split else {
+            return ProcessStatus::Silent;
+        };
+        let v: [f32; 10] = std::array::from_fn(|i| cx.param(i).last());
+        if v != self.current {
+            for (b, c) in self.comps.iter_mut().enumerate() {
+                let _ = c.set_params(CompressorParams {
+                    threshold_db: v[2 * b] as f64,
+                    ratio: v[2 * b + 1] as f64,
+                    attack_ms: v[8] as f64,
+                    release_ms: v[9] as f64,
+                    ..Default::default()
+                });
+            }
+            self.current = v;
+        }
+        let n = cx.frames;
+        let ch = self.channels;
+        let nb = self.comps.len();
+        let mut views: [&mut [f32]; MAX_BANDS * crate::buffer::MAX_CHANNELS] = Default::default();
+        for (v, b) in views.iter_mut().zip(self.bands.iter_mut()) {
+            *v = &mut b[..n];
+        }
+        let views = &mut views[..nb * ch];
+        split.process(cx.input(0), views);
+        for (band, comp) in views.chunks_mut(ch).zip(self.comps.iter_mut()) {
+            comp.process_in_place(band, None);
+        }
+        for (c, o) in cx.outputs.iter_mut().enumerate() {
+            o.fill(0.0);
+            for band in views.chunks(ch) {
+                for (y, x) in o.iter_mut().zip(band[c].iter()) {
+                    *y += x;
+                }
+            }
+        }
+        super::quiet_status(cx)
+    }
+}

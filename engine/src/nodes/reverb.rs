@@ -1,0 +1,84 @@
+//! `reverb`: algorithmic stereo reverb, a 16-line feedback delay network with Hadamard mixing and
+//! per-line damping (see `dsp::reverb`). All parameters are automatable; `size` and `predelay_ms`
+//! changes take effect at once (they re-tune the network).
+
+use crate::dsp::reverb::{Reverb as Dsp, ReverbParams};
+use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
+use crate::param::{ParamDesc, Unit};
+
+/// Longest predelay.
+pub const MAX_PREDELAY_MS: f64 = 500.0;
+
+/// Parameters (automatable).
+pub const PARAMS: &[ParamDesc] = &[
+    ParamDesc::new("decay_s", Unit::Seconds, 0.1, 30.0, 2.0, "RT60 decay time in seconds"),
+    ParamDesc::new("predelay_ms", Unit::Ms, 0.0, 500.0, 20.0, "delay before the reverb starts, ms"),
+    ParamDesc::new("damping", Unit::Linear, 0.0, 1.0, 0.5, "high-frequency damping 0..1 (1: highs decay 10x faster)"),
+    ParamDesc::new("size", Unit::Linear, 0.0, 1.0, 0.7, "room size 0..1 (scales the delay lines)"),
+    ParamDesc::new("wet", Unit::Linear, 0.0, 1.0, 1.0, "reverb level, linear 0..1"),
+    ParamDesc::new("dry", Unit::Linear, 0.0, 1.0, 0.0, "direct level, linear 0..1 (0 on a send bus)"),
+];
+
+/// Kind description.
+pub static DESC: NodeDesc = NodeDesc {
+    kind: "reverb",
+    inputs: &[IN_FOLLOW],
+    params: PARAMS,
+};
+
+/// The reverb node: stereo out.
+#[derive(Clone, Debug, Default)]
+pub struct Reverb {
+    dsp: Option<Box<Dsp>>,
+    current: [f32; 6],
+}
+
+fn params(v: [f32; 6]) -> ReverbParams {
+    ReverbParams {
+        decay_s: v[0] as f64,
+        predelay_ms: v[1] as f64,
+        damping: v[2] as f64,
+        size: v[3] as f64,
+        wet: v[4] as f64,
+        dry: v[5] as f64,
+    }
+}
+
+impl Node for Reverb {
+    fn desc(&self) -> &'static NodeDesc {
+        &DESC
+    }
+
+    fn output_channels(&self, _input_channels: &[usize]) -> usize {
+        2
+    }
+
+    fn prepare(&mut self, cfg: &ProcessConfig) {
+        let v: [f32; 6] = std::array::from_fn(|i| PARAMS[i].default);
+        self.dsp = Dsp::new(cfg.sample_rate, MAX_PREDELAY_MS, params(v)).ok().map(Box::new);
+        self.current = v;
+    }
+
+    fn reset(&mut self) {
+        if let Some(d) = &mut self.dsp {
+            d.reset();
+        }
+    }
+
+    fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
+        let Some(dsp) = &mut self.dsp else {
+            return ProcessStatus::Silent;
+        };
+        let v: [f32; 6] = std::array::from_fn(|i| cx.param(i).last());
+        if v != self.current {
+            let _ = dsp.set_params(params(v));
+            self.current = v;
+        }
+        dsp.process(cx.input(0), cx.outputs);
+        if cx.input_silent && dsp.tail_silent() {
+            ProcessStatus::Silent
+        } else {
+            ProcessStatus::Continue
+        }
+    }
+}
