@@ -35,7 +35,16 @@ fn null_device_plays_a_counted_number_of_frames() {
     let script = dir.path().join("song.lua");
     write(&script, SONG);
     let out = Command::new(BIN)
-        .args(["play", script.to_str().unwrap(), "--device", "alsa:null", "--duration", "1", "--buffer", "256"])
+        .args([
+            "play",
+            script.to_str().unwrap(),
+            "--device",
+            "alsa:null",
+            "--duration",
+            "1",
+            "--buffer",
+            "256",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -56,14 +65,27 @@ fn without_a_device_play_explains_and_lists_devices() {
     let script = dir.path().join("song.lua");
     write(&script, SONG);
     let out = Command::new(BIN)
-        .args(["play", script.to_str().unwrap(), "--device", "alsa:nonexistent-device", "--duration", "1"])
+        .args([
+            "play",
+            script.to_str().unwrap(),
+            "--device",
+            "alsa:nonexistent-device",
+            "--duration",
+            "1",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("nonexistent-device"), "{err}");
-    assert!(err.contains("alsa:null"), "should list the devices that exist: {err}");
-    assert!(!err.contains("panicked") && !err.contains("ALSA lib"), "{err}");
+    assert!(
+        err.contains("alsa:null"),
+        "should list the devices that exist: {err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("ALSA lib"),
+        "{err}"
+    );
 }
 
 struct Jack(Child);
@@ -77,10 +99,16 @@ impl Drop for Jack {
 
 fn start_jack() -> Option<Jack> {
     let has = |p: &str| Path::new(p).exists();
-    let plugin = ["/usr/lib/x86_64-linux-gnu/alsa-lib/libasound_module_pcm_jack.so", "/usr/lib/aarch64-linux-gnu/alsa-lib/libasound_module_pcm_jack.so"];
+    let plugin = [
+        "/usr/lib/x86_64-linux-gnu/alsa-lib/libasound_module_pcm_jack.so",
+        "/usr/lib/aarch64-linux-gnu/alsa-lib/libasound_module_pcm_jack.so",
+    ];
     let jackd = Command::new("jackd").arg("--version").output().is_ok();
     if !jackd || !plugin.iter().any(|p| has(p)) {
-        assert!(std::env::var("CI").is_err(), "CI must provide jackd and libasound2-plugins");
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide jackd and libasound2-plugins"
+        );
         eprintln!("skipping: jackd or the ALSA jack plugin is not installed");
         return None;
     }
@@ -97,7 +125,10 @@ fn start_jack() -> Option<Jack> {
 
 fn read_wav_s16(path: &Path) -> Vec<f32> {
     let mut d = Vec::new();
-    std::fs::File::open(path).unwrap().read_to_end(&mut d).unwrap();
+    std::fs::File::open(path)
+        .unwrap()
+        .read_to_end(&mut d)
+        .unwrap();
     let i = d.windows(4).position(|w| w == b"data").expect("data chunk");
     d[i + 8..]
         .chunks_exact(2)
@@ -137,8 +168,19 @@ fn edit_the_script_while_it_plays() {
     let script = dir.path().join("song.lua");
     write(&script, SONG);
     let child = Command::new(BIN)
-        .args(["play", script.to_str().unwrap(), "--duration", "6.5", "--buffer", "256", "--log-reloads"])
-        .env("ALSA_CONFIG_PATH", format!("/usr/share/alsa/alsa.conf:{}", conf.display()))
+        .args([
+            "play",
+            script.to_str().unwrap(),
+            "--duration",
+            "6.5",
+            "--buffer",
+            "256",
+            "--log-reloads",
+        ])
+        .env(
+            "ALSA_CONFIG_PATH",
+            format!("/usr/share/alsa/alsa.conf:{}", conf.display()),
+        )
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -149,7 +191,10 @@ fn edit_the_script_while_it_plays() {
     };
     // 1. fader −6 dB on "a"
     at(1.5);
-    let v1 = SONG.replace("level_db = -12 })\nlocal b", "level_db = -12, gain_db = -6 })\nlocal b");
+    let v1 = SONG.replace(
+        "level_db = -12 })\nlocal b",
+        "level_db = -12, gain_db = -6 })\nlocal b",
+    );
     write(&script, &v1);
     // 2. add an insert (a gain stage of −6 dB on "b")
     at(2.5);
@@ -157,7 +202,11 @@ fn edit_the_script_while_it_plays() {
     write(&script, &v2);
     // 3. remove track "b"
     at(3.5);
-    let v3: String = v1.lines().filter(|l| !l.contains("\"b\"")).map(|l| format!("{l}\n")).collect();
+    let v3: String = v1
+        .lines()
+        .filter(|l| !l.contains("\"b\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
     write(&script, &v3);
     // 4. a syntax error: the old graph keeps playing
     at(4.5);
@@ -168,7 +217,10 @@ fn edit_the_script_while_it_plays() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("reload failed"), "the broken save must be reported: {err}");
+    assert!(
+        err.contains("reload failed"),
+        "the broken save must be reported: {err}"
+    );
     assert!(err.contains("syntax error"), "{err}");
     // Save-to-swap latency within debounce (50 ms) + 50 ms for each applied reload.
     let lat: Vec<f64> = err
@@ -178,13 +230,19 @@ fn edit_the_script_while_it_plays() {
         .collect();
     assert_eq!(lat.len(), 4, "four good saves: {err}");
     for l in &lat {
-        assert!(*l <= 100.0, "reload took {l} ms after the save (bound 100 ms): {err}");
+        assert!(
+            *l <= 100.0,
+            "reload took {l} ms after the save (bound 100 ms): {err}"
+        );
     }
 
     let x = read_wav_s16(&rec);
     let left: Vec<f32> = x.iter().step_by(2).copied().collect();
     let secs = left.len() as f64 / 48000.0;
-    assert!((6.3..7.0).contains(&secs), "recorded {secs} s for a 6.5 s run: {err}");
+    assert!(
+        (6.3..7.0).contains(&secs),
+        "recorded {secs} s for a 6.5 s run: {err}"
+    );
     // Levels in 50 ms windows.
     let win = 2400;
     let frames: Vec<(f64, f64, f64)> = left
@@ -192,15 +250,27 @@ fn edit_the_script_while_it_plays() {
         .enumerate()
         .map(|(i, c)| (i as f64 * 0.05, level_db(c, 440.0), level_db(c, 660.0)))
         .collect();
-    let find = |pred: &dyn Fn(&(f64, f64, f64)) -> bool| frames.iter().find(|f| pred(f)).map(|f| f.0);
+    let find =
+        |pred: &dyn Fn(&(f64, f64, f64)) -> bool| frames.iter().find(|f| pred(f)).map(|f| f.0);
     // Constant-power pan at centre: −12 dB − 3.01 dB per channel.
     let (a0, b0) = (frames[4].1, frames[4].2);
-    assert!((a0 + 15.0).abs() < 0.3 && (b0 + 15.0).abs() < 0.3, "{a0} {b0}");
+    assert!(
+        (a0 + 15.0).abs() < 0.3 && (b0 + 15.0).abs() < 0.3,
+        "{a0} {b0}"
+    );
     // 1. the fader change is −6 dB and lands after the first save
     let t1 = find(&|f| f.1 < a0 - 3.0).expect("fader change heard");
-    let settled: Vec<f64> = frames.iter().filter(|f| f.0 > t1 + 0.2 && f.0 < t1 + 0.8).map(|f| f.1).collect();
+    let settled: Vec<f64> = frames
+        .iter()
+        .filter(|f| f.0 > t1 + 0.2 && f.0 < t1 + 0.8)
+        .map(|f| f.1)
+        .collect();
     for a in &settled {
-        assert!((a - (a0 - 6.0)).abs() < 0.3, "fader level {a}, expected {}", a0 - 6.0);
+        assert!(
+            (a - (a0 - 6.0)).abs() < 0.3,
+            "fader level {a}, expected {}",
+            a0 - 6.0
+        );
     }
     // 2. the insert: "b" drops by 6 dB
     let t2 = find(&|f| f.0 > t1 && f.2 < b0 - 3.0).expect("insert heard");
@@ -216,10 +286,17 @@ fn edit_the_script_while_it_plays() {
     // No gap of silence anywhere: every 10 ms window carries the tone.
     for (i, c) in left.chunks_exact(480).enumerate() {
         let rms = (c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32).sqrt();
-        assert!(rms > 0.02, "near-silence at {:.2} s (rms {rms})", i as f64 * 0.01);
+        assert!(
+            rms > 0.02,
+            "near-silence at {:.2} s (rms {rms})",
+            i as f64 * 0.01
+        );
     }
     // No click: no sample step larger than the music itself makes (two sines at 0.177 peak
     // per channel step by at most 2π(440+660)/48000 · 0.177 ≈ 0.026).
-    let max_step = left.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max);
+    let max_step = left
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0, f32::max);
     assert!(max_step < 0.03, "a step of {max_step} is a click");
 }

@@ -25,7 +25,11 @@ fn broken_scripts_report_exact_messages() {
         .filter(|p| p.extension().is_some_and(|e| e == "lua"))
         .collect();
     scripts.sort();
-    assert!(scripts.len() >= 10, "expected the golden scripts, found {}", scripts.len());
+    assert!(
+        scripts.len() >= 10,
+        "expected the golden scripts, found {}",
+        scripts.len()
+    );
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
     for s in &scripts {
@@ -38,7 +42,12 @@ fn broken_scripts_report_exact_messages() {
         let want = std::fs::read_to_string(&err_file)
             .unwrap_or_else(|_| panic!("missing {}", err_file.display()));
         if got.trim_end() != want.trim_end() {
-            failures.push(format!("{}:\n  want: {}\n  got:  {}", s.display(), want.trim_end(), got));
+            failures.push(format!(
+                "{}:\n  want: {}\n  got:  {}",
+                s.display(),
+                want.trim_end(),
+                got
+            ));
         }
         assert!(!got.contains("(no error)"), "{} should fail", s.display());
     }

@@ -51,10 +51,14 @@ fn no_dofile_loadfile_package_or_debug() {
 
 #[test]
 fn binary_chunks_are_refused() {
-    let e = run_default("local f = load(string.dump(function() return 1 end)); assert(f, 'refused')");
+    let e =
+        run_default("local f = load(string.dump(function() return 1 end)); assert(f, 'refused')");
     assert!(e.contains("refused") || e.contains("binary"), "{e}");
     // Text chunks still work.
-    assert_eq!(run_default("local f = load('return 1 + 1'); assert(f() == 2)"), "(ok)");
+    assert_eq!(
+        run_default("local f = load('return 1 + 1'); assert(f() == 2)"),
+        "(ok)"
+    );
 }
 
 #[test]
@@ -62,7 +66,10 @@ fn audio_files_outside_the_script_folder_are_refused() {
     let e = run_default("mix.track('t', '../../Cargo.toml')");
     assert!(e.contains("outside the script's folder"), "{e}");
     let e = run_default("mix.track('t', '/etc/passwd')");
-    assert!(e.contains("outside the script's folder") || e.contains("not"), "{e}");
+    assert!(
+        e.contains("outside the script's folder") || e.contains("not"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -73,7 +80,11 @@ fn an_endless_loop_ends_with_a_clear_error() {
     };
     let t = Instant::now();
     let e = run("while true do end", &opts);
-    assert!(t.elapsed() < Duration::from_secs(3), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        t.elapsed()
+    );
     assert!(e.contains("limit"), "{e}");
 }
 
@@ -83,7 +94,10 @@ fn a_memory_bomb_ends_with_a_clear_error() {
         memory_limit_bytes: 16 << 20,
         ..Default::default()
     };
-    let e = run("local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1024) .. i end", &opts);
+    let e = run(
+        "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1024) .. i end",
+        &opts,
+    );
     assert!(e.contains("memory"), "{e}");
 }
 

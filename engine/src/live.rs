@@ -229,7 +229,14 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
         }
         if interactive && last_draw.elapsed() > Duration::from_millis(100) {
             last_draw = Instant::now();
-            draw_status(pos as f64 / sr, tempo, &analyzer, &pb, &last_status, playing);
+            draw_status(
+                pos as f64 / sr,
+                tempo,
+                &analyzer,
+                &pb,
+                &last_status,
+                playing,
+            );
         }
     }
     summary.played_s = pb.stats.frames.load(Ordering::Relaxed) as f64 / sr;
@@ -242,7 +249,14 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
     Ok(summary)
 }
 
-fn draw_status(t: f64, tempo: Tempo, a: &Analyzer, pb: &playback::Playback, status: &str, playing: bool) {
+fn draw_status(
+    t: f64,
+    tempo: Tempo,
+    a: &Analyzer,
+    pb: &playback::Playback,
+    status: &str,
+    playing: bool,
+) {
     let m = a.result();
     let f = |v: Option<f64>| v.map_or("  -inf".to_string(), |x| format!("{x:6.1}"));
     let (bar, beat) = tempo.bar_beat(t);

@@ -79,11 +79,16 @@ impl Watcher {
             match self.rx.recv_timeout(left) {
                 Ok(Ok(events)) => {
                     let hit = events.iter().any(|e| {
-                        !e.kind.is_access() && e.paths.iter().any(|p| self.files.contains(&canon(p)))
+                        !e.kind.is_access()
+                            && e.paths.iter().any(|p| self.files.contains(&canon(p)))
                     });
                     if hit {
                         // The debouncer reports after the quiet period; the save happened then.
-                        let first = events.iter().map(|e| e.time).min().unwrap_or_else(Instant::now);
+                        let first = events
+                            .iter()
+                            .map(|e| e.time)
+                            .min()
+                            .unwrap_or_else(Instant::now);
                         return Some(first);
                     }
                 }

@@ -68,7 +68,10 @@ impl Tempo {
     pub fn bar_beat(&self, t_s: f64) -> (u64, f64) {
         let beats = (t_s / self.beat_s()).max(0.0);
         let bar = (beats / self.beats_per_bar as f64).floor();
-        (bar as u64 + 1, beats - bar * self.beats_per_bar as f64 + 1.0)
+        (
+            bar as u64 + 1,
+            beats - bar * self.beats_per_bar as f64 + 1.0,
+        )
     }
 }
 

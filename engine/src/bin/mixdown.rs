@@ -9,11 +9,17 @@ use mixdown::graph::{compile, CompileConfig, GraphSpec};
 use mixdown::io::wav::OutputFormat;
 use mixdown::measure::measure_file;
 use mixdown::render::{render_to_file, RenderOptions};
-use mixdown::script::{evaluate, evaluate_source, Evaluated, ScriptOptions, StripKind, DEMO_SCRIPT};
+use mixdown::script::{
+    evaluate, evaluate_source, Evaluated, ScriptOptions, StripKind, DEMO_SCRIPT,
+};
 use mixdown::{Error, Errors};
 
 #[derive(Parser)]
-#[command(name = "mixdown", version, about = "Mixing and mastering as code: Lua mix scripts rendered offline or played live")]
+#[command(
+    name = "mixdown",
+    version,
+    about = "Mixing and mastering as code: Lua mix scripts rendered offline or played live"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -159,7 +165,12 @@ fn report(errs: &Errors) {
 fn load(script: Option<&Path>, a: &ScriptArgs) -> Result<Evaluated, Errors> {
     let ev = match script {
         Some(p) => evaluate(p, &script_options(a))?,
-        None => evaluate_source(DEMO_SCRIPT, "scripts/demo.lua", Path::new("."), &script_options(a))?,
+        None => evaluate_source(
+            DEMO_SCRIPT,
+            "scripts/demo.lua",
+            Path::new("."),
+            &script_options(a),
+        )?,
     };
     for w in &ev.warnings {
         eprintln!("warning: {w}");
@@ -174,12 +185,16 @@ fn parse_time(s: &str, spec: &GraphSpec) -> Result<f64, Error> {
             return Ok(t.bar_s(bar) + (beat - 1.0) * t.beat_s());
         }
     }
-    s.trim().parse::<f64>().ok().filter(|v| *v >= 0.0).ok_or_else(|| {
-        Error::new(
-            mixdown::ErrorKind::Other,
-            format!("time '{s}' must be seconds (e.g. 12.5) or bar:beat (e.g. 17:1)"),
-        )
-    })
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| *v >= 0.0)
+        .ok_or_else(|| {
+            Error::new(
+                mixdown::ErrorKind::Other,
+                format!("time '{s}' must be seconds (e.g. 12.5) or bar:beat (e.g. 17:1)"),
+            )
+        })
 }
 
 fn compile_or_report(spec: &GraphSpec) -> Result<mixdown::graph::Schedule, Errors> {
@@ -265,9 +280,18 @@ fn cmd_render(
             let (sched, _) = mixdown::render::prepare_schedule(&ev.spec, &opts)?;
             let stem = out.with_file_name(format!(
                 "{}.{name}.wav",
-                out.file_stem().map_or("mix".into(), |s| s.to_string_lossy())
+                out.file_stem()
+                    .map_or("mix".into(), |s| s.to_string_lossy())
             ));
-            render_to_file(sched, &stem, format, &RenderOptions { measure: false, ..opts.clone() })?;
+            render_to_file(
+                sched,
+                &stem,
+                format,
+                &RenderOptions {
+                    measure: false,
+                    ..opts.clone()
+                },
+            )?;
             eprintln!("stem {}", stem.display());
         }
         ev.spec.output = master_out;
@@ -277,34 +301,59 @@ fn cmd_render(
 
 fn dot(spec: &GraphSpec) -> String {
     use petgraph::visit::{EdgeRef, IntoEdgeReferences};
-    let mut s = String::from("digraph mix {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n");
+    let mut s =
+        String::from("digraph mix {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n");
     for (k, n) in &spec.nodes {
         let _ = k;
-        let shape = if Some(k) == spec.output { ", style=bold" } else { "" };
+        let shape = if Some(k) == spec.output {
+            ", style=bold"
+        } else {
+            ""
+        };
         s.push_str(&format!(
             "  \"{}\" [label=\"{}\\n[{}]\"{shape}];\n",
             n.path, n.path, n.desc.kind
         ));
     }
     for e in (&spec.graph).edge_references() {
-        let (a, b) = (&spec.nodes[spec.graph[e.source()]], &spec.nodes[spec.graph[e.target()]]);
+        let (a, b) = (
+            &spec.nodes[spec.graph[e.source()]],
+            &spec.nodes[spec.graph[e.target()]],
+        );
         let port = b.desc.inputs.get(e.weight().port).map_or("in", |p| p.name);
-        let label = if port == "in" { String::new() } else { format!(" [label=\"{port}\", style=dashed]") };
+        let label = if port == "in" {
+            String::new()
+        } else {
+            format!(" [label=\"{port}\", style=dashed]")
+        };
         s.push_str(&format!("  \"{}\" -> \"{}\"{label};\n", a.path, b.path));
     }
     s.push_str("}\n");
     s
 }
 
-fn cmd_graph(script: PathBuf, output: Option<PathBuf>, schedule: bool, sa: &ScriptArgs) -> Result<(), Errors> {
+fn cmd_graph(
+    script: PathBuf,
+    output: Option<PathBuf>,
+    schedule: bool,
+    sa: &ScriptArgs,
+) -> Result<(), Errors> {
     let ev = load(Some(&script), sa)?;
     let sched = compile_or_report(&ev.spec)?;
-    let text = if schedule { sched.dump() } else { dot(&ev.spec) };
+    let text = if schedule {
+        sched.dump()
+    } else {
+        dot(&ev.spec)
+    };
     drop(sched);
     match output {
         None => print!("{text}"),
         Some(p) => {
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("dot").to_string();
+            let ext = p
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("dot")
+                .to_string();
             if ext == "dot" || schedule {
                 std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
             } else {
@@ -322,7 +371,9 @@ fn cmd_graph(script: PathBuf, output: Option<PathBuf>, schedule: bool, sa: &Scri
                 })?;
                 use std::io::Write;
                 if let Some(mut stdin) = child.stdin.take() {
-                    stdin.write_all(text.as_bytes()).map_err(|e| Error::io(&p, e))?;
+                    stdin
+                        .write_all(text.as_bytes())
+                        .map_err(|e| Error::io(&p, e))?;
                 }
                 let st = child.wait().map_err(|e| Error::io(&p, e))?;
                 if !st.success() {
@@ -337,10 +388,20 @@ fn cmd_graph(script: PathBuf, output: Option<PathBuf>, schedule: bool, sa: &Scri
 
 fn run(cli: Cli) -> Result<(), Errors> {
     match cli.cmd {
-        Cmd::Render { script, output, format, from, to, block, quiet, script_args } => {
-            cmd_render(script, output, format, from, to, block, quiet, &script_args)
-        }
-        Cmd::Check { script, script_args } => {
+        Cmd::Render {
+            script,
+            output,
+            format,
+            from,
+            to,
+            block,
+            quiet,
+            script_args,
+        } => cmd_render(script, output, format, from, to, block, quiet, &script_args),
+        Cmd::Check {
+            script,
+            script_args,
+        } => {
             let ev = load(Some(&script), &script_args)?;
             let s = compile_or_report(&ev.spec)?;
             eprintln!(
@@ -353,7 +414,12 @@ fn run(cli: Cli) -> Result<(), Errors> {
             );
             Ok(())
         }
-        Cmd::Graph { script, output, schedule, script_args } => cmd_graph(script, output, schedule, &script_args),
+        Cmd::Graph {
+            script,
+            output,
+            schedule,
+            script_args,
+        } => cmd_graph(script, output, schedule, &script_args),
         Cmd::Play {
             script,
             device,
@@ -372,10 +438,17 @@ fn run(cli: Cli) -> Result<(), Errors> {
                 return Ok(());
             }
             let Some(script) = script else {
-                return Err(Error::new(mixdown::ErrorKind::Other, "play needs a SCRIPT (or --list-devices)").into());
+                return Err(Error::new(
+                    mixdown::ErrorKind::Other,
+                    "play needs a SCRIPT (or --list-devices)",
+                )
+                .into());
             };
             let ev = load(Some(&script), &script_args)?;
-            let from_s = from.map(|f| parse_time(&f, &ev.spec)).transpose()?.unwrap_or(0.0);
+            let from_s = from
+                .map(|f| parse_time(&f, &ev.spec))
+                .transpose()?
+                .unwrap_or(0.0);
             let loop_s = match loop_range {
                 Some(v) if v.len() == 2 => {
                     let (a, b) = (parse_time(&v[0], &ev.spec)?, parse_time(&v[1], &ev.spec)?);

@@ -60,11 +60,15 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
     let keys: Vec<_> = spec.nodes.keys().collect();
     let dense_of = |ix: NodeIndex| -> usize {
         let k = spec.graph[ix];
-        keys.iter().position(|x| *x == k).expect("edge endpoint in spec")
+        keys.iter()
+            .position(|x| *x == k)
+            .expect("edge endpoint in spec")
     };
     let n = keys.len();
-    let mut instances: Vec<Option<Box<dyn Node>>> =
-        keys.iter().map(|k| Some((spec.nodes[*k].factory)())).collect();
+    let mut instances: Vec<Option<Box<dyn Node>>> = keys
+        .iter()
+        .map(|k| Some((spec.nodes[*k].factory)()))
+        .collect();
     let spec_of = |i: usize| &spec.nodes[keys[i]];
 
     // Incoming edges per node, sorted by source (deterministic mixing order).
@@ -90,12 +94,16 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         .collect();
     for scc in tarjan_scc(&spec.graph) {
         let members: Vec<usize> = scc.iter().map(|ix| dense_of(*ix)).collect();
-        let self_loop = members.len() == 1
-            && incoming[members[0]].iter().any(|e| e.src == members[0]);
+        let self_loop =
+            members.len() == 1 && incoming[members[0]].iter().any(|e| e.src == members[0]);
         if members.len() < 2 && !self_loop {
             continue;
         }
-        let delays: Vec<usize> = members.iter().copied().filter(|m| feedback_ok[*m]).collect();
+        let delays: Vec<usize> = members
+            .iter()
+            .copied()
+            .filter(|m| feedback_ok[*m])
+            .collect();
         if delays.is_empty() {
             let mut names: Vec<String> = members
                 .iter()
@@ -115,8 +123,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
                 .flat_map(|m| incoming[*m].iter().filter(|e| members.contains(&e.src)))
                 .filter_map(|e| spec.graph.edge_weight(e.id).and_then(|w| w.span.clone()))
                 .max_by_key(|s| s.line);
-            let first = edge_span
-                .or_else(|| members.iter().find_map(|m| spec_of(*m).span.clone()));
+            let first = edge_span.or_else(|| members.iter().find_map(|m| spec_of(*m).span.clone()));
             errors.push(
                 Error::new(
                     ErrorKind::Graph,
@@ -143,7 +150,9 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
 
     // Topological order without feedback edges.
     let fwd = |e: &Edge| !feedback_edge[e.id.index()];
-    let mut indeg: Vec<usize> = (0..n).map(|i| incoming[i].iter().filter(|e| fwd(e)).count()).collect();
+    let mut indeg: Vec<usize> = (0..n)
+        .map(|i| incoming[i].iter().filter(|e| fwd(e)).count())
+        .collect();
     let mut outgoing: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (d, es) in incoming.iter().enumerate() {
         for e in es.iter().filter(|e| fwd(e)) {
@@ -164,13 +173,14 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
     if order.len() != n {
         // A cycle left after cutting feedback edges: a loop that avoids the delay. Name the
         // members of each such loop (not the nodes merely downstream of it), with their lines.
-        let forward = petgraph::visit::EdgeFiltered::from_fn(&spec.graph, |e| {
-            !feedback_edge[e.id().index()]
-        });
+        let forward =
+            petgraph::visit::EdgeFiltered::from_fn(&spec.graph, |e| !feedback_edge[e.id().index()]);
         for scc in tarjan_scc(&forward) {
             let members: Vec<usize> = scc.iter().map(|ix| dense_of(*ix)).collect();
             let self_loop = members.len() == 1
-                && incoming[members[0]].iter().any(|e| e.src == members[0] && fwd(e));
+                && incoming[members[0]]
+                    .iter()
+                    .any(|e| e.src == members[0] && fwd(e));
             if members.len() < 2 && !self_loop {
                 continue;
             }
@@ -201,7 +211,10 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
     }
 
     // Reachability to the output (through every edge).
-    let out_dense = keys.iter().position(|k| *k == out_key).expect("output in spec");
+    let out_dense = keys
+        .iter()
+        .position(|k| *k == out_key)
+        .expect("output in spec");
     let mut reaches = vec![false; n];
     let mut stack = vec![out_dense];
     reaches[out_dense] = true;
@@ -233,7 +246,9 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
 
     // Channels: monotone fixpoint (feedback edges may carry counts backwards).
     let mut out_ch = vec![0usize; n];
-    let mut in_ch: Vec<Vec<usize>> = (0..n).map(|i| vec![0; spec_of(i).desc.inputs.len()]).collect();
+    let mut in_ch: Vec<Vec<usize>> = (0..n)
+        .map(|i| vec![0; spec_of(i).desc.inputs.len()])
+        .collect();
     for _round in 0..4 {
         let mut changed = false;
         for &i in &order {
@@ -366,10 +381,25 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         }
         let mut port_bufs = [PortBufs::default(); 2];
         let mut owned: Vec<PortBufs> = Vec::new();
-        for (p, pb) in port_bufs.iter_mut().enumerate().take(spec_of(i).desc.inputs.len().min(2)) {
+        for (p, pb) in port_bufs
+            .iter_mut()
+            .enumerate()
+            .take(spec_of(i).desc.inputs.len().min(2))
+        {
             *pb = assemble_port(
-                &mut b, &mut lines, &incoming[i], p, in_ch[i][p], &out_ch, &out_bufs, &out_lat,
-                in_lat[i], zero, &reaches, &fwd, &mut owned,
+                &mut b,
+                &mut lines,
+                &incoming[i],
+                p,
+                in_ch[i][p],
+                &out_ch,
+                &out_bufs,
+                &out_lat,
+                in_lat[i],
+                zero,
+                &reaches,
+                &fwd,
+                &mut owned,
             );
         }
         let ob = b.alloc_port(out_ch[i]);
@@ -381,21 +411,50 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         for pb in owned {
             b.free_port(pb);
         }
-        release_sources(&mut b, &incoming[i], &mut readers, &out_bufs, &reaches, out_dense, &fwd, true);
+        release_sources(
+            &mut b,
+            &incoming[i],
+            &mut readers,
+            &out_bufs,
+            &reaches,
+            out_dense,
+            &fwd,
+            true,
+        );
     }
     for i in deferred {
         let slot = slot_of[i] as usize;
         let mut owned = Vec::new();
         let pb = assemble_port(
-            &mut b, &mut lines, &incoming[i], 0, in_ch[i][0], &out_ch, &out_bufs, &out_lat, 0,
-            zero, &reaches, &|_| true, &mut owned,
+            &mut b,
+            &mut lines,
+            &incoming[i],
+            0,
+            in_ch[i][0],
+            &out_ch,
+            &out_bufs,
+            &out_lat,
+            0,
+            zero,
+            &reaches,
+            &|_| true,
+            &mut owned,
         );
         slots[slot].inputs = [pb, PortBufs::default()];
         b.steps.push(Step::FeedbackWrite { node: slot as u32 });
         for pb in owned {
             b.free_port(pb);
         }
-        release_sources(&mut b, &incoming[i], &mut readers, &out_bufs, &reaches, out_dense, &|_| true, false);
+        release_sources(
+            &mut b,
+            &incoming[i],
+            &mut readers,
+            &out_bufs,
+            &reaches,
+            out_dense,
+            &|_| true,
+            false,
+        );
     }
 
     let length_frames = slots
@@ -443,6 +502,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         steps: b.steps.into_boxed_slice(),
         nodes: slots.into_boxed_slice(),
         pool: BufferPool::new(b.count as usize),
+        line_quiet: vec![0; lines.len()].into_boxed_slice(),
         lines: lines.into_boxed_slice(),
         output: out_bufs[out_dense],
         block_limit,
@@ -473,7 +533,13 @@ fn assemble_port(
         .iter()
         .filter(|e| e.port == port && reaches[e.src])
         .collect();
-    let comp = |e: &Edge| if fwd(e) { target_lat.saturating_sub(out_lat[e.src]) } else { 0 };
+    let comp = |e: &Edge| {
+        if fwd(e) {
+            target_lat.saturating_sub(out_lat[e.src])
+        } else {
+            0
+        }
+    };
     if edges.is_empty() {
         let mut pb = PortBufs::default();
         for c in 0..channels {

@@ -120,6 +120,9 @@ pub struct Schedule {
     pub(crate) nodes: Box<[NodeSlot]>,
     pub(crate) pool: BufferPool,
     pub(crate) lines: Box<[DelayLine]>,
+    /// Per line: frames of silence fed in a row (the line outputs silence once this covers its
+    /// delay and the block).
+    pub(crate) line_quiet: Box<[u64]>,
     pub(crate) output: PortBufs,
     pub(crate) block_limit: usize,
     /// Latency from the sources to the output, in frames.
@@ -198,7 +201,10 @@ impl Schedule {
 
     /// Each node's path and last status (diagnostics).
     pub fn debug_statuses(&self) -> Vec<(String, ProcessStatus)> {
-        self.nodes.iter().map(|n| (n.path.to_string(), n.status)).collect()
+        self.nodes
+            .iter()
+            .map(|n| (n.path.to_string(), n.status))
+            .collect()
     }
 
     /// Whether any node needs an analysis pass before the real render.
@@ -223,9 +229,7 @@ impl Schedule {
 
     /// Whether every node reported silence in the last block.
     pub fn all_silent(&self) -> bool {
-        self.nodes
-            .iter()
-            .all(|n| n.status == ProcessStatus::Silent)
+        self.nodes.iter().all(|n| n.status == ProcessStatus::Silent)
     }
 
     /// A readable listing of the steps (`mixdown graph --schedule`, golden tests).

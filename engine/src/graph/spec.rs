@@ -135,7 +135,9 @@ impl GraphSpec {
                 .unwrap_or_default();
             return Err(Error::new(
                 ErrorKind::Graph,
-                format!("duplicate name \"{path}\"{at}; give each track, bus and node its own name"),
+                format!(
+                    "duplicate name \"{path}\"{at}; give each track, bus and node its own name"
+                ),
             )
             .at(span.as_ref()));
         }
@@ -170,8 +172,10 @@ impl GraphSpec {
         span: Option<Span>,
     ) -> Result<(), Error> {
         let (Some(f), Some(t)) = (self.nodes.get(from), self.nodes.get(to)) else {
-            return Err(Error::new(ErrorKind::Graph, "connection to a node that does not exist")
-                .at(span.as_ref()));
+            return Err(
+                Error::new(ErrorKind::Graph, "connection to a node that does not exist")
+                    .at(span.as_ref()),
+            );
         };
         let Some(p) = t.desc.input_index(port) else {
             let ports: Vec<_> = t.desc.inputs.iter().map(|p| p.name).collect();
@@ -181,7 +185,11 @@ impl GraphSpec {
                     "{} \"{}\" has no input port '{port}'; it has: {}",
                     t.desc.kind,
                     t.path,
-                    if ports.is_empty() { "none".to_string() } else { ports.join(", ") }
+                    if ports.is_empty() {
+                        "none".to_string()
+                    } else {
+                        ports.join(", ")
+                    }
                 ),
             )
             .at(span.as_ref()));
@@ -225,7 +233,10 @@ impl GraphSpec {
         if event.time_s() < 0.0 || !event.time_s().is_finite() {
             return Err(Error::new(
                 ErrorKind::Param,
-                format!("automation time {} s is negative; times start at 0", event.time_s()),
+                format!(
+                    "automation time {} s is negative; times start at 0",
+                    event.time_s()
+                ),
             ));
         }
         self.nodes[node].params[i].timeline.push(event);
@@ -251,14 +262,20 @@ impl GraphSpec {
             ));
         };
         let v = n.desc.params[i].check(value).map_err(|m| {
-            Error::new(ErrorKind::Param, format!("{} \"{}\": {m}", n.desc.kind, n.path))
+            Error::new(
+                ErrorKind::Param,
+                format!("{} \"{}\": {m}", n.desc.kind, n.path),
+            )
         })?;
         Ok((i, v))
     }
 
     /// The node whose path is `path`.
     pub fn find(&self, path: &str) -> Option<NodeKey> {
-        self.nodes.iter().find(|(_, n)| n.path == path).map(|(k, _)| k)
+        self.nodes
+            .iter()
+            .find(|(_, n)| n.path == path)
+            .map(|(k, _)| k)
     }
 
     /// Marks `node` as the graph's output.

@@ -132,7 +132,9 @@ pub fn start(
     };
     let device_id = device.id().map(|i| i.to_string()).unwrap_or_default();
     let default = device.default_output_config().map_err(|e| {
-        no_device(format!("the output device '{device_id}' is not usable ({e})"))
+        no_device(format!(
+            "the output device '{device_id}' is not usable ({e})"
+        ))
     })?;
     let channels = default.channels() as usize;
     let mut config: StreamConfig = default.config();
@@ -154,10 +156,18 @@ pub fn start(
             ))
         }
     }
-    .map_err(|e| no_device(format!("cannot open '{device_id}' at {} Hz: {e}", cfg.sample_rate)))?;
-    stream
-        .play()
-        .map_err(|e| Error::new(ErrorKind::Device, format!("cannot start '{device_id}': {e}")))?;
+    .map_err(|e| {
+        no_device(format!(
+            "cannot open '{device_id}' at {} Hz: {e}",
+            cfg.sample_rate
+        ))
+    })?;
+    stream.play().map_err(|e| {
+        Error::new(
+            ErrorKind::Device,
+            format!("cannot start '{device_id}': {e}"),
+        )
+    })?;
     Ok(Playback {
         stream,
         stats,

@@ -60,33 +60,51 @@ pub fn probe(path: &Path) -> Result<WavInfo, Error> {
         Error::io(path, what)
     })?;
     let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let reader = hound::WavReader::new(BufReader::new(file)).map_err(|e| match e {
-        hound::Error::FormatError(m) => {
-            format_err(path, format!("not a readable WAV file ({m}); mixdown reads RIFF/WAVE files"))
+    let reader = hound::WavReader::new(BufReader::new(file)).map_err(|e| {
+        // Say precisely what is wrong when the header can be read at all.
+        let head = sniff(path);
+        if head.cut {
+            return format_err(path, "truncated: the file ends inside its header");
         }
-        hound::Error::Unsupported => format_err(
-            path,
-            "unsupported WAV encoding; use 16/24/32-bit integer or 32-bit float PCM",
-        ),
-        hound::Error::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            format_err(path, "truncated: the file ends inside its header")
+        if let Some(why) = head.fmt.as_ref().and_then(RawFmt::unsupported) {
+            return format_err(path, why);
         }
-        other => format_err(path, format!("cannot read WAV: {other}")),
+        match e {
+            hound::Error::FormatError(m) => format_err(
+                path,
+                format!("not a readable WAV file ({m}); mixdown reads RIFF/WAVE files"),
+            ),
+            hound::Error::Unsupported => format_err(
+                path,
+                "unsupported WAV encoding; use 16/24/32-bit integer or 32-bit float PCM",
+            ),
+            hound::Error::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                format_err(path, "truncated: the file ends inside its header")
+            }
+            other => format_err(path, format!("cannot read WAV: {other}")),
+        }
     })?;
+    // hound accepts samples narrower than their container (24 bits in 4 bytes), which the
+    // streaming decoder below does not read.
+    if let Some(why) = sniff(path).fmt.as_ref().and_then(RawFmt::unsupported) {
+        return Err(format_err(path, why));
+    }
     let spec = reader.spec();
     let frames = reader.duration() as u64;
     let encoding = match (spec.sample_format, spec.bits_per_sample) {
         (hound::SampleFormat::Float, 32) => WavEncoding::Float32,
         (hound::SampleFormat::Int, b @ (8 | 16 | 24 | 32)) => WavEncoding::Int(b),
-        (f, b) => {
-            return Err(format_err(
-                path,
-                format!(
-                    "unsupported sample format: {b}-bit {}; use 16/24/32-bit integer or 32-bit float",
-                    if f == hound::SampleFormat::Float { "float" } else { "integer" }
-                ),
-            ))
-        }
+        (f, b) => return Err(format_err(
+            path,
+            format!(
+                "unsupported sample format: {b}-bit {}; use 16/24/32-bit integer or 32-bit float",
+                if f == hound::SampleFormat::Float {
+                    "float"
+                } else {
+                    "integer"
+                }
+            ),
+        )),
     };
     let mut inner = reader.into_inner();
     let data_offset = inner.stream_position().map_err(|e| Error::io(path, e))?;
@@ -101,7 +119,11 @@ pub fn probe(path: &Path) -> Result<WavInfo, Error> {
     if spec.channels == 0 || spec.channels as usize > crate::buffer::MAX_CHANNELS {
         return Err(format_err(
             path,
-            format!("{} channels; 1 to {} are supported", spec.channels, crate::buffer::MAX_CHANNELS),
+            format!(
+                "{} channels; 1 to {} are supported",
+                spec.channels,
+                crate::buffer::MAX_CHANNELS
+            ),
         ));
     }
     if frames == 0 {
@@ -109,7 +131,8 @@ pub fn probe(path: &Path) -> Result<WavInfo, Error> {
     }
     let need = data_offset + frames * (info.channels * info.bytes_per_sample()) as u64;
     if file_len < need {
-        let have = file_len.saturating_sub(data_offset) / (info.channels * info.bytes_per_sample()) as u64;
+        let have =
+            file_len.saturating_sub(data_offset) / (info.channels * info.bytes_per_sample()) as u64;
         return Err(format_err(
             path,
             format!(
@@ -121,6 +144,116 @@ pub fn probe(path: &Path) -> Result<WavInfo, Error> {
     Ok(info)
 }
 
+/// The `fmt ` chunk as the file states it, read without judging it (for precise messages).
+#[derive(Debug)]
+struct RawFmt {
+    tag: u16,
+    channels: u16,
+    block_align: u16,
+    bits: u16,
+    /// WAVE_FORMAT_EXTENSIBLE: valid bits per sample and the sub-format's tag.
+    extensible: Option<(u16, u16)>,
+}
+
+impl RawFmt {
+    /// Why the engine cannot stream this format, if it cannot.
+    fn unsupported(&self) -> Option<String> {
+        const USE: &str = "use 16/24/32-bit integer or 32-bit float PCM";
+        let (tag, bits) = match self.extensible {
+            Some((valid, sub)) => (sub, if valid > 0 { valid } else { self.bits }),
+            None => (self.tag, self.bits),
+        };
+        let float = match tag {
+            1 => false,
+            3 => true,
+            t => {
+                return Some(format!(
+                    "unsupported WAV encoding (format tag {t:#06x}, e.g. compressed audio); {USE}"
+                ))
+            }
+        };
+        let kind = if float { "float" } else { "integer" };
+        let ok = if float {
+            bits == 32
+        } else {
+            matches!(bits, 8 | 16 | 24 | 32)
+        };
+        if !ok {
+            return Some(format!(
+                "unsupported sample format: {bits}-bit {kind}; {USE}"
+            ));
+        }
+        let container = self.block_align / self.channels.max(1);
+        if u32::from(container) * 8 != u32::from(bits) {
+            return Some(format!(
+                "unsupported sample format: {bits}-bit samples in {container}-byte containers; {USE}"
+            ));
+        }
+        None
+    }
+}
+
+/// What a walk over the RIFF chunks up to `data` found.
+#[derive(Debug, Default)]
+struct Sniffed {
+    fmt: Option<RawFmt>,
+    /// The file is RIFF/WAVE but ends before the `data` chunk starts.
+    cut: bool,
+}
+
+fn sniff(path: &Path) -> Sniffed {
+    fn u16_at(b: &[u8], i: usize) -> u16 {
+        u16::from_le_bytes([b[i], b[i + 1]])
+    }
+    let mut out = Sniffed::default();
+    let Ok(mut f) = File::open(path).map(BufReader::new) else {
+        return out;
+    };
+    let mut riff = [0u8; 12];
+    if f.read_exact(&mut riff).is_err() || &riff[..4] != b"RIFF" || &riff[8..] != b"WAVE" {
+        // Too short or not RIFF/WAVE at all: nothing to say beyond "not a WAV".
+        return out;
+    }
+    loop {
+        let mut head = [0u8; 8];
+        if f.read_exact(&mut head).is_err() {
+            out.cut = true;
+            return out;
+        }
+        let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        match &head[..4] {
+            b"data" => return out,
+            b"fmt " => {
+                let mut body = vec![0u8; (len as usize).min(40)];
+                if len < 16 || f.read_exact(&mut body).is_err() {
+                    out.cut = len >= 16;
+                    return out;
+                }
+                let extensible = (u16_at(&body, 0) == 0xFFFE && body.len() >= 26)
+                    .then(|| (u16_at(&body, 18), u16_at(&body, 24)));
+                out.fmt = Some(RawFmt {
+                    tag: u16_at(&body, 0),
+                    channels: u16_at(&body, 2),
+                    block_align: u16_at(&body, 12),
+                    bits: u16_at(&body, 14),
+                    extensible,
+                });
+                let rest = i64::from(len) - body.len() as i64;
+                if f.seek_relative(rest).is_err() {
+                    out.cut = true;
+                    return out;
+                }
+            }
+            _ => {
+                if f.seek_relative(i64::from(len)).is_err() {
+                    out.cut = true;
+                    return out;
+                }
+            }
+        }
+    }
+}
+
 /// Reads interleaved frames `[start, end)` of `info` in chunks and hands each chunk (interleaved
 /// f32) to `sink`, which returns `false` to stop. Runs on the calling (reader) thread.
 pub fn read_frames(
@@ -130,11 +263,16 @@ pub fn read_frames(
     chunk_frames: usize,
     mut sink: impl FnMut(&[f32]) -> bool,
 ) -> Result<(), Error> {
-    let mut f = BufReader::with_capacity(1 << 16, File::open(&info.path).map_err(|e| Error::io(&info.path, e))?);
+    let mut f = BufReader::with_capacity(
+        1 << 16,
+        File::open(&info.path).map_err(|e| Error::io(&info.path, e))?,
+    );
     let bps = info.bytes_per_sample();
     let frame_bytes = bps * info.channels;
-    f.seek(SeekFrom::Start(info.data_offset + start * frame_bytes as u64))
-        .map_err(|e| Error::io(&info.path, e))?;
+    f.seek(SeekFrom::Start(
+        info.data_offset + start * frame_bytes as u64,
+    ))
+    .map_err(|e| Error::io(&info.path, e))?;
     let mut raw = vec![0u8; chunk_frames * frame_bytes];
     let mut out = vec![0f32; chunk_frames * info.channels];
     let mut pos = start;
@@ -142,7 +280,10 @@ pub fn read_frames(
         let n = ((end - pos) as usize).min(chunk_frames);
         let bytes = &mut raw[..n * frame_bytes];
         f.read_exact(bytes).map_err(|e| {
-            format_err(&info.path, format!("read failed at frame {pos}: {e} (file truncated?)"))
+            format_err(
+                &info.path,
+                format!("read failed at frame {pos}: {e} (file truncated?)"),
+            )
         })?;
         let samples = &mut out[..n * info.channels];
         decode(info.encoding, bytes, samples);
@@ -218,7 +359,9 @@ impl std::str::FromStr for OutputFormat {
             "wav16" => Ok(Self::Wav16),
             "wav24" => Ok(Self::Wav24),
             "wav32f" | "wav32" => Ok(Self::Wav32f),
-            other => Err(format!("unknown format '{other}'; use wav16, wav24 or wav32f")),
+            other => Err(format!(
+                "unknown format '{other}'; use wav16, wav24 or wav32f"
+            )),
         }
     }
 }
@@ -237,14 +380,20 @@ pub struct WavSink {
 
 impl WavSink {
     /// Creates the temporary file.
-    pub fn create(path: &Path, channels: usize, sample_rate: u32, format: OutputFormat) -> Result<Self, Error> {
+    pub fn create(
+        path: &Path,
+        channels: usize,
+        sample_rate: u32,
+        format: OutputFormat,
+    ) -> Result<Self, Error> {
         let (bits, sample_format) = match format {
             OutputFormat::Wav16 => (16, hound::SampleFormat::Int),
             OutputFormat::Wav24 => (24, hound::SampleFormat::Int),
             OutputFormat::Wav32f => (32, hound::SampleFormat::Float),
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, format!("cannot create folder: {e}")))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io(dir, format!("cannot create folder: {e}")))?;
         }
         let mut part = path.as_os_str().to_owned();
         part.push(".part");
@@ -314,11 +463,19 @@ impl WavSink {
     /// Finalises the header and renames the file into place.
     pub fn finish(mut self) -> Result<(), Error> {
         let w = self.writer.take().expect("writer open");
-        w.finalize()
-            .map_err(|e| Error::io(&self.final_path, format!("cannot finish file: {e}")))?;
-        std::fs::rename(&self.part_path, &self.final_path)
-            .map_err(|e| Error::io(&self.final_path, format!("cannot move into place: {e}")))?;
-        Ok(())
+        let done = w
+            .finalize()
+            .map_err(|e| Error::io(&self.final_path, format!("cannot finish file: {e}")))
+            .and_then(|()| {
+                std::fs::rename(&self.part_path, &self.final_path).map_err(|e| {
+                    Error::io(&self.final_path, format!("cannot move into place: {e}"))
+                })
+            });
+        if done.is_err() {
+            // Never leave half a render behind.
+            let _ = std::fs::remove_file(&self.part_path);
+        }
+        done
     }
 }
 

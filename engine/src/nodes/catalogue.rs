@@ -33,11 +33,15 @@ pub fn build(
         "highpass" | "lowpass" => {
             let slope = o.num("slope_db").unwrap_or(12.0);
             if ![12.0, 24.0, 36.0, 48.0].contains(&slope) {
-                return Err(format!("slope_db = {slope} is not available; use 12, 24, 36 or 48 (dB/octave)"));
+                return Err(format!(
+                    "slope_db = {slope} is not available; use 12, 24, 36 or 48 (dB/octave)"
+                ));
             }
             if let Some(hz) = peek_num(o, "hz") {
                 if hz >= nyquist {
-                    return Err(format!("hz = {hz} Hz is at or above Nyquist ({nyquist} Hz at {sample_rate} Hz)"));
+                    return Err(format!(
+                        "hz = {hz} Hz is at or above Nyquist ({nyquist} Hz at {sample_rate} Hz)"
+                    ));
                 }
             }
             let f = Filter::new(kind == "highpass", slope as u32);
@@ -53,7 +57,11 @@ pub fn build(
                 None | Some("max") => Link::Max,
                 Some("average") => Link::Average,
                 Some("off") | Some("none") => Link::PerChannel,
-                Some(x) => return Err(format!("link = \"{x}\"; use \"max\", \"average\" or \"off\"")),
+                Some(x) => {
+                    return Err(format!(
+                        "link = \"{x}\"; use \"max\", \"average\" or \"off\""
+                    ))
+                }
             };
             let opts = CompOptions {
                 detection,
@@ -75,10 +83,15 @@ pub fn build(
         "limit" => {
             let lookahead = o.num_in("lookahead_ms", 0.0, 100.0, " ms").unwrap_or(5.0);
             let tp = o.bool("true_peak").unwrap_or(true);
-            Ok(Built::of(Limit::new(lookahead, tp), format!("{lookahead}|{tp}")))
+            Ok(Built::of(
+                Limit::new(lookahead, tp),
+                format!("{lookahead}|{tp}"),
+            ))
         }
         "loudness" => {
-            let target = o.num_in("target_lufs", -70.0, 0.0, " LUFS").unwrap_or(-14.0);
+            let target = o
+                .num_in("target_lufs", -70.0, 0.0, " LUFS")
+                .unwrap_or(-14.0);
             let ceiling = o.num_in("ceiling_db", -60.0, 0.0, " dBTP").unwrap_or(-1.0);
             if target > ceiling {
                 return Err(format!(
@@ -86,7 +99,10 @@ pub fn build(
                      a programme's loudness stays below its peak level — lower the target or raise the ceiling"
                 ));
             }
-            Ok(Built::of(Loudness::new(target, ceiling), format!("{target}|{ceiling}")))
+            Ok(Built::of(
+                Loudness::new(target, ceiling),
+                format!("{target}|{ceiling}"),
+            ))
         }
         "reverb" => Ok(Built::of(super::reverb::Reverb::default(), String::new())),
         "delay" => {
@@ -97,7 +113,9 @@ pub fn build(
                 super::DelayTime::Frames(f) => f as f64 / sample_rate * 1000.0,
             };
             if !(0.1..=super::echo::MAX_TIME_S * 1000.0).contains(&ms) {
-                return Err(format!("the delay time {ms:.1} ms is out of range; allowed 0.1 ms to 10 s"));
+                return Err(format!(
+                    "the delay time {ms:.1} ms is out of range; allowed 0.1 ms to 10 s"
+                ));
             }
             let ping_pong = o.bool("ping_pong").unwrap_or(false);
             let lowpass_hz = o.num_in("lowpass_hz", 20.0, nyquist * 0.99, " Hz");
@@ -115,7 +133,11 @@ pub fn build(
                 None | Some("tanh") => Curve::Tanh,
                 Some("soft") => Curve::SoftClip,
                 Some("hard") => Curve::HardClip,
-                Some(x) => return Err(format!("curve = \"{x}\"; use \"tanh\", \"soft\" or \"hard\"")),
+                Some(x) => {
+                    return Err(format!(
+                        "curve = \"{x}\"; use \"tanh\", \"soft\" or \"hard\""
+                    ))
+                }
             };
             let os = match o.num("oversample").map(|v| v as u32) {
                 None | Some(8) => Oversampling::X8,
@@ -126,14 +148,22 @@ pub fn build(
                 Some(x) => return Err(format!("oversample = {x}; use 1, 2, 4, 8 or 16")),
             };
             let auto = o.bool("auto_gain").unwrap_or(false);
-            Ok(Built::of(super::saturate::Saturate::new(curve, os, auto), format!("{curve:?}|{os:?}|{auto}")))
+            Ok(Built::of(
+                super::saturate::Saturate::new(curve, os, auto),
+                format!("{curve:?}|{os:?}|{auto}"),
+            ))
         }
         "width" => {
             let mono = o.num_in("mono_below_hz", 20.0, 1000.0, " Hz");
-            Ok(Built::of(super::width::Width::new(mono), format!("{mono:?}")))
+            Ok(Built::of(
+                super::width::Width::new(mono),
+                format!("{mono:?}"),
+            ))
         }
         "deess" => {
-            let hz = o.num_in("hz", 2000.0, nyquist * 0.9, " Hz").unwrap_or(6000.0);
+            let hz = o
+                .num_in("hz", 2000.0, nyquist * 0.9, " Hz")
+                .unwrap_or(6000.0);
             Ok(Built::of(super::deess::Deess::new(hz), format!("{hz}")))
         }
         "multiband" => {
@@ -141,19 +171,37 @@ pub fn build(
             match o.value("crossovers_hz") {
                 Some(Value::Table(t)) => {
                     for v in t.sequence_values::<f64>() {
-                        hz.push(v.map_err(|_| "crossovers_hz must be a list of frequencies in Hz".to_string())?);
+                        hz.push(v.map_err(|_| {
+                            "crossovers_hz must be a list of frequencies in Hz".to_string()
+                        })?);
                     }
                 }
                 None => hz = vec![200.0, 2000.0, 8000.0],
-                Some(other) => return Err(format!("crossovers_hz must be a list like {{200, 2000, 8000}}, got {}", type_name(&other))),
+                Some(other) => {
+                    return Err(format!(
+                        "crossovers_hz must be a list like {{200, 2000, 8000}}, got {}",
+                        type_name(&other)
+                    ))
+                }
             }
             if hz.is_empty() || hz.len() > super::multiband::MAX_BANDS - 1 {
-                return Err(format!("crossovers_hz has {} frequencies; give 1 to 3 (2 to 4 bands)", hz.len()));
+                return Err(format!(
+                    "crossovers_hz has {} frequencies; give 1 to 3 (2 to 4 bands)",
+                    hz.len()
+                ));
             }
-            if hz.windows(2).any(|w| w[1] <= w[0]) || hz.iter().any(|f| *f <= 10.0 || *f >= nyquist * 0.9) {
-                return Err(format!("crossovers_hz = {hz:?} must rise and lie between 10 Hz and {:.0} Hz", nyquist * 0.9));
+            if hz.windows(2).any(|w| w[1] <= w[0])
+                || hz.iter().any(|f| *f <= 10.0 || *f >= nyquist * 0.9)
+            {
+                return Err(format!(
+                    "crossovers_hz = {hz:?} must rise and lie between 10 Hz and {:.0} Hz",
+                    nyquist * 0.9
+                ));
             }
-            Ok(Built::of(super::multiband::Multiband::new(hz.clone()), format!("{hz:?}")))
+            Ok(Built::of(
+                super::multiband::Multiband::new(hz.clone()),
+                format!("{hz:?}"),
+            ))
         }
         other => Err(format!("unknown insert '{other}'")),
     }
@@ -182,39 +230,57 @@ fn eq(o: &mut Opts, table: Option<&Table>, sample_rate: f64) -> Result<Built, St
                 Err(e) => return Err(e.to_string()),
             };
             if n > MAX_BANDS {
-                return Err(format!("{} bands given; one eq holds at most {MAX_BANDS} (add a second :eq)", t.raw_len()));
+                return Err(format!(
+                    "{} bands given; one eq holds at most {MAX_BANDS} (add a second :eq)",
+                    t.raw_len()
+                ));
             }
             let ty: String = band.get("type").unwrap_or_default();
             let kind = band_kind(&ty).ok_or_else(|| {
                 format!("band {n} has no type; build bands with mix.bell{{}}, mix.low_shelf{{}}, mix.high_shelf{{}}, mix.highpass{{}}, mix.lowpass{{}}, mix.notch{{}}, mix.bandpass{{}} or mix.allpass{{}}")
             })?;
-            let mut bo = Opts::new(Some(&band), format!("{} band {n} ({ty})", o.subject()), None);
+            let mut bo = Opts::new(
+                Some(&band),
+                format!("{} band {n} ({ty})", o.subject()),
+                None,
+            );
             let _ = bo.str("type");
-            let hz = bo.num("hz").ok_or_else(|| format!("band {n} ({ty}) needs hz"))?;
+            let hz = bo
+                .num("hz")
+                .ok_or_else(|| format!("band {n} ({ty}) needs hz"))?;
             if !(10.0..nyquist).contains(&hz) {
                 return Err(format!("band {n} ({ty}): hz = {hz} Hz is out of range; allowed 10 Hz to below Nyquist ({nyquist} Hz)"));
             }
             let gain = bo.num("gain_db").unwrap_or(0.0);
             if !(-48.0..=48.0).contains(&gain) {
-                return Err(format!("band {n} ({ty}): gain_db = {gain} dB is out of range; allowed -48 dB to 48 dB"));
+                return Err(format!(
+                    "band {n} ({ty}): gain_db = {gain} dB is out of range; allowed -48 dB to 48 dB"
+                ));
             }
             let shelf = matches!(kind, FilterKind::LowShelf | FilterKind::HighShelf);
             let q = match (bo.num("q"), if shelf { bo.num("slope") } else { None }) {
                 (Some(q), _) => q,
                 (None, Some(s)) => {
                     if !(s > 0.0 && s <= 1.0) {
-                        return Err(format!("band {n} ({ty}): slope = {s} is out of range; allowed above 0 up to 1"));
+                        return Err(format!(
+                            "band {n} ({ty}): slope = {s} is out of range; allowed above 0 up to 1"
+                        ));
                     }
                     shelf_slope_to_q(s, gain)
                 }
                 (None, None) => std::f64::consts::FRAC_1_SQRT_2,
             };
             if !(q > 0.0 && q <= 40.0) {
-                return Err(format!("band {n} ({ty}): q = {q} is out of range; allowed above 0 up to 40"));
+                return Err(format!(
+                    "band {n} ({ty}): q = {q} is out of range; allowed above 0 up to 40"
+                ));
             }
             let errs = bo.finish();
             if let Some(e) = errs.first() {
-                return Err(e.message.to_string().replacen(&format!("{}: ", o.subject()), "", 1));
+                return Err(e
+                    .message
+                    .to_string()
+                    .replacen(&format!("{}: ", o.subject()), "", 1));
             }
             kinds.push(kind);
             initial.push((3 * i, hz as f32));
@@ -223,7 +289,10 @@ fn eq(o: &mut Opts, table: Option<&Table>, sample_rate: f64) -> Result<Built, St
         }
     }
     if kinds.is_empty() {
-        return Err("needs at least one band, e.g. :eq { mix.bell { hz = 1000, q = 1, gain_db = 3 } }".into());
+        return Err(
+            "needs at least one band, e.g. :eq { mix.bell { hz = 1000, q = 1, gain_db = 3 } }"
+                .into(),
+        );
     }
     let config = format!("{kinds:?}");
     let mut b = Built::of(Eq::new(kinds), config);

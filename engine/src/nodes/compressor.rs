@@ -15,11 +15,46 @@ use crate::param::{ParamDesc, Unit};
 
 /// Parameters (automatable).
 pub const PARAMS: &[ParamDesc] = &[
-    ParamDesc::new("threshold_db", Unit::Db, -80.0, 0.0, -18.0, "threshold in dBFS"),
-    ParamDesc::new("ratio", Unit::Ratio, 1.0, 100.0, 4.0, "compression ratio n:1"),
-    ParamDesc::new("knee_db", Unit::Db, 0.0, 48.0, 0.0, "soft-knee width in dB (0 = hard)"),
-    ParamDesc::new("attack_ms", Unit::Ms, 0.0, 2000.0, 10.0, "attack time constant in ms"),
-    ParamDesc::new("release_ms", Unit::Ms, 0.0, 10000.0, 100.0, "release time constant in ms"),
+    ParamDesc::new(
+        "threshold_db",
+        Unit::Db,
+        -80.0,
+        0.0,
+        -18.0,
+        "threshold in dBFS",
+    ),
+    ParamDesc::new(
+        "ratio",
+        Unit::Ratio,
+        1.0,
+        100.0,
+        4.0,
+        "compression ratio n:1",
+    ),
+    ParamDesc::new(
+        "knee_db",
+        Unit::Db,
+        0.0,
+        48.0,
+        0.0,
+        "soft-knee width in dB (0 = hard)",
+    ),
+    ParamDesc::new(
+        "attack_ms",
+        Unit::Ms,
+        0.0,
+        2000.0,
+        10.0,
+        "attack time constant in ms",
+    ),
+    ParamDesc::new(
+        "release_ms",
+        Unit::Ms,
+        0.0,
+        10000.0,
+        100.0,
+        "release time constant in ms",
+    ),
     ParamDesc::new("makeup_db", Unit::Db, -24.0, 48.0, 0.0, "makeup gain in dB"),
 ];
 
@@ -168,10 +203,16 @@ impl Node for Comp {
         let frames = cx.frames;
         if self.latency > 0 {
             // The detector sees the signal `latency` frames before it is gained.
-            for ((line, buf), x) in self.lookahead.iter_mut().zip(self.delayed.iter_mut()).zip(input) {
+            for ((line, buf), x) in self
+                .lookahead
+                .iter_mut()
+                .zip(self.delayed.iter_mut())
+                .zip(input)
+            {
                 line.process(x, &mut buf[..frames]);
             }
-            let mut views: [&[f32]; crate::buffer::MAX_CHANNELS] = [&[]; crate::buffer::MAX_CHANNELS];
+            let mut views: [&[f32]; crate::buffer::MAX_CHANNELS] =
+                [&[]; crate::buffer::MAX_CHANNELS];
             for (v, b) in views.iter_mut().zip(self.delayed.iter()) {
                 *v = &b[..frames];
             }

@@ -10,8 +10,22 @@ use crate::param::{ParamDesc, Unit};
 
 /// Parameters (automatable).
 pub const PARAMS: &[ParamDesc] = &[
-    ParamDesc::new("threshold_db", Unit::Db, -80.0, 0.0, -30.0, "level of the band above hz where reduction starts, dBFS"),
-    ParamDesc::new("ratio", Unit::Ratio, 1.0, 100.0, 4.0, "compression ratio of the sibilant band"),
+    ParamDesc::new(
+        "threshold_db",
+        Unit::Db,
+        -80.0,
+        0.0,
+        -30.0,
+        "level of the band above hz where reduction starts, dBFS",
+    ),
+    ParamDesc::new(
+        "ratio",
+        Unit::Ratio,
+        1.0,
+        100.0,
+        4.0,
+        "compression ratio of the sibilant band",
+    ),
 ];
 
 /// Kind description.

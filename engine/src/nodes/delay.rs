@@ -4,7 +4,8 @@
 //! delay (Web Audio's DelayNode rule).
 
 use crate::node::{
-    FeedbackNode, Node, NodeDesc, ParamValue, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW,
+    FeedbackNode, Node, NodeDesc, ParamValue, ProcessConfig, ProcessContext, ProcessStatus,
+    IN_FOLLOW,
 };
 use crate::param::{ParamDesc, Unit};
 use crate::units::db_to_gain;

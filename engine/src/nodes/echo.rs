@@ -13,9 +13,30 @@ pub const MAX_TIME_S: f64 = 10.0;
 /// Parameters (automatable).
 pub const PARAMS: &[ParamDesc] = &[
     ParamDesc::new("time_ms", Unit::Ms, 0.1, 10000.0, 250.0, "delay time in ms"),
-    ParamDesc::new("feedback", Unit::Linear, 0.0, 0.99, 0.0, "share of the output fed back, 0..0.99"),
-    ParamDesc::new("wet", Unit::Linear, 0.0, 1.0, 1.0, "delayed level, linear 0..1"),
-    ParamDesc::new("dry", Unit::Linear, 0.0, 1.0, 0.0, "direct level, linear 0..1"),
+    ParamDesc::new(
+        "feedback",
+        Unit::Linear,
+        0.0,
+        0.99,
+        0.0,
+        "share of the output fed back, 0..0.99",
+    ),
+    ParamDesc::new(
+        "wet",
+        Unit::Linear,
+        0.0,
+        1.0,
+        1.0,
+        "delayed level, linear 0..1",
+    ),
+    ParamDesc::new(
+        "dry",
+        Unit::Linear,
+        0.0,
+        1.0,
+        0.0,
+        "direct level, linear 0..1",
+    ),
 ];
 
 /// Kind description.
@@ -76,7 +97,9 @@ impl Node for Echo {
 
     fn prepare(&mut self, cfg: &ProcessConfig) {
         let v: [f32; 4] = std::array::from_fn(|i| PARAMS[i].default);
-        self.dsp = Dsp::new(cfg.sample_rate, MAX_TIME_S, self.params(v)).ok().map(Box::new);
+        self.dsp = Dsp::new(cfg.sample_rate, MAX_TIME_S, self.params(v))
+            .ok()
+            .map(Box::new);
         self.current = v;
     }
 

@@ -9,14 +9,28 @@ use crate::param::{ParamDesc, Unit};
 pub static HIGHPASS: NodeDesc = NodeDesc {
     kind: "highpass",
     inputs: &[IN_FOLLOW],
-    params: &[ParamDesc::new("hz", Unit::Hz, 10.0, 24000.0, 80.0, "corner frequency in Hz (−3 dB)")],
+    params: &[ParamDesc::new(
+        "hz",
+        Unit::Hz,
+        10.0,
+        24000.0,
+        80.0,
+        "corner frequency in Hz (−3 dB)",
+    )],
 };
 
 /// `lowpass` kind.
 pub static LOWPASS: NodeDesc = NodeDesc {
     kind: "lowpass",
     inputs: &[IN_FOLLOW],
-    params: &[ParamDesc::new("hz", Unit::Hz, 10.0, 24000.0, 12000.0, "corner frequency in Hz (−3 dB)")],
+    params: &[ParamDesc::new(
+        "hz",
+        Unit::Hz,
+        10.0,
+        24000.0,
+        12000.0,
+        "corner frequency in Hz (−3 dB)",
+    )],
 };
 
 /// A Butterworth high- or low-pass.
@@ -71,7 +85,11 @@ impl Node for Filter {
         };
         let hz = cx.param(0).last().min((self.sample_rate * 0.499) as f32);
         if hz != self.hz {
-            let kind = if self.high { FilterKind::Highpass } else { FilterKind::Lowpass };
+            let kind = if self.high {
+                FilterKind::Highpass
+            } else {
+                FilterKind::Lowpass
+            };
             let first = self.hz.is_nan();
             for i in 0..self.order / 2 {
                 let p = FilterParams {

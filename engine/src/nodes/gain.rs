@@ -4,7 +4,6 @@ use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, 
 use crate::param::{ParamDesc, Unit};
 use crate::units::db_to_gain;
 
-
 /// Parameters of [`Gain`].
 pub const PARAMS: &[ParamDesc] = &[ParamDesc::new(
     "gain_db",

@@ -9,13 +9,62 @@ use crate::param::{ParamDesc, Unit};
 
 /// Parameters (automatable).
 pub const PARAMS: &[ParamDesc] = &[
-    ParamDesc::new("threshold_db", Unit::Db, -120.0, 0.0, -50.0, "opening threshold in dBFS"),
-    ParamDesc::new("range_db", Unit::Db, -120.0, 0.0, -60.0, "attenuation when closed in dB"),
-    ParamDesc::new("ratio", Unit::Ratio, 1.0, 100.0, 100.0, "expansion ratio below the threshold (100 acts as a gate)"),
-    ParamDesc::new("attack_ms", Unit::Ms, 0.0, 1000.0, 1.0, "opening time constant in ms"),
-    ParamDesc::new("hold_ms", Unit::Ms, 0.0, 5000.0, 20.0, "time held open after the level drops, ms"),
-    ParamDesc::new("release_ms", Unit::Ms, 0.0, 10000.0, 100.0, "closing time constant in ms"),
-    ParamDesc::new("hysteresis_db", Unit::Db, 0.0, 40.0, 3.0, "closes this many dB below the threshold"),
+    ParamDesc::new(
+        "threshold_db",
+        Unit::Db,
+        -120.0,
+        0.0,
+        -50.0,
+        "opening threshold in dBFS",
+    ),
+    ParamDesc::new(
+        "range_db",
+        Unit::Db,
+        -120.0,
+        0.0,
+        -60.0,
+        "attenuation when closed in dB",
+    ),
+    ParamDesc::new(
+        "ratio",
+        Unit::Ratio,
+        1.0,
+        100.0,
+        100.0,
+        "expansion ratio below the threshold (100 acts as a gate)",
+    ),
+    ParamDesc::new(
+        "attack_ms",
+        Unit::Ms,
+        0.0,
+        1000.0,
+        1.0,
+        "opening time constant in ms",
+    ),
+    ParamDesc::new(
+        "hold_ms",
+        Unit::Ms,
+        0.0,
+        5000.0,
+        20.0,
+        "time held open after the level drops, ms",
+    ),
+    ParamDesc::new(
+        "release_ms",
+        Unit::Ms,
+        0.0,
+        10000.0,
+        100.0,
+        "closing time constant in ms",
+    ),
+    ParamDesc::new(
+        "hysteresis_db",
+        Unit::Db,
+        0.0,
+        40.0,
+        3.0,
+        "closes this many dB below the threshold",
+    ),
 ];
 
 /// Kind description.
@@ -36,7 +85,11 @@ fn params(v: [f32; 7]) -> GateParams {
     GateParams {
         threshold_db: v[0] as f64,
         range_db: v[1] as f64,
-        ratio: if v[2] >= 100.0 { f64::INFINITY } else { v[2] as f64 },
+        ratio: if v[2] >= 100.0 {
+            f64::INFINITY
+        } else {
+            v[2] as f64
+        },
         attack_ms: v[3] as f64,
         hold_ms: v[4] as f64,
         release_ms: v[5] as f64,
@@ -70,7 +123,11 @@ impl Node for Gate {
             self.current = v;
         }
         let sc = cx.input(1);
-        dsp.process(cx.input(0), if sc.is_empty() { None } else { Some(sc) }, cx.outputs);
+        dsp.process(
+            cx.input(0),
+            if sc.is_empty() { None } else { Some(sc) },
+            cx.outputs,
+        );
         if cx.input_silent {
             ProcessStatus::Silent
         } else {

@@ -20,7 +20,14 @@ use crate::units::db_to_gain;
 
 pub use crate::script::inserts_built::Built;
 
-const LEVEL: ParamDesc = ParamDesc::new("level_db", Unit::Db, -120.0, 24.0, 0.0, "output level in dB");
+const LEVEL: ParamDesc = ParamDesc::new(
+    "level_db",
+    Unit::Db,
+    -120.0,
+    24.0,
+    0.0,
+    "output level in dB",
+);
 
 /// `osc`: parameters `hz`, `level_db`.
 pub static OSC_DESC: NodeDesc = NodeDesc {
@@ -28,7 +35,14 @@ pub static OSC_DESC: NodeDesc = NodeDesc {
     inputs: &[],
     params: &[
         ParamDesc::new("hz", Unit::Hz, 1.0, 20000.0, 440.0, "frequency in Hz"),
-        ParamDesc::new("level_db", Unit::Db, -120.0, 24.0, -12.0, "output level in dB"),
+        ParamDesc::new(
+            "level_db",
+            Unit::Db,
+            -120.0,
+            24.0,
+            -12.0,
+            "output level in dB",
+        ),
     ],
 };
 
@@ -107,12 +121,18 @@ impl From<GenConfig> for Generator {
 /// default length of sequenced and continuous sources.
 pub fn from_options(o: &mut Opts, session: Session) -> Result<Built, String> {
     let tempo = session.tempo;
-    let start_s = match (o.num_in("start_s", 0.0, 1e6, " s"), o.num_in("start_bar", 1.0, 1e5, "")) {
+    let start_s = match (
+        o.num_in("start_s", 0.0, 1e6, " s"),
+        o.num_in("start_bar", 1.0, 1e5, ""),
+    ) {
         (Some(s), _) => s,
         (None, Some(b)) => tempo.bar_s(b),
         (None, None) => 0.0,
     };
-    let length_s = match (o.num_in("length_s", 0.0, 1e6, " s"), o.num_in("bars", 0.0, 1e5, "")) {
+    let length_s = match (
+        o.num_in("length_s", 0.0, 1e6, " s"),
+        o.num_in("bars", 0.0, 1e5, ""),
+    ) {
         (Some(l), _) => Some(l),
         (None, Some(b)) => Some(b * tempo.beats_per_bar as f64 * tempo.beat_s()),
         (None, None) => None,
@@ -129,8 +149,9 @@ pub fn from_options(o: &mut Opts, session: Session) -> Result<Built, String> {
             .map_err(|e| format!("pattern: {e}"))
     };
     let (kind, desc) = if let Some(w) = o.str("osc") {
-        let wf = Waveform::from_name(&w)
-            .ok_or_else(|| format!("osc = \"{w}\" is not a waveform; use sine, saw, square or triangle"))?;
+        let wf = Waveform::from_name(&w).ok_or_else(|| {
+            format!("osc = \"{w}\" is not a waveform; use sine, saw, square or triangle")
+        })?;
         (Kind::Osc(wf), &OSC_DESC)
     } else if let Some(n) = o.str("noise") {
         match n.as_str() {
@@ -144,8 +165,9 @@ pub fn from_options(o: &mut Opts, session: Session) -> Result<Built, String> {
         })?;
         (Kind::Drum(k, seed, pattern(o)?), &DRUM_DESC)
     } else if let Some(s) = o.str("synth") {
-        let p = SynthPreset::from_name(&s)
-            .ok_or_else(|| format!("synth = \"{s}\" is not a preset; use bass, pad, lead or pluck"))?;
+        let p = SynthPreset::from_name(&s).ok_or_else(|| {
+            format!("synth = \"{s}\" is not a preset; use bass, pad, lead or pluck")
+        })?;
         (Kind::Synth(p, pattern(o)?), &SYNTH_DESC)
     } else {
         return Err("no generator given".into());
@@ -224,7 +246,9 @@ impl Node for Generator {
         let a = self.start.saturating_sub(pos).min(frames as u64) as usize;
         let b = self
             .end
-            .map_or(frames, |e| e.saturating_sub(pos).min(frames as u64) as usize)
+            .map_or(frames, |e| {
+                e.saturating_sub(pos).min(frames as u64) as usize
+            })
             .max(a);
         let level_idx = self.cfg.desc.params.len() - 1;
         let status = match &mut self.rt {
@@ -236,15 +260,27 @@ impl Node for Generator {
                         ParamValue::Varying(hz) => o.process(&hz[a..b], &mut out[a..b]),
                     }
                 }
-                if a < b { ProcessStatus::Continue } else { ProcessStatus::Silent }
+                if a < b {
+                    ProcessStatus::Continue
+                } else {
+                    ProcessStatus::Silent
+                }
             }
             Runtime::White(n) => {
                 n.process(&mut out[a..b]);
-                if a < b { ProcessStatus::Continue } else { ProcessStatus::Silent }
+                if a < b {
+                    ProcessStatus::Continue
+                } else {
+                    ProcessStatus::Silent
+                }
             }
             Runtime::Pink(n) => {
                 n.process(&mut out[a..b]);
-                if a < b { ProcessStatus::Continue } else { ProcessStatus::Silent }
+                if a < b {
+                    ProcessStatus::Continue
+                } else {
+                    ProcessStatus::Silent
+                }
             }
             Runtime::Seq(inst, sq) => {
                 if pos + (frames as u64) <= self.start {

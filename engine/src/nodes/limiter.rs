@@ -11,8 +11,22 @@ use crate::param::{ParamDesc, Unit};
 
 /// Parameters (automatable).
 pub const PARAMS: &[ParamDesc] = &[
-    ParamDesc::new("ceiling_db", Unit::Db, -60.0, 0.0, -1.0, "output ceiling in dBFS (dBTP when true_peak)"),
-    ParamDesc::new("release_ms", Unit::Ms, 1.0, 10000.0, 100.0, "release time constant in ms"),
+    ParamDesc::new(
+        "ceiling_db",
+        Unit::Db,
+        -60.0,
+        0.0,
+        -1.0,
+        "output ceiling in dBFS (dBTP when true_peak)",
+    ),
+    ParamDesc::new(
+        "release_ms",
+        Unit::Ms,
+        1.0,
+        10000.0,
+        100.0,
+        "release time constant in ms",
+    ),
 ];
 
 /// Kind description.

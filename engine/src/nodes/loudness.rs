@@ -117,11 +117,16 @@ impl Node for Loudness {
         let (Some(meter), Some(limiter)) = (&mut self.meter, &mut self.limiter) else {
             return ProcessStatus::Silent;
         };
-        let offline_measure = self.mode == Mode::Offline && self.cell.state.load(Ordering::Relaxed) == 0;
+        let offline_measure =
+            self.mode == Mode::Offline && self.cell.state.load(Ordering::Relaxed) == 0;
         if offline_measure {
             meter.process(input);
             cx.pass_through();
-            return if cx.input_silent { ProcessStatus::Silent } else { ProcessStatus::Continue };
+            return if cx.input_silent {
+                ProcessStatus::Silent
+            } else {
+                ProcessStatus::Continue
+            };
         }
         let gain = if self.mode == Mode::Realtime {
             // Follow the loudness heard so far, updated every 100 ms, gliding per block.
@@ -142,9 +147,8 @@ impl Node for Loudness {
         }
         limiter.process_in_place(cx.outputs);
         if self.mode == Mode::Offline {
-            let views: [&[f32]; crate::buffer::MAX_CHANNELS] = std::array::from_fn(|c| {
-                cx.outputs.get(c).map_or(&[][..], |o| &o[..])
-            });
+            let views: [&[f32]; crate::buffer::MAX_CHANNELS] =
+                std::array::from_fn(|c| cx.outputs.get(c).map_or(&[][..], |o| &o[..]));
             meter.process(&views[..cx.outputs.len()]);
         }
         if cx.input_silent {
@@ -155,7 +159,9 @@ impl Node for Loudness {
     }
 
     fn latency_frames(&self) -> u32 {
-        self.limiter.as_ref().map_or(0, |l| l.latency_samples() as u32)
+        self.limiter
+            .as_ref()
+            .map_or(0, |l| l.latency_samples() as u32)
     }
 
     fn needs_analysis(&self) -> bool {

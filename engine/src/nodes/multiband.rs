@@ -14,8 +14,22 @@ pub const MAX_BANDS: usize = 4;
 macro_rules! band {
     ($n:literal) => {
         [
-            ParamDesc::new(concat!("b", $n, "_threshold_db"), Unit::Db, -80.0, 0.0, -20.0, "band threshold, dBFS"),
-            ParamDesc::new(concat!("b", $n, "_ratio"), Unit::Ratio, 1.0, 100.0, 1.0, "band ratio (1 = no compression)"),
+            ParamDesc::new(
+                concat!("b", $n, "_threshold_db"),
+                Unit::Db,
+                -80.0,
+                0.0,
+                -20.0,
+                "band threshold, dBFS",
+            ),
+            ParamDesc::new(
+                concat!("b", $n, "_ratio"),
+                Unit::Ratio,
+                1.0,
+                100.0,
+                1.0,
+                "band ratio (1 = no compression)",
+            ),
         ]
     };
 }
@@ -34,8 +48,22 @@ const fn params() -> [ParamDesc; 10] {
         f,
         g,
         h,
-        ParamDesc::new("attack_ms", Unit::Ms, 0.0, 2000.0, 10.0, "attack time constant, ms"),
-        ParamDesc::new("release_ms", Unit::Ms, 0.0, 10000.0, 150.0, "release time constant, ms"),
+        ParamDesc::new(
+            "attack_ms",
+            Unit::Ms,
+            0.0,
+            2000.0,
+            10.0,
+            "attack time constant, ms",
+        ),
+        ParamDesc::new(
+            "release_ms",
+            Unit::Ms,
+            0.0,
+            10000.0,
+            150.0,
+            "release time constant, ms",
+        ),
     ]
 }
 
@@ -85,7 +113,15 @@ impl Node for Multiband {
         self.split = Crossover::new(cfg.sample_rate, ch, &self.crossovers_hz, Slope::Lr4).ok();
         self.comps = (0..nb)
             .filter_map(|_| {
-                Compressor::new(ch, cfg.sample_rate, CompressorParams { ratio: 1.0, ..Default::default() }).ok()
+                Compressor::new(
+                    ch,
+                    cfg.sample_rate,
+                    CompressorParams {
+                        ratio: 1.0,
+                        ..Default::default()
+                    },
+                )
+                .ok()
             })
             .collect();
         self.bands = vec![vec![0.0; cfg.max_block]; nb * ch];

@@ -4,7 +4,9 @@
 
 use std::f32::consts::FRAC_PI_4;
 
-use crate::node::{Node, NodeDesc, ParamValue, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
+use crate::node::{
+    Node, NodeDesc, ParamValue, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW,
+};
 use crate::param::{ParamDesc, Unit};
 
 /// Parameters of [`Pan`].
@@ -72,7 +74,9 @@ impl Node for Pan {
             }
         };
         let (l_in, r_in) = (inp[0], inp[inp.len() - 1]);
-        let [l, r] = cx.outputs else { return ProcessStatus::Continue };
+        let [l, r] = cx.outputs else {
+            return ProcessStatus::Continue;
+        };
         match p {
             ParamValue::Const(v) => {
                 let (gl, gr) = law(v);

@@ -154,7 +154,8 @@ fn reader_thread(mut tx: Producer<f32>, hs: &Handshake, info: &WavInfo, trim: u6
                 eprintln!("mixdown: {e}");
             }
         }
-        hs.done.store(hs.want.load(Ordering::Acquire) == gen, Ordering::Release);
+        hs.done
+            .store(hs.want.load(Ordering::Acquire) == gen, Ordering::Release);
         // Wait for a seek request (or stop).
         loop {
             if hs.stop.load(Ordering::Relaxed) {

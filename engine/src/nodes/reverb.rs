@@ -11,12 +11,54 @@ pub const MAX_PREDELAY_MS: f64 = 500.0;
 
 /// Parameters (automatable).
 pub const PARAMS: &[ParamDesc] = &[
-    ParamDesc::new("decay_s", Unit::Seconds, 0.1, 30.0, 2.0, "RT60 decay time in seconds"),
-    ParamDesc::new("predelay_ms", Unit::Ms, 0.0, 500.0, 20.0, "delay before the reverb starts, ms"),
-    ParamDesc::new("damping", Unit::Linear, 0.0, 1.0, 0.5, "high-frequency damping 0..1 (1: highs decay 10x faster)"),
-    ParamDesc::new("size", Unit::Linear, 0.0, 1.0, 0.7, "room size 0..1 (scales the delay lines)"),
-    ParamDesc::new("wet", Unit::Linear, 0.0, 1.0, 1.0, "reverb level, linear 0..1"),
-    ParamDesc::new("dry", Unit::Linear, 0.0, 1.0, 0.0, "direct level, linear 0..1 (0 on a send bus)"),
+    ParamDesc::new(
+        "decay_s",
+        Unit::Seconds,
+        0.1,
+        30.0,
+        2.0,
+        "RT60 decay time in seconds",
+    ),
+    ParamDesc::new(
+        "predelay_ms",
+        Unit::Ms,
+        0.0,
+        500.0,
+        20.0,
+        "delay before the reverb starts, ms",
+    ),
+    ParamDesc::new(
+        "damping",
+        Unit::Linear,
+        0.0,
+        1.0,
+        0.5,
+        "high-frequency damping 0..1 (1: highs decay 10x faster)",
+    ),
+    ParamDesc::new(
+        "size",
+        Unit::Linear,
+        0.0,
+        1.0,
+        0.7,
+        "room size 0..1 (scales the delay lines)",
+    ),
+    ParamDesc::new(
+        "wet",
+        Unit::Linear,
+        0.0,
+        1.0,
+        1.0,
+        "reverb level, linear 0..1",
+    ),
+    ParamDesc::new(
+        "dry",
+        Unit::Linear,
+        0.0,
+        1.0,
+        0.0,
+        "direct level, linear 0..1 (0 on a send bus)",
+    ),
 ];
 
 /// Kind description.
@@ -55,7 +97,9 @@ impl Node for Reverb {
 
     fn prepare(&mut self, cfg: &ProcessConfig) {
         let v: [f32; 6] = std::array::from_fn(|i| PARAMS[i].default);
-        self.dsp = Dsp::new(cfg.sample_rate, MAX_PREDELAY_MS, params(v)).ok().map(Box::new);
+        self.dsp = Dsp::new(cfg.sample_rate, MAX_PREDELAY_MS, params(v))
+            .ok()
+            .map(Box::new);
         self.current = v;
     }
 

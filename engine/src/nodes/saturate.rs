@@ -8,8 +8,22 @@ use crate::param::{ParamDesc, Unit};
 
 /// Parameters (automatable).
 pub const PARAMS: &[ParamDesc] = &[
-    ParamDesc::new("drive_db", Unit::Db, 0.0, 48.0, 6.0, "input gain into the curve, dB"),
-    ParamDesc::new("mix", Unit::Linear, 0.0, 1.0, 1.0, "wet share, 0..1 (dry is delay-matched)"),
+    ParamDesc::new(
+        "drive_db",
+        Unit::Db,
+        0.0,
+        48.0,
+        6.0,
+        "input gain into the curve, dB",
+    ),
+    ParamDesc::new(
+        "mix",
+        Unit::Linear,
+        0.0,
+        1.0,
+        1.0,
+        "wet share, 0..1 (dry is delay-matched)",
+    ),
     ParamDesc::new("output_db", Unit::Db, -48.0, 24.0, 0.0, "output gain, dB"),
 ];
 

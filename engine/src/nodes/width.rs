@@ -4,7 +4,9 @@
 
 use crate::dsp::crossover::Slope;
 use crate::dsp::stereo::{MonoBelow, Width as Dsp};
-use crate::node::{Channels, Node, NodeDesc, PortDesc, ProcessConfig, ProcessContext, ProcessStatus};
+use crate::node::{
+    Channels, Node, NodeDesc, PortDesc, ProcessConfig, ProcessContext, ProcessStatus,
+};
 use crate::param::{ParamDesc, Unit};
 
 /// Parameters (automatable).

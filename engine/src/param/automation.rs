@@ -67,9 +67,24 @@ pub struct Timeline {
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Shape {
     Const(f32),
-    Linear { t0: u64, v0: f64, t1: u64, v1: f64 },
-    Exp { t0: u64, v0: f64, t1: u64, ratio: f64 },
-    Target { t0: u64, v0: f64, v: f64, inv_tau: f64 },
+    Linear {
+        t0: u64,
+        v0: f64,
+        t1: u64,
+        v1: f64,
+    },
+    Exp {
+        t0: u64,
+        v0: f64,
+        t1: u64,
+        ratio: f64,
+    },
+    Target {
+        t0: u64,
+        v0: f64,
+        v: f64,
+        inv_tau: f64,
+    },
 }
 
 impl Shape {
@@ -328,6 +343,10 @@ mod tests {
         assert!((out[100] - 1000.0).abs() < 0.01, "{}", out[100]);
         assert_eq!(out[250], 10000.0);
         // 63.2 % of the way to 0 after one time constant
-        assert!((out[350] - 10000.0 * (-1f32).exp()).abs() < 0.5, "{}", out[350]);
+        assert!(
+            (out[350] - 10000.0 * (-1f32).exp()).abs() < 0.5,
+            "{}",
+            out[350]
+        );
     }
 }

@@ -79,7 +79,9 @@ pub fn processor_pair(schedule: Schedule) -> (Processor, Controller) {
     let (ctx, crx) = RingBuffer::new(QUEUE_CAPACITY);
     let (rtx, rrx) = RingBuffer::new(QUEUE_CAPACITY);
     let shared = Arc::new(Shared::default());
-    shared.running_serial.store(schedule.serial, Ordering::Relaxed);
+    shared
+        .running_serial
+        .store(schedule.serial, Ordering::Relaxed);
     let fade_len = (RELOAD_FADE_S * schedule.sample_rate).round().max(1.0) as u32;
     (
         Processor {
@@ -215,7 +217,9 @@ impl Processor {
         if new.based_on == self.schedule.serial {
             let old = &mut *self.schedule;
             for &(n, o) in new.migrate.iter() {
-                let (Some(ns), Some(os)) = (new.nodes.get_mut(n as usize), old.nodes.get_mut(o as usize)) else {
+                let (Some(ns), Some(os)) =
+                    (new.nodes.get_mut(n as usize), old.nodes.get_mut(o as usize))
+                else {
                     continue;
                 };
                 std::mem::swap(&mut ns.node, &mut os.node);
@@ -336,9 +340,20 @@ impl Processor {
                     }
                 }
                 Step::Delay { line, src, dst } => {
+                    let src_silent = s.pool.is_silent(src);
                     let (a, b) = s.pool.pair(src, dst, frames);
-                    s.lines[line as usize].process(a, b);
-                    s.pool.set_silent(dst, false);
+                    let l = &mut s.lines[line as usize];
+                    l.process(a, b);
+                    // The block played what came in `delay` frames ago: silence once the line
+                    // has been fed silence for the delay plus this block.
+                    let q = &mut s.line_quiet[line as usize];
+                    *q = if src_silent {
+                        q.saturating_add(frames as u64)
+                    } else {
+                        0
+                    };
+                    let silent = *q >= (l.delay_frames() + frames) as u64;
+                    s.pool.set_silent(dst, silent);
                 }
                 Step::Process { node } => {
                     run_node(s, node as usize, frames, transport, false);
@@ -369,7 +384,13 @@ impl Processor {
 }
 
 /// Builds the node's view of the pool and runs it (or its feedback read half).
-fn run_node(s: &mut Schedule, idx: usize, frames: usize, transport: Transport, feedback_read: bool) {
+fn run_node(
+    s: &mut Schedule,
+    idx: usize,
+    frames: usize,
+    transport: Transport,
+    feedback_read: bool,
+) {
     let base = s.pool.base_ptr();
     let slot = &mut s.nodes[idx];
     let pos = transport.position;
@@ -394,12 +415,14 @@ fn run_node(s: &mut Schedule, idx: usize, frames: usize, transport: Transport, f
     let mut ins: [[&[f32]; MAX_CHANNELS]; 2] = [[&[]; MAX_CHANNELS]; 2];
     for (p, port) in slot.inputs.iter().enumerate() {
         for (c, &b) in port.as_slice().iter().enumerate() {
-            ins[p][c] = unsafe { std::slice::from_raw_parts(base.add(b as usize * MAX_BLOCK), frames) };
+            ins[p][c] =
+                unsafe { std::slice::from_raw_parts(base.add(b as usize * MAX_BLOCK), frames) };
         }
     }
     let mut outs: [&mut [f32]; MAX_CHANNELS] = Default::default();
     for (c, &b) in slot.output.as_slice().iter().enumerate() {
-        outs[c] = unsafe { std::slice::from_raw_parts_mut(base.add(b as usize * MAX_BLOCK), frames) };
+        outs[c] =
+            unsafe { std::slice::from_raw_parts_mut(base.add(b as usize * MAX_BLOCK), frames) };
     }
     let nout = slot.output.len as usize;
     let outs = &mut outs[..nout];
@@ -409,7 +432,11 @@ fn run_node(s: &mut Schedule, idx: usize, frames: usize, transport: Transport, f
             f.read(outs, params);
         }
         slot.status = ProcessStatus::Continue;
-    } else if slot.has_inputs && input_silent && slot.status == ProcessStatus::Silent && !params_moved {
+    } else if slot.has_inputs
+        && input_silent
+        && slot.status == ProcessStatus::Silent
+        && !params_moved
+    {
         // Skipped: silent in, silent out. Not when a parameter moved, since a node's state may
         // follow its parameters (a mute's fade) even while it is silent.
         for o in outs.iter_mut() {

@@ -72,7 +72,11 @@ fn param_ref(m: &Model, node: NodeKey, id: &str) -> Result<ParamRef, String> {
                 n.desc.kind,
                 n.path,
                 did_you_mean(id, &ids),
-                if ids.is_empty() { "none".into() } else { ids.join(", ") }
+                if ids.is_empty() {
+                    "none".into()
+                } else {
+                    ids.join(", ")
+                }
             ))
         }
     }
@@ -91,9 +95,27 @@ fn strip_param(m: &Model, s: StripId, key: &str) -> Option<ParamRef> {
 }
 
 const STRIP_METHODS: &[&str] = &[
-    "to", "send", "insert", "eq", "highpass", "lowpass", "comp", "gate", "deess", "limit",
-    "loudness", "delay", "delay_line", "reverb", "saturate", "width", "multiband", "gain",
-    "polarity", "mute", "meter",
+    "to",
+    "send",
+    "insert",
+    "eq",
+    "highpass",
+    "lowpass",
+    "comp",
+    "gate",
+    "deess",
+    "limit",
+    "loudness",
+    "delay",
+    "delay_line",
+    "reverb",
+    "saturate",
+    "width",
+    "multiband",
+    "gain",
+    "polarity",
+    "mute",
+    "meter",
 ];
 
 impl UserData for StripRef {
@@ -143,12 +165,19 @@ impl UserData for StripRef {
                 let path = format!("{}/send:{}", m.strips[this.0].name, m.strips[d].name);
                 let key = m.spec.add(path, Gain, span.clone()).map_err(raise)?;
                 m.spec.set_param(key, "gain_db", gain_db).map_err(raise)?;
-                m.strips[this.0].sends.push(SendModel { dest: d, gain: key, pre, span });
+                m.strips[this.0].sends.push(SendModel {
+                    dest: d,
+                    gain: key,
+                    pre,
+                    span,
+                });
                 Ok(NodeRef(key))
             })
         });
         for &kind in STRIP_METHODS.iter().skip(3) {
-            methods.add_method(kind, move |lua, this, opts: Value| insert(lua, this.0, kind, opts));
+            methods.add_method(kind, move |lua, this, opts: Value| {
+                insert(lua, this.0, kind, opts)
+            });
         }
         methods.add_method("insert", |lua, this, (kind, opts): (String, Value)| {
             let kind: &'static str = STRIP_METHODS
@@ -157,17 +186,24 @@ impl UserData for StripRef {
                 .find(|k| **k == kind)
                 .copied()
                 .ok_or_else(|| {
-                    raise(Error::new(
-                        ErrorKind::Script,
-                        format!("unknown insert '{kind}'{}", did_you_mean(&kind, STRIP_METHODS)),
+                    raise(
+                        Error::new(
+                            ErrorKind::Script,
+                            format!(
+                                "unknown insert '{kind}'{}",
+                                did_you_mean(&kind, STRIP_METHODS)
+                            ),
+                        )
+                        .at(call_span(lua).as_ref()),
                     )
-                    .at(call_span(lua).as_ref()))
                 })?;
             insert(lua, this.0, kind, opts)
         });
         methods.add_meta_method(MetaMethod::Index, |lua, this, key: String| {
             if key == "name" {
-                return with_model(lua, |m| Ok(Value::String(lua.create_string(&m.strips[this.0].name)?)));
+                return with_model(lua, |m| {
+                    Ok(Value::String(lua.create_string(&m.strips[this.0].name)?))
+                });
             }
             match with_model(lua, |m| strip_param(m, this.0, &key)) {
                 Some(p) => Ok(Value::UserData(lua.create_userdata(p)?)),
@@ -176,7 +212,10 @@ impl UserData for StripRef {
                         ErrorKind::Script,
                         format!(
                             "strip has no field '{key}'{}; fields: name, gain_db, pan; methods: {}",
-                            did_you_mean(&key, &[&["name", "gain_db", "pan"], STRIP_METHODS].concat()),
+                            did_you_mean(
+                                &key,
+                                &[&["name", "gain_db", "pan"], STRIP_METHODS].concat()
+                            ),
                             STRIP_METHODS.join(", ")
                         ),
                     )
@@ -184,25 +223,34 @@ impl UserData for StripRef {
                 )),
             }
         });
-        methods.add_meta_method(MetaMethod::NewIndex, |lua, this, (key, v): (String, Value)| {
-            let span = call_span(lua);
-            let p = with_model(lua, |m| strip_param(m, this.0, &key));
-            let Some(p) = p else {
-                return Err(raise(
-                    Error::new(ErrorKind::Script, format!("cannot set '{key}' on a strip; settable: gain_db, pan"))
+        methods.add_meta_method(
+            MetaMethod::NewIndex,
+            |lua, this, (key, v): (String, Value)| {
+                let span = call_span(lua);
+                let p = with_model(lua, |m| strip_param(m, this.0, &key));
+                let Some(p) = p else {
+                    return Err(raise(
+                        Error::new(
+                            ErrorKind::Script,
+                            format!("cannot set '{key}' on a strip; settable: gain_db, pan"),
+                        )
                         .at(span.as_ref()),
-                ));
-            };
-            set_static(lua, p, v, span)
-        });
+                    ));
+                };
+                set_static(lua, p, v, span)
+            },
+        );
     }
 }
 
 fn set_static(lua: &Lua, p: ParamRef, v: Value, span: Option<Span>) -> LuaResult<()> {
     let Some(x) = as_number(&v) else {
         return Err(raise(
-            Error::new(ErrorKind::Param, format!("{} must be a number, got {}", p.id, type_name(&v)))
-                .at(span.as_ref()),
+            Error::new(
+                ErrorKind::Param,
+                format!("{} must be a number, got {}", p.id, type_name(&v)),
+            )
+            .at(span.as_ref()),
         ));
     };
     with_model(lua, |m| {
@@ -237,7 +285,10 @@ fn expect_strip(v: &Value, what: &str, span: Option<&Span>) -> LuaResult<StripId
     Err(raise(
         Error::new(
             ErrorKind::Script,
-            format!("{what}: expected a bus or mix.master, got {}{hint}", type_name(v)),
+            format!(
+                "{what}: expected a bus or mix.master, got {}{hint}",
+                type_name(v)
+            ),
         )
         .at(span),
     ))
@@ -252,7 +303,10 @@ fn insert(lua: &Lua, strip: StripId, kind: &'static str, opts: Value) -> LuaResu
             return Err(raise(
                 Error::new(
                     ErrorKind::Script,
-                    format!(":{kind}{{...}} takes an option table, got {}", type_name(other)),
+                    format!(
+                        ":{kind}{{...}} takes an option table, got {}",
+                        type_name(other)
+                    ),
                 )
                 .at(span.as_ref()),
             ))
@@ -271,7 +325,10 @@ fn insert(lua: &Lua, strip: StripId, kind: &'static str, opts: Value) -> LuaResu
         let b = match built {
             Ok(b) => b,
             Err(msg) => {
-                m.error(Error::new(ErrorKind::Param, format!("{kind} \"{path}\": {msg}")).at(span.as_ref()));
+                m.error(
+                    Error::new(ErrorKind::Param, format!("{kind} \"{path}\": {msg}"))
+                        .at(span.as_ref()),
+                );
                 // Keep going with a pass-through so later lines can still be checked.
                 inserts::Built::passthrough()
             }
@@ -295,24 +352,38 @@ impl UserData for NodeRef {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
         methods.add_meta_method(MetaMethod::Index, |lua, this, key: String| {
             if key == "path" {
-                return with_model(lua, |m| Ok(Value::String(lua.create_string(&m.spec.nodes[this.0].path)?)));
+                return with_model(lua, |m| {
+                    Ok(Value::String(
+                        lua.create_string(&m.spec.nodes[this.0].path)?,
+                    ))
+                });
             }
             match with_model(lua, |m| param_ref(m, this.0, &key)) {
                 Ok(p) => Ok(Value::UserData(lua.create_userdata(p)?)),
-                Err(msg) => Err(raise(Error::new(ErrorKind::Script, msg).at(call_span(lua).as_ref()))),
+                Err(msg) => Err(raise(
+                    Error::new(ErrorKind::Script, msg).at(call_span(lua).as_ref()),
+                )),
             }
         });
-        methods.add_meta_method(MetaMethod::NewIndex, |lua, this, (key, v): (String, Value)| {
-            let span = call_span(lua);
-            match with_model(lua, |m| param_ref(m, this.0, &key)) {
-                Ok(p) => set_static(lua, p, v, span),
-                Err(msg) => Err(raise(Error::new(ErrorKind::Script, msg).at(span.as_ref()))),
-            }
-        });
+        methods.add_meta_method(
+            MetaMethod::NewIndex,
+            |lua, this, (key, v): (String, Value)| {
+                let span = call_span(lua);
+                match with_model(lua, |m| param_ref(m, this.0, &key)) {
+                    Ok(p) => set_static(lua, p, v, span),
+                    Err(msg) => Err(raise(Error::new(ErrorKind::Script, msg).at(span.as_ref()))),
+                }
+            },
+        );
     }
 }
 
-fn automate(lua: &Lua, ud: AnyUserData, p: ParamRef, ev: AutomationEvent) -> LuaResult<AnyUserData> {
+fn automate(
+    lua: &Lua,
+    ud: AnyUserData,
+    p: ParamRef,
+    ev: AutomationEvent,
+) -> LuaResult<AnyUserData> {
     let span = call_span(lua);
     with_model(lua, |m| {
         if let Err(e) = m.spec.automate(p.node, p.id, ev) {
@@ -325,8 +396,11 @@ fn automate(lua: &Lua, ud: AnyUserData, p: ParamRef, ev: AutomationEvent) -> Lua
 fn num_arg(lua: &Lua, v: Value, what: &str) -> LuaResult<f64> {
     as_number(&v).ok_or_else(|| {
         raise(
-            Error::new(ErrorKind::Script, format!("{what} must be a number, got {}", type_name(&v)))
-                .at(call_span(lua).as_ref()),
+            Error::new(
+                ErrorKind::Script,
+                format!("{what} must be a number, got {}", type_name(&v)),
+            )
+            .at(call_span(lua).as_ref()),
         )
     })
 }
@@ -338,11 +412,14 @@ impl UserData for ParamRef {
             let (t_s, value) = (num_arg(lua, t, "time")?, num_arg(lua, v, "value")? as f32);
             automate(lua, ud, p, AutomationEvent::Set { t_s, value })
         });
-        methods.add_function("linear_to", |lua, (ud, t, v): (AnyUserData, Value, Value)| {
-            let p = *ud.borrow::<ParamRef>()?;
-            let (t_s, value) = (num_arg(lua, t, "time")?, num_arg(lua, v, "value")? as f32);
-            automate(lua, ud, p, AutomationEvent::Linear { t_s, value })
-        });
+        methods.add_function(
+            "linear_to",
+            |lua, (ud, t, v): (AnyUserData, Value, Value)| {
+                let p = *ud.borrow::<ParamRef>()?;
+                let (t_s, value) = (num_arg(lua, t, "time")?, num_arg(lua, v, "value")? as f32);
+                automate(lua, ud, p, AutomationEvent::Linear { t_s, value })
+            },
+        );
         methods.add_function("exp_to", |lua, (ud, t, v): (AnyUserData, Value, Value)| {
             let p = *ud.borrow::<ParamRef>()?;
             let (t_s, value) = (num_arg(lua, t, "time")?, num_arg(lua, v, "value")? as f32);
@@ -357,8 +434,11 @@ impl UserData for ParamRef {
                 let tau_s = num_arg(lua, tau, "tau_s")?;
                 if tau_s <= 0.0 {
                     return Err(raise(
-                        Error::new(ErrorKind::Param, format!("target: tau_s = {tau_s} must be greater than 0 s"))
-                            .at(call_span(lua).as_ref()),
+                        Error::new(
+                            ErrorKind::Param,
+                            format!("target: tau_s = {tau_s} must be greater than 0 s"),
+                        )
+                        .at(call_span(lua).as_ref()),
                     ));
                 }
                 automate(lua, ud, p, AutomationEvent::Target { t_s, value, tau_s })
@@ -370,8 +450,11 @@ impl UserData for ParamRef {
             for pt in pts.sequence_values::<Table>() {
                 let pt = pt.map_err(|_| {
                     raise(
-                        Error::new(ErrorKind::Script, "curve takes a list of {time, value} pairs")
-                            .at(call_span(lua).as_ref()),
+                        Error::new(
+                            ErrorKind::Script,
+                            "curve takes a list of {time, value} pairs",
+                        )
+                        .at(call_span(lua).as_ref()),
                     )
                 })?;
                 let t_s = num_arg(lua, pt.get(1)?, "curve time")?;
@@ -386,7 +469,9 @@ impl UserData for ParamRef {
             }
             Ok(ud)
         });
-        methods.add_meta_method(MetaMethod::ToString, |_, this, ()| Ok(format!("param {}", this.id)));
+        methods.add_meta_method(MetaMethod::ToString, |_, this, ()| {
+            Ok(format!("param {}", this.id))
+        });
     }
 }
 
@@ -411,18 +496,30 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
                         let a: Option<u32> = t.get(1).ok();
                         let b: Option<u32> = t.get(2).ok();
                         match (a, b) {
-                            (Some(a), Some(b)) if a > 0 && [1, 2, 4, 8, 16].contains(&b) => sig = Some((a, b)),
+                            (Some(a), Some(b)) if a > 0 && [1, 2, 4, 8, 16].contains(&b) => {
+                                sig = Some((a, b))
+                            }
                             _ => o.error("time_signature must look like {4, 4} or {6, 8}"),
                         }
                     }
                     Value::String(s) => {
                         let s = s.to_string_lossy();
-                        match s.split_once('/').map(|(a, b)| (a.trim().parse::<u32>(), b.trim().parse::<u32>())) {
-                            Some((Ok(a), Ok(b))) if a > 0 && [1, 2, 4, 8, 16].contains(&b) => sig = Some((a, b)),
-                            _ => o.error(format!("time_signature '{s}' must look like \"4/4\" or \"6/8\"")),
+                        match s
+                            .split_once('/')
+                            .map(|(a, b)| (a.trim().parse::<u32>(), b.trim().parse::<u32>()))
+                        {
+                            Some((Ok(a), Ok(b))) if a > 0 && [1, 2, 4, 8, 16].contains(&b) => {
+                                sig = Some((a, b))
+                            }
+                            _ => o.error(format!(
+                                "time_signature '{s}' must look like \"4/4\" or \"6/8\""
+                            )),
                         }
                     }
-                    other => o.error(format!("time_signature must be \"4/4\" or {{4, 4}}, got {}", type_name(other))),
+                    other => o.error(format!(
+                        "time_signature must be \"4/4\" or {{4, 4}}, got {}",
+                        type_name(other)
+                    )),
                 }
             }
             let errs = o.finish();
@@ -456,7 +553,9 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
             let ctx = lua.app_data_ref::<Ctx>().expect("ctx").clone();
             let src = sources::build(lua, &ctx, &name, &src, span.clone())?;
             with_model(lua, |m| {
-                let id = m.add_strip(&name, StripKind::Track, src.head, span.clone()).map_err(raise)?;
+                let id = m
+                    .add_strip(&name, StripKind::Track, src.head, span.clone())
+                    .map_err(raise)?;
                 let st = m.strips[id].clone();
                 if let Some(g) = src.gain_db {
                     m.spec.set_param(st.fader, "gain_db", g).map_err(raise)?;
@@ -478,9 +577,15 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
             with_model(lua, |m| {
                 let head = m
                     .spec
-                    .add(format!("{name}/in"), crate::nodes::Sum::new(2), span.clone())
+                    .add(
+                        format!("{name}/in"),
+                        crate::nodes::Sum::new(2),
+                        span.clone(),
+                    )
                     .map_err(raise)?;
-                let id = m.add_strip(&name, StripKind::Bus, head, span).map_err(raise)?;
+                let id = m
+                    .add_strip(&name, StripKind::Bus, head, span)
+                    .map_err(raise)?;
                 Ok(StripRef(id))
             })
         })?,
@@ -492,7 +597,9 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
     )?;
     mix.set(
         "beat",
-        lua.create_function(|lua, n: f64| Ok(with_model(lua, |m| m.spec.session.tempo.beats_s(n))))?,
+        lua.create_function(|lua, n: f64| {
+            Ok(with_model(lua, |m| m.spec.session.tempo.beats_s(n)))
+        })?,
     )?;
     mix.set(
         "note",
@@ -505,7 +612,10 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
                 return Err(raise(
                     Error::new(
                         ErrorKind::Script,
-                        format!("mix.note: expected a note value like 1/8 or \"1/8.\", got {}", type_name(&v)),
+                        format!(
+                            "mix.note: expected a note value like 1/8 or \"1/8.\", got {}",
+                            type_name(&v)
+                        ),
                     )
                     .at(call_span(lua).as_ref()),
                 ));
@@ -520,7 +630,11 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
             lua.create_function(move |_, t: Option<Table>| {
                 let t = match t {
                     Some(t) => t,
-                    None => return Err(mlua::Error::runtime(format!("mix.{band} takes an option table"))),
+                    None => {
+                        return Err(mlua::Error::runtime(format!(
+                            "mix.{band} takes an option table"
+                        )))
+                    }
                 };
                 t.set("type", *band)?;
                 Ok(t)
@@ -586,8 +700,14 @@ fn expect_name(lua: &Lua, v: &Value, what: &str, span: Option<&Span>) -> LuaResu
             }
         }
         other => Err(raise(
-            Error::new(ErrorKind::Script, format!("{what}: the first argument must be a name (string), got {}", type_name(other)))
-                .at(span),
+            Error::new(
+                ErrorKind::Script,
+                format!(
+                    "{what}: the first argument must be a name (string), got {}",
+                    type_name(other)
+                ),
+            )
+            .at(span),
         )),
     }
 }
@@ -603,7 +723,9 @@ fn check_unique(lua: &Lua, name: &str, span: Option<&Span>) -> LuaResult<()> {
             Err(raise(
                 Error::new(
                     ErrorKind::Script,
-                    format!("duplicate name \"{name}\"{first}; give each track and bus its own name"),
+                    format!(
+                        "duplicate name \"{name}\"{first}; give each track and bus its own name"
+                    ),
                 )
                 .at(span),
             ))

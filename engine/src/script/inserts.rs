@@ -16,7 +16,14 @@ use crate::units::Tempo;
 
 /// Band constructors offered as `mix.<type>{...}` for `:eq{}`.
 pub const BAND_TYPES: &[&str] = &[
-    "bell", "low_shelf", "high_shelf", "highpass", "lowpass", "notch", "bandpass", "allpass",
+    "bell",
+    "low_shelf",
+    "high_shelf",
+    "highpass",
+    "lowpass",
+    "notch",
+    "bandpass",
+    "allpass",
 ];
 
 /// A node ready to add to the graph.

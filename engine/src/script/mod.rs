@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Value, VmState};
 
 pub use api::{NodeRef, ParamRef, StripRef};
-pub use inserts::{parse_note, sidechain as inserts_sidechain, time_option as inserts_time, BAND_TYPES};
+pub use inserts::{
+    parse_note, sidechain as inserts_sidechain, time_option as inserts_time, BAND_TYPES,
+};
 pub use model::{Model, RenderJob, StripKind, StripModel};
 pub use options::Opts;
 
@@ -31,13 +33,34 @@ use crate::graph::{GraphSpec, Session};
 
 /// Graph modules shipped with mixdown, available to `require` from any script.
 pub const EMBEDDED_MODULES: &[(&str, &str)] = &[
-    ("strips.vocal", include_str!("../../../graphs/strips/vocal.lua")),
-    ("strips.drums", include_str!("../../../graphs/strips/drums.lua")),
-    ("strips.bass", include_str!("../../../graphs/strips/bass.lua")),
-    ("mastering.streaming", include_str!("../../../graphs/mastering/streaming.lua")),
-    ("mastering.broadcast", include_str!("../../../graphs/mastering/broadcast.lua")),
-    ("mastering.loud", include_str!("../../../graphs/mastering/loud.lua")),
-    ("buses.parallel", include_str!("../../../graphs/buses/parallel.lua")),
+    (
+        "strips.vocal",
+        include_str!("../../../graphs/strips/vocal.lua"),
+    ),
+    (
+        "strips.drums",
+        include_str!("../../../graphs/strips/drums.lua"),
+    ),
+    (
+        "strips.bass",
+        include_str!("../../../graphs/strips/bass.lua"),
+    ),
+    (
+        "mastering.streaming",
+        include_str!("../../../graphs/mastering/streaming.lua"),
+    ),
+    (
+        "mastering.broadcast",
+        include_str!("../../../graphs/mastering/broadcast.lua"),
+    ),
+    (
+        "mastering.loud",
+        include_str!("../../../graphs/mastering/loud.lua"),
+    ),
+    (
+        "buses.parallel",
+        include_str!("../../../graphs/buses/parallel.lua"),
+    ),
 ];
 
 /// The embedded demo song (`scripts/demo.lua`), rendered when no script is given.
@@ -137,7 +160,13 @@ pub fn evaluate(path: &Path, opts: &ScriptOptions) -> Result<Evaluated, Errors> 
     })?;
     let dir = path
         .parent()
-        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
         .unwrap_or(Path::new("."))
         .to_path_buf();
     evaluate_source(&src, &path.display().to_string(), &dir, opts)
@@ -362,10 +391,11 @@ pub fn lua_error(e: mlua::Error, name: &str) -> Error {
             Some(ours) => ours.clone(),
             None => Error::new(ErrorKind::Script, ext.to_string()),
         },
-        mlua::Error::SyntaxError { message, .. } => {
-            Error::new(ErrorKind::Script, format!("syntax error: {}", strip_location(&message)))
-                .at(location(&message).as_ref())
-        }
+        mlua::Error::SyntaxError { message, .. } => Error::new(
+            ErrorKind::Script,
+            format!("syntax error: {}", strip_location(&message)),
+        )
+        .at(location(&message).as_ref()),
         mlua::Error::RuntimeError(message) => {
             let first = message.lines().next().unwrap_or("").to_string();
             match location(&first) {

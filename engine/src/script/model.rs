@@ -128,7 +128,10 @@ impl Model {
             open_ended: Vec::new(),
             insert_counts: Vec::new(),
         };
-        let head = m.spec.add("master/in", Sum::new(2), None).expect("fresh graph");
+        let head = m
+            .spec
+            .add("master/in", Sum::new(2), None)
+            .expect("fresh graph");
         let fader = m.spec.add("master/fader", Gain, None).expect("fresh graph");
         m.strips.push(StripModel {
             name: "master".into(),
@@ -230,7 +233,10 @@ impl Model {
             }
         }
         for (node, src, span) in self.sidechains.clone() {
-            if let Err(e) = self.spec.connect(strips[src].tail(), node, "sidechain", span) {
+            if let Err(e) = self
+                .spec
+                .connect(strips[src].tail(), node, "sidechain", span)
+            {
                 errs.push(e);
             }
         }

@@ -46,7 +46,10 @@ impl Opts {
                     Ok((k, _)) => errors.push(
                         Error::new(
                             ErrorKind::Param,
-                            format!("{subject}: option keys must be names, got {}", type_name(&k)),
+                            format!(
+                                "{subject}: option keys must be names, got {}",
+                                type_name(&k)
+                            ),
                         )
                         .at(span.as_ref()),
                     ),
@@ -101,7 +104,10 @@ impl Opts {
             Value::Integer(i) => Some(i as f64),
             Value::Number(n) => Some(n),
             other => {
-                self.error(format!("'{key}' must be a number, got {}", type_name(&other)));
+                self.error(format!(
+                    "'{key}' must be a number, got {}",
+                    type_name(&other)
+                ));
                 None
             }
         }
@@ -112,7 +118,10 @@ impl Opts {
         match self.take(key)? {
             Value::String(s) => Some(s.to_string_lossy()),
             other => {
-                self.error(format!("'{key}' must be a string, got {}", type_name(&other)));
+                self.error(format!(
+                    "'{key}' must be a string, got {}",
+                    type_name(&other)
+                ));
                 None
             }
         }
@@ -123,7 +132,10 @@ impl Opts {
         match self.take(key)? {
             Value::Boolean(b) => Some(b),
             other => {
-                self.error(format!("'{key}' must be true or false, got {}", type_name(&other)));
+                self.error(format!(
+                    "'{key}' must be true or false, got {}",
+                    type_name(&other)
+                ));
                 None
             }
         }

@@ -29,13 +29,23 @@ fn raise(e: Error) -> mlua::Error {
 }
 
 /// Builds the source node of track `name` from the second argument of `mix.track`.
-pub fn build(lua: &Lua, ctx: &Ctx, name: &str, src: &Value, span: Option<Span>) -> LuaResult<Source> {
+pub fn build(
+    lua: &Lua,
+    ctx: &Ctx,
+    name: &str,
+    src: &Value,
+    span: Option<Span>,
+) -> LuaResult<Source> {
     let subject = format!("track \"{name}\"");
     match src {
         Value::String(s) => {
             let file = s.to_string_lossy();
             let head = file_source(lua, ctx, name, &file, Placement::default(), span)?;
-            Ok(Source { head, gain_db: None, pan: None })
+            Ok(Source {
+                head,
+                gain_db: None,
+                pan: None,
+            })
         }
         Value::Table(t) => {
             let mut o = Opts::new(Some(t), subject.clone(), span.clone());
@@ -43,7 +53,10 @@ pub fn build(lua: &Lua, ctx: &Ctx, name: &str, src: &Value, span: Option<Span>) 
             let pan = o.num_in("pan", -1.0, 1.0, "");
             let head = if let Some(file) = o.str("file") {
                 let start_s = o.num_in("start_s", 0.0, 1e6, " s").unwrap_or(0.0);
-                let mut placement = Placement { start_s, ..Default::default() };
+                let mut placement = Placement {
+                    start_s,
+                    ..Default::default()
+                };
                 match o.value("trim") {
                     None => {}
                     Some(Value::Integer(i)) => placement.trim_start_s = i as f64,
@@ -77,7 +90,13 @@ pub fn build(lua: &Lua, ctx: &Ctx, name: &str, src: &Value, span: Option<Span>) 
                         let mut m = lua.app_data_mut::<Model>().expect("model");
                         let key = m
                             .spec
-                            .add_with(format!("{name}/source"), g.desc, g.config, g.factory, span.clone())
+                            .add_with(
+                                format!("{name}/source"),
+                                g.desc,
+                                g.config,
+                                g.factory,
+                                span.clone(),
+                            )
                             .map_err(raise)?;
                         for (i, v) in g.initial {
                             m.spec.nodes[key].params[i].value = v;
@@ -117,12 +136,19 @@ pub fn build(lua: &Lua, ctx: &Ctx, name: &str, src: &Value, span: Option<Span>) 
 pub const GENERATOR_KEYS: &[&str] = &["synth", "drum", "osc", "noise"];
 
 fn lua_session(lua: &Lua) -> crate::graph::Session {
-    lua.app_data_ref::<Model>().expect("model").spec.session.clone()
+    lua.app_data_ref::<Model>()
+        .expect("model")
+        .spec
+        .session
+        .clone()
 }
 
 fn push_errors(lua: &Lua, errs: Vec<Error>) {
     if !errs.is_empty() {
-        lua.app_data_mut::<Model>().expect("model").errors.extend(errs);
+        lua.app_data_mut::<Model>()
+            .expect("model")
+            .errors
+            .extend(errs);
     }
 }
 
@@ -152,7 +178,10 @@ fn file_source(
                 )
             } else {
                 let shown = resolved.display().to_string();
-                let what = e.message.strip_prefix(&format!("{shown}: ")).unwrap_or(&e.message);
+                let what = e
+                    .message
+                    .strip_prefix(&format!("{shown}: "))
+                    .unwrap_or(&e.message);
                 format!("{subject}: audio file \"{file}\": {what}")
             };
             Error::new(e.kind, msg)
@@ -162,7 +191,8 @@ fn file_source(
         Ok(info) => {
             let mut m = lua.app_data_mut::<Model>().expect("model");
             m.files.push(info.path.clone());
-            m.file_rates.push((PathBuf::from(file), info.sample_rate, span.clone()));
+            m.file_rates
+                .push((PathBuf::from(file), info.sample_rate, span.clone()));
             let info = Arc::new(info);
             let config = format!("{}|{placement:?}", info.path.display());
             m.spec
