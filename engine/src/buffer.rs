@@ -79,9 +79,15 @@ impl BufferPool {
         self.silent[i as usize] = silent;
     }
 
-    /// Raw base pointer, for the processor's split borrows (see `rt::processor`).
+    /// Raw base pointer, for the processor's split borrows (see `rt::exec`).
     #[inline]
     pub(crate) fn base_ptr(&mut self) -> *mut f32 {
         self.data.as_mut_ptr()
+    }
+
+    /// Raw pointer to the silence flags (see `rt::exec`).
+    #[inline]
+    pub(crate) fn silent_ptr(&mut self) -> *mut bool {
+        self.silent.as_mut_ptr()
     }
 }

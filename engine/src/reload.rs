@@ -156,6 +156,7 @@ impl Reloader {
             CompileConfig {
                 mode: Mode::Realtime,
                 start_frame,
+                parallel: false,
             },
         )?;
         let migrated = plan_migration(&mut s, &self.running);

@@ -15,6 +15,12 @@ use crate::io::wav::{OutputFormat, WavSink};
 use crate::measure::{Analyzer, Measurement};
 use crate::rt::Processor;
 
+/// Below this level (2^-24, about −144 dBFS, under half an LSB of 24-bit audio) a tail counts
+/// as silence when deciding where the render ends. Nodes decide they have gone quiet block by
+/// block, which can change samples far below this level with the block size; judging the end
+/// at this level keeps the length the same at every block size.
+pub const TAIL_SILENCE: f32 = 1.0 / 16_777_216.0;
+
 /// How to render.
 #[derive(Clone, Debug)]
 pub struct RenderOptions {
@@ -30,6 +36,9 @@ pub struct RenderOptions {
     pub progress: bool,
     /// Measure loudness and true peak of what is written.
     pub measure: bool,
+    /// Worker threads for independent branches (1 = single-threaded). Output is bit-identical
+    /// whatever the count.
+    pub threads: usize,
 }
 
 impl Default for RenderOptions {
@@ -41,6 +50,7 @@ impl Default for RenderOptions {
             max_tail_s: 10.0,
             progress: false,
             measure: false,
+            threads: 1,
         }
     }
 }
@@ -120,6 +130,7 @@ fn run(
     let max_end = explicit_end.unwrap_or(content + (opts.max_tail_s * sr) as u64);
     let block = opts.block.clamp(1, MAX_BLOCK);
     let mut proc = Processor::new(schedule);
+    proc.set_threads(opts.threads);
     let bar = progress_bar(opts.progress, max_end);
     let mut analyzer = opts.measure.then(|| Analyzer::new(sr, ch));
 
@@ -151,7 +162,7 @@ fn run(
             if k >= max_end {
                 break;
             }
-            if (0..ch).any(|c| bufs[c][i] != 0.0) {
+            if (0..ch).any(|c| bufs[c][i].abs() > TAIL_SILENCE) {
                 loud_to = pending[0].len() + 1;
             }
             for c in 0..ch {
@@ -214,7 +225,13 @@ fn run(
 pub fn prepare_schedule(spec: &GraphSpec, opts: &RenderOptions) -> Result<(Schedule, u32), Errors> {
     let mut passes = 0;
     loop {
-        let s = compile(spec, CompileConfig::default())?;
+        let s = compile(
+            spec,
+            CompileConfig {
+                parallel: opts.threads > 1,
+                ..CompileConfig::default()
+            },
+        )?;
         if !s.needs_analysis() || passes >= crate::nodes::loudness::MAX_PASSES {
             return Ok((s, passes));
         }

@@ -31,6 +31,9 @@ pub struct CompileConfig {
     pub mode: Mode,
     /// Transport position at which the schedule will start running (sources pre-roll from it).
     pub start_frame: u64,
+    /// Give every node its own buffers (no reuse), so independent branches can run on several
+    /// threads (`rt::ParallelRunner`). Costs memory, not time.
+    pub parallel: bool,
 }
 
 impl Default for CompileConfig {
@@ -38,6 +41,7 @@ impl Default for CompileConfig {
         Self {
             mode: Mode::Offline,
             start_frame: 0,
+            parallel: false,
         }
     }
 }
@@ -325,7 +329,10 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
     }
 
     // Buffers and steps.
-    let mut b = Builder::default();
+    let mut b = Builder {
+        no_reuse: cfg.parallel,
+        ..Builder::default()
+    };
     let zero = b.alloc();
     let mut readers = vec![0usize; n];
     for d in 0..n {
@@ -621,6 +628,7 @@ struct Builder {
     steps: Vec<Step>,
     free: Vec<u32>,
     count: u32,
+    no_reuse: bool,
 }
 
 impl Builder {
@@ -642,6 +650,9 @@ impl Builder {
     }
 
     fn free_port(&mut self, pb: PortBufs) {
+        if self.no_reuse {
+            return;
+        }
         // Reverse so the next allocation reuses the lowest indices first (stable dumps).
         for &i in pb.as_slice().iter().rev() {
             if !self.free.contains(&i) {

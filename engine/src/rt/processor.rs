@@ -11,13 +11,12 @@ use std::sync::Arc;
 
 use rtrb::{Consumer, Producer, RingBuffer};
 
+use super::exec::Exec;
 use super::msg::{ControlMsg, ReturnMsg, QUEUE_CAPACITY};
-use crate::buffer::{MAX_BLOCK, MAX_CHANNELS};
-use crate::graph::{Schedule, Step};
-use crate::node::{ParamValue, ProcessContext, ProcessStatus, Transport};
-
-/// Most parameters one node may declare.
-pub const MAX_PARAMS: usize = 48;
+use super::parallel::ParallelRunner;
+use crate::buffer::MAX_BLOCK;
+use crate::graph::Schedule;
+use crate::node::Transport;
 
 /// Length of each half of the crossfade used when a reload changes the routing.
 pub const RELOAD_FADE_S: f64 = 0.015;
@@ -56,6 +55,7 @@ pub struct Processor {
     playing: bool,
     swaps: u64,
     shared: Arc<Shared>,
+    parallel: Option<ParallelRunner>,
 }
 
 /// The control-thread side.
@@ -95,6 +95,7 @@ pub fn processor_pair(schedule: Schedule) -> (Processor, Controller) {
             playing: true,
             swaps: 0,
             shared: shared.clone(),
+            parallel: None,
         },
         Controller {
             tx: ctx,
@@ -145,6 +146,13 @@ impl Processor {
     /// The running schedule.
     pub fn schedule(&self) -> &Schedule {
         &self.schedule
+    }
+
+    /// Runs independent branches on `threads` worker threads (offline render only; the
+    /// schedule must have been compiled without buffer reuse, see `CompileConfig::parallel`).
+    /// Output is bit-identical to one thread. Control thread; allocates and spawns threads.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.parallel = ParallelRunner::new(&self.schedule, threads);
     }
 
     /// The running schedule, mutably (control side, when not running on an audio thread).
@@ -324,45 +332,14 @@ impl Processor {
             sample_rate: s.sample_rate,
             playing,
         };
-        for k in 0..s.steps.len() {
-            match s.steps[k] {
-                Step::Clear { buf } => {
-                    s.pool.get_mut(buf, frames).fill(0.0);
-                    s.pool.set_silent(buf, true);
-                }
-                Step::Mix { src, dst, gain } => {
-                    if !s.pool.is_silent(src) {
-                        let (a, b) = s.pool.pair(src, dst, frames);
-                        for (o, x) in b.iter_mut().zip(a) {
-                            *o += gain * x;
-                        }
-                        s.pool.set_silent(dst, false);
-                    }
-                }
-                Step::Delay { line, src, dst } => {
-                    let src_silent = s.pool.is_silent(src);
-                    let (a, b) = s.pool.pair(src, dst, frames);
-                    let l = &mut s.lines[line as usize];
-                    l.process(a, b);
-                    // The block played what came in `delay` frames ago: silence once the line
-                    // has been fed silence for the delay plus this block.
-                    let q = &mut s.line_quiet[line as usize];
-                    *q = if src_silent {
-                        q.saturating_add(frames as u64)
-                    } else {
-                        0
-                    };
-                    let silent = *q >= (l.delay_frames() + frames) as u64;
-                    s.pool.set_silent(dst, silent);
-                }
-                Step::Process { node } => {
-                    run_node(s, node as usize, frames, transport, false);
-                }
-                Step::FeedbackRead { node } => {
-                    run_node(s, node as usize, frames, transport, true);
-                }
-                Step::FeedbackWrite { node } => {
-                    feedback_write(s, node as usize, frames, transport);
+        match &mut self.parallel {
+            Some(runner) => runner.run_block(s, frames, transport),
+            None => {
+                let exec = Exec::new(s);
+                for k in 0..s.steps.len() {
+                    // SAFETY: one thread runs the steps in order; the compiler's indices are in
+                    // range and a node's outputs never alias its inputs.
+                    unsafe { exec.step(s.steps[k], frames, transport) };
                 }
             }
         }
@@ -380,116 +357,5 @@ impl Processor {
     /// Output channel count of the running schedule.
     pub fn output_channels(&self) -> usize {
         self.schedule.output.len as usize
-    }
-}
-
-/// Builds the node's view of the pool and runs it (or its feedback read half).
-fn run_node(
-    s: &mut Schedule,
-    idx: usize,
-    frames: usize,
-    transport: Transport,
-    feedback_read: bool,
-) {
-    let base = s.pool.base_ptr();
-    let slot = &mut s.nodes[idx];
-    let pos = transport.position;
-    let mut params_moved = false;
-    for p in slot.params.iter_mut() {
-        params_moved |= p.advance(pos, frames);
-    }
-    let mut params = [ParamValue::Const(0.0); MAX_PARAMS];
-    for (i, p) in slot.params.iter().enumerate().take(MAX_PARAMS) {
-        params[i] = p.value(frames);
-    }
-    let params = &params[..slot.params.len().min(MAX_PARAMS)];
-
-    let input_silent = slot
-        .inputs
-        .iter()
-        .flat_map(|p| p.as_slice())
-        .all(|&b| s.pool.is_silent(b));
-    // SAFETY: the compiler assigns every node output buffers that are distinct from each other
-    // and from every buffer the node reads; all indices are < pool.len(). So the shared input
-    // slices and the mutable output slices below never overlap, and none outlives this call.
-    let mut ins: [[&[f32]; MAX_CHANNELS]; 2] = [[&[]; MAX_CHANNELS]; 2];
-    for (p, port) in slot.inputs.iter().enumerate() {
-        for (c, &b) in port.as_slice().iter().enumerate() {
-            ins[p][c] =
-                unsafe { std::slice::from_raw_parts(base.add(b as usize * MAX_BLOCK), frames) };
-        }
-    }
-    let mut outs: [&mut [f32]; MAX_CHANNELS] = Default::default();
-    for (c, &b) in slot.output.as_slice().iter().enumerate() {
-        outs[c] =
-            unsafe { std::slice::from_raw_parts_mut(base.add(b as usize * MAX_BLOCK), frames) };
-    }
-    let nout = slot.output.len as usize;
-    let outs = &mut outs[..nout];
-
-    if feedback_read {
-        if let Some(f) = slot.node.as_feedback() {
-            f.read(outs, params);
-        }
-        slot.status = ProcessStatus::Continue;
-    } else if slot.has_inputs
-        && input_silent
-        && slot.status == ProcessStatus::Silent
-        && !params_moved
-    {
-        // Skipped: silent in, silent out. Not when a parameter moved, since a node's state may
-        // follow its parameters (a mute's fade) even while it is silent.
-        for o in outs.iter_mut() {
-            o.fill(0.0);
-        }
-    } else {
-        let mut cx = ProcessContext {
-            frames,
-            inputs: [
-                &ins[0][..slot.inputs[0].len as usize],
-                &ins[1][..slot.inputs[1].len as usize],
-            ],
-            outputs: outs,
-            params,
-            transport,
-            input_silent,
-        };
-        slot.status = slot.node.process(&mut cx);
-    }
-    // Guard: no NaN or infinity leaves a node.
-    for &b in slot.output.as_slice() {
-        let o = s.pool.get_mut(b, frames);
-        let probe = o.iter().fold(0.0f32, |a, &x| a + x * 0.0);
-        if !probe.is_finite() {
-            for x in o.iter_mut() {
-                if !x.is_finite() {
-                    *x = 0.0;
-                    slot.nan_count += 1;
-                }
-            }
-        }
-    }
-    let silent = slot.status == ProcessStatus::Silent;
-    for &b in slot.output.as_slice() {
-        s.pool.set_silent(b, silent);
-    }
-}
-
-fn feedback_write(s: &mut Schedule, idx: usize, frames: usize, transport: Transport) {
-    let base = s.pool.base_ptr();
-    let slot = &mut s.nodes[idx];
-    let mut params = [ParamValue::Const(0.0); MAX_PARAMS];
-    for (i, p) in slot.params.iter().enumerate().take(MAX_PARAMS) {
-        params[i] = p.value(frames);
-    }
-    let _ = transport;
-    let params = &params[..slot.params.len().min(MAX_PARAMS)];
-    let mut ins: [&[f32]; MAX_CHANNELS] = [&[]; MAX_CHANNELS];
-    for (c, &b) in slot.inputs[0].as_slice().iter().enumerate() {
-        // SAFETY: read-only view of pool buffers; no mutable view exists during this call.
-        ins[c] = unsafe { std::slice::from_raw_parts(base.add(b as usize * MAX_BLOCK), frames) };
-    }
-    if let Some(f) = slot.node.as_feedback() {
-        f.write(&ins[..slot.inputs[0].len as usize], params);
     }
 }
