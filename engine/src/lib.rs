@@ -34,6 +34,7 @@
 //! - [`io`]: audio files; [`units`]: dB, Hz and musical time; [`error`]: the error type.
 #![warn(missing_docs)]
 
+pub mod album;
 pub mod buffer;
 pub mod dsp;
 pub mod error;
@@ -46,6 +47,7 @@ pub mod nodes;
 pub mod param;
 pub mod reload;
 pub mod render;
+pub mod report;
 pub mod rt;
 pub mod script;
 pub mod units;

@@ -9,5 +9,6 @@
 return function(strip, opts)
   opts = opts or {}
   strip:highpass { hz = 20, slope_db = 24 }
-  return strip:loudness { target_lufs = opts.target_lufs or -23, ceiling_db = opts.ceiling_db or -1 }
+  return strip:loudness { target_lufs = opts.target_lufs or -23, ceiling_db = opts.ceiling_db or -1,
+                          gain_db = opts.gain_db }
 end

@@ -14,5 +14,6 @@ return function(strip, opts)
     mix.high_shelf { hz = 12000, gain_db = 2 },
   }
   strip:comp { threshold_db = -18, ratio = 3, knee_db = 4, attack_ms = 10, release_ms = 150 }
-  return strip:loudness { target_lufs = opts.target_lufs or -9, ceiling_db = opts.ceiling_db or -0.8 }
+  return strip:loudness { target_lufs = opts.target_lufs or -9, ceiling_db = opts.ceiling_db or -0.8,
+                          gain_db = opts.gain_db }
 end

@@ -15,5 +15,6 @@ return function(strip, opts)
   }
   strip:comp { threshold_db = opts.glue_threshold_db or -16, ratio = 2, knee_db = 6,
                attack_ms = 30, release_ms = 250, link = "max" }
-  return strip:loudness { target_lufs = opts.target_lufs or -14, ceiling_db = opts.ceiling_db or -1 }
+  return strip:loudness { target_lufs = opts.target_lufs or -14, ceiling_db = opts.ceiling_db or -1,
+                          gain_db = opts.gain_db }
 end

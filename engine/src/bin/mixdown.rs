@@ -251,6 +251,21 @@ fn cmd_render(
             .into());
         }
     }
+    if !ev.albums.is_empty() {
+        for job in &ev.albums {
+            let r = mixdown::album::render_album(job, &script_options(sa), &opts)?;
+            for s in &r.songs {
+                eprintln!("wrote {}", s.path.display());
+            }
+            if let Some(c) = &r.continuous {
+                eprintln!("wrote {}", c.display());
+            }
+            eprintln!("{}", r.table());
+        }
+        if ev.strips.len() <= 1 {
+            return Ok(());
+        }
+    }
     let (schedule, passes) = mixdown::render::prepare_schedule(&ev.spec, &opts)?;
     for w in &schedule.warnings {
         eprintln!("warning: {w}");

@@ -93,6 +93,13 @@ pub fn build(
                 .num_in("target_lufs", -70.0, 0.0, " LUFS")
                 .unwrap_or(-14.0);
             let ceiling = o.num_in("ceiling_db", -60.0, 0.0, " dBTP").unwrap_or(-1.0);
+            if let Some(g) = o.num_in("gain_db", -60.0, 60.0, " dB") {
+                // A fixed gain instead of a target (album mastering: one gain for all songs).
+                return Ok(Built::of(
+                    Loudness::with_gain(g, ceiling),
+                    format!("gain {g}|{ceiling}"),
+                ));
+            }
             if target > ceiling {
                 return Err(format!(
                     "target_lufs = {target} is louder than the ceiling_db = {ceiling} dBTP allows; \

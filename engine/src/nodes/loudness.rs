@@ -3,8 +3,14 @@
 //!
 //! Offline it measures the whole programme first (an analysis pass), applies one gain, and — as
 //! the limiter takes a little loudness off the loudest parts — measures the result and corrects
-//! the gain, up to three times, until the output is within 0.05 LU of the target. If the ceiling
-//! keeps the target out of reach, the render summary says by how much. Live (where the future is
+//! the gain, up to three times, until the output is within 0.05 LU of the target. Each correction
+//! is scaled by how much loudness the previous one bought (a secant step), so heavily limited
+//! material converges too. If the ceiling keeps the target out of reach, the render summary says
+//! by how much.
+//!
+//! The meter hears the programme as it is written: silence inside the programme counts (the
+//! frames the processor skipped while the node was silent are metered as silence when sound
+//! resumes), silence after its end does not (the render trims it). Live (where the future is
 //! unknown) the gain follows the integrated loudness heard so far, gliding, within ±20 dB.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -38,6 +44,10 @@ pub struct LoudnessCell {
     input_lufs: AtomicU64,
     /// Last measured output loudness.
     output_lufs: AtomicU64,
+    /// Gain of the previous output pass (f64 bits; NaN before the first).
+    prev_gain_db: AtomicU64,
+    /// Output loudness the previous output pass measured.
+    prev_output_lufs: AtomicU64,
 }
 
 fn load(a: &AtomicU64) -> f64 {
@@ -61,6 +71,12 @@ pub struct Loudness {
     live_gain_db: f64,
     frames: u64,
     sample_rate: f64,
+    /// Consecutive silent input frames (to report `Silent` once the limiter has flushed).
+    quiet: usize,
+    /// Transport position the next block should start at, to meter skipped silence (offline).
+    next_pos: Option<u64>,
+    /// A block of zeros for metering skipped silence.
+    zeros: Vec<f32>,
 }
 
 impl Loudness {
@@ -69,6 +85,8 @@ impl Loudness {
         let cell = Arc::new(LoudnessCell::default());
         store(&cell.input_lufs, f64::NAN);
         store(&cell.output_lufs, f64::NAN);
+        store(&cell.prev_gain_db, f64::NAN);
+        store(&cell.prev_output_lufs, f64::NAN);
         Self {
             target_lufs,
             ceiling_db,
@@ -80,7 +98,19 @@ impl Loudness {
             live_gain_db: 0.0,
             frames: 0,
             sample_rate: 48000.0,
+            quiet: 0,
+            next_pos: None,
+            zeros: Vec::new(),
         }
+    }
+
+    /// Applies a fixed `gain_db` (no analysis) into the true-peak limiter: album mastering uses
+    /// it to give every song the same gain.
+    pub fn with_gain(gain_db: f64, ceiling_db: f64) -> Self {
+        let n = Self::new(f64::NAN, ceiling_db);
+        store(&n.cell.gain_db, gain_db);
+        n.cell.state.store(2, Ordering::Relaxed);
+        n
     }
 
     fn state(&self) -> u32 {
@@ -101,6 +131,9 @@ impl Node for Loudness {
         self.limiter = Limiter::new(ch, cfg.sample_rate, self.ceiling_db, 5.0, 100.0, true).ok();
         self.gain = db_to_gain(load(&self.cell.gain_db) as f32);
         self.frames = 0;
+        self.quiet = 0;
+        self.next_pos = None;
+        self.zeros = vec![0.0; cfg.max_block];
     }
 
     fn reset(&mut self) {
@@ -110,6 +143,8 @@ impl Node for Loudness {
         if let Some(l) = &mut self.limiter {
             l.reset();
         }
+        self.quiet = 0;
+        self.next_pos = None;
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
@@ -117,8 +152,26 @@ impl Node for Loudness {
         let (Some(meter), Some(limiter)) = (&mut self.meter, &mut self.limiter) else {
             return ProcessStatus::Silent;
         };
-        let offline_measure =
-            self.mode == Mode::Offline && self.cell.state.load(Ordering::Relaxed) == 0;
+        let offline = self.mode == Mode::Offline;
+        if offline {
+            // Blocks the processor skipped while this node was silent were silence: meter them,
+            // so a gap inside the programme counts as it will in the written file.
+            let pos = cx.transport.position;
+            let skipped = self.next_pos.map_or(0, |p| pos.saturating_sub(p));
+            self.next_pos = Some(pos + cx.frames as u64);
+            if skipped > 0 && !self.zeros.is_empty() {
+                let ch = cx.outputs.len();
+                let mut left = skipped;
+                while left > 0 {
+                    let n = left.min(self.zeros.len() as u64) as usize;
+                    let z: [&[f32]; crate::buffer::MAX_CHANNELS] =
+                        std::array::from_fn(|_| &self.zeros[..n]);
+                    meter.process(&z[..ch]);
+                    left -= n as u64;
+                }
+            }
+        }
+        let offline_measure = offline && self.cell.state.load(Ordering::Relaxed) == 0;
         if offline_measure {
             meter.process(input);
             cx.pass_through();
@@ -152,8 +205,15 @@ impl Node for Loudness {
             meter.process(&views[..cx.outputs.len()]);
         }
         if cx.input_silent {
+            // Silent once the limiter's lookahead has flushed, so the render can end (and
+            // trailing silence is not metered).
+            self.quiet += cx.frames;
+            if self.quiet > limiter.latency_samples() + cx.frames {
+                return ProcessStatus::Silent;
+            }
             ProcessStatus::Tail(limiter.latency_samples() as u32)
         } else {
+            self.quiet = 0;
             ProcessStatus::Continue
         }
     }
@@ -189,7 +249,20 @@ impl Node for Loudness {
                 if err.abs() <= 0.05 || passes >= MAX_PASSES {
                     cell.state.store(2, Ordering::Relaxed);
                 } else {
-                    store(&cell.gain_db, load(&cell.gain_db) + err);
+                    // Secant step: the limiter gives back less than a dB of loudness per dB of
+                    // gain on loud material, so scale the correction by the slope measured
+                    // between the last two passes (1 on the first correction).
+                    let g = load(&cell.gain_db);
+                    let (pg, po) = (load(&cell.prev_gain_db), load(&cell.prev_output_lufs));
+                    let slope = (o - po) / (g - pg);
+                    let slope = if slope.is_finite() {
+                        slope.clamp(0.2, 1.0)
+                    } else {
+                        1.0
+                    };
+                    store(&cell.prev_gain_db, g);
+                    store(&cell.prev_output_lufs, o);
+                    store(&cell.gain_db, g + (err / slope).clamp(-12.0, 12.0));
                 }
             }
         }
@@ -203,7 +276,18 @@ impl Node for Loudness {
             .as_ref()
             .and_then(|m| m.integrated_lufs())
             .filter(|v| v.is_finite());
-        if self.mode != Mode::Offline || input.is_nan() {
+        if self.mode != Mode::Offline {
+            return None;
+        }
+        if self.target_lufs.is_nan() {
+            return Some(format!(
+                "fixed gain {:+.2} dB, {} LUFS out (ceiling {:.1} dBTP)",
+                load(&cell.gain_db),
+                out.map_or("-inf".into(), |o| format!("{o:.2}")),
+                self.ceiling_db
+            ));
+        }
+        if input.is_nan() {
             return None;
         }
         let gain = load(&cell.gain_db);

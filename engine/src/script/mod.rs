@@ -144,6 +144,8 @@ pub struct Evaluated {
     pub watched: Vec<PathBuf>,
     /// The strips, for stems and reports.
     pub strips: Vec<StripModel>,
+    /// Album jobs (`mix.album`).
+    pub albums: Vec<crate::album::AlbumJob>,
 }
 
 /// Evaluates the script at `path`.
@@ -280,6 +282,7 @@ pub fn evaluate_source(
         warnings: model.warnings,
         watched,
         strips: model.strips,
+        albums: model.albums,
     })
 }
 

@@ -104,6 +104,8 @@ pub struct Model {
     pub file_rates: Vec<(PathBuf, u32, Option<Span>)>,
     /// Sidechain connections to make: (node with a sidechain port, source strip, span).
     pub sidechains: Vec<(NodeKey, StripId, Option<Span>)>,
+    /// Album jobs (`mix.album`).
+    pub albums: Vec<crate::album::AlbumJob>,
     /// Generator tracks given no length (they need the session's `length_s`).
     pub open_ended: Vec<(String, Option<Span>)>,
     /// Counter for unique insert names per strip.
@@ -126,6 +128,7 @@ impl Model {
             file_rates: Vec::new(),
             sidechains: Vec::new(),
             open_ended: Vec::new(),
+            albums: Vec::new(),
             insert_counts: Vec::new(),
         };
         let head = m

@@ -1,0 +1,527 @@
+//! Album mastering: several songs made to fit together, then brought to a loudness target.
+//!
+//! `mix.album { songs = {...}, target_lufs, ceiling_db, mode, chain, out, ... }` records an
+//! [`AlbumJob`]; [`render_album`] does the work, on the control thread, in passes:
+//! 1. each song that is a mix script is rendered (32-bit float, to a temporary folder);
+//! 2. analysis: each song goes through the mastering chain with a loudness gain of 0 dB, and its
+//!    integrated loudness and octave-band balance are measured;
+//! 3. optional matching EQ: each song's balance is moved toward the album's average balance (or a
+//!    reference track's) by a smooth 8-band EQ whose response stays within ±3 dB;
+//! 4. gains: in `track` mode each song gets its own gain to the target; in `album` mode every song
+//!    gets the one gain that puts the album's loudness (all songs together) on the target, which
+//!    keeps their relative loudness; the true-peak limiter at the ceiling follows;
+//! 5. each song is rendered, measured, and its gain corrected once if the limiter took loudness
+//!    off (so targets land within 0.1 LU); files are written, and optionally one continuous album
+//!    file with gaps and fades.
+//!
+//! The mastering chain is a graph module (`"mastering.streaming"`) called as
+//! `chain(mix.master, { target_lufs = .., ceiling_db = .., gain_db = .. })`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::dsp::biquad::{Coefs, FilterKind};
+use crate::error::{Error, ErrorKind, Errors, Span};
+use crate::io::wav::{OutputFormat, WavSink};
+use crate::measure::{Analyzer, Measurement};
+use crate::render::{prepare_schedule, render_to_file, render_to_vec, RenderOptions};
+use crate::script::{evaluate, evaluate_source, ScriptOptions};
+
+/// Track or album normalisation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlbumMode {
+    /// Every song to the target.
+    Track,
+    /// One gain for all: the album to the target, songs keep their relative loudness.
+    Album,
+}
+
+/// Where the matching EQ aims.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MatchEq {
+    /// No matching.
+    Off,
+    /// The album's average balance.
+    Album,
+    /// A reference recording's balance.
+    Reference(PathBuf),
+}
+
+/// One song of an album.
+#[derive(Clone, Debug)]
+pub struct AlbumSong {
+    /// Name used for output files (`%s` in `out`).
+    pub name: String,
+    /// A mix script or an audio file.
+    pub path: PathBuf,
+}
+
+/// A `mix.album` job.
+#[derive(Clone, Debug)]
+pub struct AlbumJob {
+    /// Songs in order.
+    pub songs: Vec<AlbumSong>,
+    /// Integrated loudness target, LUFS.
+    pub target_lufs: f64,
+    /// True-peak ceiling, dBTP.
+    pub ceiling_db: f64,
+    /// Track or album mode.
+    pub mode: AlbumMode,
+    /// Graph module applied to each song's master (`None`: loudness and limiter only).
+    pub chain: Option<String>,
+    /// Output path pattern; `%s` is the song name.
+    pub out: String,
+    /// One continuous album file as well.
+    pub continuous: Option<PathBuf>,
+    /// Silence between songs in the continuous file, seconds.
+    pub gap_s: f64,
+    /// Fade-in and fade-out of each song in the continuous file, seconds.
+    pub fade_s: f64,
+    /// Matching EQ.
+    pub match_eq: MatchEq,
+    /// Output format.
+    pub format: OutputFormat,
+    /// Session rate for mastering.
+    pub sample_rate: f64,
+    /// The album script's folder.
+    pub dir: PathBuf,
+    /// Where `mix.album` was called.
+    pub span: Option<Span>,
+}
+
+/// Octave-band centres of the balance analysis and the matching EQ.
+pub const BANDS_HZ: [f64; 8] = [63.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0];
+/// Largest correction of the matching EQ, dB.
+pub const MATCH_LIMIT_DB: f64 = 3.0;
+
+/// What happened to one song.
+#[derive(Clone, Debug)]
+pub struct SongReport {
+    /// Name.
+    pub name: String,
+    /// File written.
+    pub path: PathBuf,
+    /// Loudness after the chain, before the loudness gain.
+    pub before_lufs: Option<f64>,
+    /// Figures of the written file.
+    pub after: Measurement,
+    /// Gain applied by the loudness stage, dB.
+    pub gain_db: f64,
+    /// Matching EQ gains per band of [`BANDS_HZ`], dB.
+    pub eq_db: Vec<f64>,
+    /// Distance of the song's balance from the aim, before and after matching (RMS dB over the
+    /// bands).
+    pub balance_distance_db: (f64, f64),
+}
+
+/// The album's outcome.
+#[derive(Clone, Debug)]
+pub struct AlbumReport {
+    /// Per song.
+    pub songs: Vec<SongReport>,
+    /// Loudness of all songs together, after mastering.
+    pub album_lufs: Option<f64>,
+    /// The continuous file, if written.
+    pub continuous: Option<PathBuf>,
+}
+
+impl AlbumReport {
+    /// The table printed after an album render.
+    pub fn table(&self) -> String {
+        let f = |v: Option<f64>| v.map_or("   -inf".into(), |x| format!("{x:7.2}"));
+        let mut s = String::from(
+            "song                     before  after   LRA    TP dBTP  gain dB  EQ (63 Hz .. 8 kHz, dB)\n",
+        );
+        for r in &self.songs {
+            let eq: Vec<String> = r.eq_db.iter().map(|g| format!("{g:+.1}")).collect();
+            let _ = writeln!(
+                s,
+                "{:<24} {} {} {} {} {:+8.2}  {}",
+                r.name,
+                f(r.before_lufs),
+                f(r.after.integrated_lufs),
+                f(r.after.loudness_range_lu),
+                f(r.after.true_peak_dbtp),
+                r.gain_db,
+                if eq.is_empty() {
+                    "-".into()
+                } else {
+                    eq.join(" ")
+                }
+            );
+        }
+        let _ = write!(s, "album loudness {} LUFS", f(self.album_lufs));
+        s
+    }
+}
+
+fn err(job: &AlbumJob, msg: String) -> Errors {
+    Error::new(ErrorKind::Other, msg)
+        .at(job.span.as_ref())
+        .into()
+}
+
+/// Octave-band levels (dB) of planar audio: energy in each octave around [`BANDS_HZ`], through
+/// 8th-order Butterworth band-passes (a 4th-order high-pass at f/√2 and low-pass at f·√2, 24
+/// dB/octave skirts, so loud neighbouring bands do not leak into quiet ones).
+pub fn band_levels(planar: &[Vec<f32>], sample_rate: f64) -> Vec<f64> {
+    use crate::dsp::biquad::butterworth;
+    BANDS_HZ
+        .iter()
+        .map(|&hz| {
+            let lo = (hz / std::f64::consts::SQRT_2).max(10.0);
+            let hi = (hz * std::f64::consts::SQRT_2).min(sample_rate * 0.45);
+            let mut sections =
+                butterworth(FilterKind::Highpass, 4, sample_rate, lo).unwrap_or_default();
+            sections
+                .extend(butterworth(FilterKind::Lowpass, 4, sample_rate, hi).unwrap_or_default());
+            let mut e = 0.0f64;
+            let mut n = 0usize;
+            for ch in planar {
+                let mut z = vec![(0.0f64, 0.0f64); sections.len()];
+                for &x in ch {
+                    let mut v = x as f64;
+                    for (c, (z1, z2)) in sections.iter().zip(z.iter_mut()) {
+                        let y = c.b0 * v + *z1;
+                        *z1 = c.b1 * v - c.a1 * y + *z2;
+                        *z2 = c.b2 * v - c.a2 * y;
+                        v = y;
+                    }
+                    e += v * v;
+                }
+                n += ch.len();
+            }
+            10.0 * (e / n.max(1) as f64 + 1e-30).log10()
+        })
+        .collect()
+}
+
+/// A balance: band levels relative to their mean (tilt and shape, not loudness).
+fn balance(levels: &[f64]) -> Vec<f64> {
+    let mean = levels.iter().sum::<f64>() / levels.len() as f64;
+    levels.iter().map(|l| l - mean).collect()
+}
+
+fn distance(a: &[f64], b: &[f64]) -> f64 {
+    (a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / a.len() as f64).sqrt()
+}
+
+/// EQ gains that move `song` toward `aim`: smoothed over neighbouring bands, and scaled so the
+/// summed response of the 8 bands (low shelf, 6 bells, high shelf) stays within ±3 dB.
+pub fn matching_gains(song: &[f64], aim: &[f64], sample_rate: f64) -> Vec<f64> {
+    let d: Vec<f64> = aim.iter().zip(song).map(|(a, s)| a - s).collect();
+    let n = d.len();
+    let smooth: Vec<f64> = (0..n)
+        .map(|i| {
+            let lo = d[i.saturating_sub(1)];
+            let hi = d[(i + 1).min(n - 1)];
+            0.25 * lo + 0.5 * d[i] + 0.25 * hi
+        })
+        .collect();
+    let mut g: Vec<f64> = smooth
+        .iter()
+        .map(|x| x.clamp(-MATCH_LIMIT_DB, MATCH_LIMIT_DB))
+        .collect();
+    let peak = response_peak(&g, sample_rate);
+    if peak > MATCH_LIMIT_DB {
+        let k = MATCH_LIMIT_DB / peak;
+        for x in &mut g {
+            *x *= k;
+        }
+    }
+    g
+}
+
+fn eq_coefs(gains: &[f64], sample_rate: f64) -> Vec<Coefs> {
+    gains
+        .iter()
+        .enumerate()
+        .map(|(i, &g)| {
+            let kind = match i {
+                0 => FilterKind::LowShelf,
+                7 => FilterKind::HighShelf,
+                _ => FilterKind::Bell,
+            };
+            Coefs::rbj(kind, sample_rate, BANDS_HZ[i], 0.9, g)
+        })
+        .collect()
+}
+
+/// Largest |response| in dB of the matching EQ with `gains`, over 20 Hz–20 kHz.
+pub fn response_peak(gains: &[f64], sample_rate: f64) -> f64 {
+    let cs = eq_coefs(gains, sample_rate);
+    (0..200)
+        .map(|k| 20.0 * 1000f64.powf(k as f64 / 199.0))
+        .map(|hz| {
+            cs.iter()
+                .map(|c| c.magnitude_db(sample_rate, hz))
+                .sum::<f64>()
+                .abs()
+        })
+        .fold(0.0, f64::max)
+}
+
+fn mastering_script(job: &AlbumJob, file: &Path, eq: &[f64], gain_db: f64) -> String {
+    let mut s = format!(
+        "mix.session {{ sample_rate = {} }}\nmix.track(\"song\", {{ file = {:?} }})\n",
+        job.sample_rate,
+        file.display().to_string()
+    );
+    if eq.iter().any(|g| g.abs() > 1e-3) {
+        let bands: Vec<String> = eq
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let ty = match i {
+                    0 => "low_shelf",
+                    7 => "high_shelf",
+                    _ => "bell",
+                };
+                format!(
+                    "mix.{ty} {{ hz = {}, q = 0.9, gain_db = {g:.4} }}",
+                    BANDS_HZ[i]
+                )
+            })
+            .collect();
+        let _ = writeln!(s, "mix.master:eq {{ {} }}", bands.join(", "));
+    }
+    let opts = format!(
+        "{{ target_lufs = {}, ceiling_db = {}, gain_db = {gain_db:.6} }}",
+        job.target_lufs, job.ceiling_db
+    );
+    match &job.chain {
+        Some(m) => {
+            let _ = writeln!(s, "local chain = require {m:?}\nchain(mix.master, {opts})");
+        }
+        None => {
+            let _ = writeln!(s, "mix.master:loudness {opts}");
+        }
+    }
+    s
+}
+
+fn master(
+    job: &AlbumJob,
+    so: &ScriptOptions,
+    file: &Path,
+    eq: &[f64],
+    gain_db: f64,
+) -> Result<crate::graph::GraphSpec, Errors> {
+    let src = mastering_script(job, file, eq, gain_db);
+    let mut so = so.clone();
+    if let Some(d) = file.parent() {
+        so.read_dirs.push(d.to_path_buf());
+    }
+    Ok(evaluate_source(&src, "album-mastering.lua", &job.dir, &so)?.spec)
+}
+
+fn measure(planar: &[Vec<f32>], sr: f64) -> Measurement {
+    let mut a = Analyzer::new(sr, planar.len());
+    let views: Vec<&[f32]> = planar.iter().map(|c| c.as_slice()).collect();
+    a.process(&views);
+    a.result()
+}
+
+/// Renders the album. Control thread.
+pub fn render_album(
+    job: &AlbumJob,
+    so: &ScriptOptions,
+    ro: &RenderOptions,
+) -> Result<AlbumReport, Errors> {
+    if job.songs.is_empty() {
+        return Err(err(job, "mix.album: no songs".into()));
+    }
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = std::env::temp_dir().join(format!("mixdown-album-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let result = run(job, so, ro, &tmp);
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}
+
+fn run(
+    job: &AlbumJob,
+    so: &ScriptOptions,
+    ro: &RenderOptions,
+    tmp: &Path,
+) -> Result<AlbumReport, Errors> {
+    let sr = job.sample_rate;
+    let quiet = RenderOptions {
+        progress: false,
+        measure: false,
+        ..ro.clone()
+    };
+    // 1. Premasters.
+    let mut files = Vec::new();
+    for song in &job.songs {
+        if song.path.extension().is_some_and(|e| e == "lua") {
+            let ev = evaluate(&song.path, so)?;
+            let (s, _) = prepare_schedule(&ev.spec, &quiet)?;
+            let f = tmp.join(format!("{}.premaster.wav", song.name));
+            render_to_file(s, &f, OutputFormat::Wav32f, &quiet)?;
+            files.push(f);
+        } else {
+            files.push(song.path.clone());
+        }
+    }
+    // 2. Analysis at 0 dB loudness gain.
+    let mut before = Vec::new();
+    let mut balances = Vec::new();
+    let mut durations = Vec::new();
+    for f in &files {
+        let spec = master(job, so, f, &[], 0.0)?;
+        let (s, _) = prepare_schedule(&spec, &quiet)?;
+        let (out, _) = render_to_vec(s, &quiet);
+        before.push(measure(&out, sr).integrated_lufs);
+        balances.push(balance(&band_levels(&out, sr)));
+        durations.push(out.first().map_or(0, |c| c.len()) as f64 / sr);
+    }
+    // 3. Matching EQ.
+    let aim: Option<Vec<f64>> = match &job.match_eq {
+        MatchEq::Off => None,
+        MatchEq::Album => Some(
+            (0..BANDS_HZ.len())
+                .map(|b| balances.iter().map(|x| x[b]).sum::<f64>() / balances.len() as f64)
+                .collect(),
+        ),
+        MatchEq::Reference(p) => {
+            let (info, planar) =
+                crate::io::wav::read_all(p).map_err(|e| Errors::from(e.at(job.span.as_ref())))?;
+            Some(balance(&band_levels(&planar, info.sample_rate as f64)))
+        }
+    };
+    let eqs: Vec<Vec<f64>> = balances
+        .iter()
+        .map(|b| {
+            aim.as_ref()
+                .map_or_else(Vec::new, |a| matching_gains(b, a, sr))
+        })
+        .collect();
+    // 4. Gains (measured again with the EQ in, when there is one).
+    let mut levels = before.clone();
+    for (i, f) in files.iter().enumerate() {
+        if !eqs[i].is_empty() {
+            let spec = master(job, so, f, &eqs[i], 0.0)?;
+            let (s, _) = prepare_schedule(&spec, &quiet)?;
+            levels[i] = measure(&render_to_vec(s, &quiet).0, sr).integrated_lufs;
+        }
+    }
+    let album_of = |ls: &[Option<f64>]| -> Option<f64> {
+        let (mut e, mut d) = (0.0, 0.0);
+        for (l, dur) in ls.iter().zip(&durations) {
+            if let Some(l) = l {
+                e += dur * 10f64.powf(l / 10.0);
+                d += dur;
+            }
+        }
+        (d > 0.0).then(|| 10.0 * (e / d).log10())
+    };
+    let mut gains: Vec<f64> = match job.mode {
+        AlbumMode::Track => levels
+            .iter()
+            .map(|l| l.map_or(0.0, |l| job.target_lufs - l))
+            .collect(),
+        AlbumMode::Album => {
+            let g = album_of(&levels).map_or(0.0, |a| job.target_lufs - a);
+            vec![g; files.len()]
+        }
+    };
+    // 5. Render, measure, correct once for what the limiter took.
+    let mut outs: Vec<(Vec<Vec<f32>>, Measurement)> = Vec::new();
+    for pass in 0..2 {
+        outs.clear();
+        for (i, f) in files.iter().enumerate() {
+            let spec = master(job, so, f, &eqs[i], gains[i])?;
+            let (s, _) = prepare_schedule(&spec, &quiet)?;
+            let (o, _) = render_to_vec(s, &quiet);
+            let m = measure(&o, sr);
+            outs.push((o, m));
+        }
+        let got: Vec<Option<f64>> = outs.iter().map(|(_, m)| m.integrated_lufs).collect();
+        let off: Vec<f64> = match job.mode {
+            AlbumMode::Track => got
+                .iter()
+                .map(|l| l.map_or(0.0, |l| job.target_lufs - l))
+                .collect(),
+            AlbumMode::Album => {
+                let a = album_of(&got).map_or(0.0, |a| job.target_lufs - a);
+                vec![a; files.len()]
+            }
+        };
+        if pass == 1 || off.iter().all(|o| o.abs() <= 0.05) {
+            break;
+        }
+        for (g, o) in gains.iter_mut().zip(&off) {
+            *g += o;
+        }
+    }
+    // Write songs.
+    let mut reports = Vec::new();
+    for (i, song) in job.songs.iter().enumerate() {
+        let path = job.dir.join(job.out.replace("%s", &song.name));
+        let (o, m) = &outs[i];
+        let mut sink = WavSink::create(&path, o.len(), sr as u32, job.format)?;
+        let views: Vec<&[f32]> = o.iter().map(|c| c.as_slice()).collect();
+        sink.write_planar(&views)?;
+        sink.finish()?;
+        let after_bal = balance(&band_levels(o, sr));
+        let aim_b = aim.clone().unwrap_or_else(|| balances[i].clone());
+        reports.push(SongReport {
+            name: song.name.clone(),
+            path,
+            before_lufs: before[i],
+            after: m.clone(),
+            gain_db: gains[i],
+            eq_db: eqs[i].clone(),
+            balance_distance_db: (distance(&balances[i], &aim_b), distance(&after_bal, &aim_b)),
+        });
+    }
+    // The continuous file.
+    let continuous = match &job.continuous {
+        None => None,
+        Some(p) => {
+            let path = job.dir.join(p);
+            let ch = outs.iter().map(|(o, _)| o.len()).max().unwrap_or(2);
+            let mut sink = WavSink::create(&path, ch, sr as u32, job.format)?;
+            let fade = (job.fade_s * sr) as usize;
+            let gap = vec![vec![0.0f32; (job.gap_s * sr) as usize]; ch];
+            for (i, (o, _)) in outs.iter().enumerate() {
+                if i > 0 && !gap[0].is_empty() {
+                    let v: Vec<&[f32]> = gap.iter().map(|c| c.as_slice()).collect();
+                    sink.write_planar(&v)?;
+                }
+                let n = o.first().map_or(0, |c| c.len());
+                let faded: Vec<Vec<f32>> = (0..ch)
+                    .map(|c| {
+                        let src = &o[c.min(o.len() - 1)];
+                        src.iter()
+                            .enumerate()
+                            .map(|(k, x)| {
+                                let a = if fade > 0 {
+                                    (k.min(n - 1 - k) as f32 / fade as f32).min(1.0)
+                                } else {
+                                    1.0
+                                };
+                                x * a
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let v: Vec<&[f32]> = faded.iter().map(|c| c.as_slice()).collect();
+                sink.write_planar(&v)?;
+            }
+            sink.finish()?;
+            Some(path)
+        }
+    };
+    let album_lufs = {
+        let got: Vec<Option<f64>> = outs.iter().map(|(_, m)| m.integrated_lufs).collect();
+        album_of(&got)
+    };
+    Ok(AlbumReport {
+        songs: reports,
+        album_lufs,
+        continuous,
+    })
+}
