@@ -81,6 +81,24 @@ mix.args = {}
 ---@param opts RenderOptions
 function mix.render(opts) end
 
+---@class AlbumOptions
+---@field songs string[] Mix scripts or audio files, in order.
+---@field target_lufs? number Default -14.
+---@field ceiling_db? number True-peak ceiling, default -1.
+---@field mode? "track"|"album"
+---@field chain? string|function A graph module (require "mastering.streaming") or its name.
+---@field match_eq? boolean Gentle EQ toward the album's average balance.
+---@field reference? string Audio file whose balance the matching EQ aims at.
+---@field out? string Output pattern with %s for the song name, default "out/%s.wav".
+---@field continuous? string One album file with gaps and fades.
+---@field gap_s? number Default 2.
+---@field fade_s? number Default 0.
+---@field format? "wav16"|"wav24"|"wav32f"
+
+---Masters several songs together (rendered by `mixdown render`).
+---@param opts AlbumOptions
+function mix.album(opts) end
+
 ---@class Band
 ---@field hz number Centre/corner frequency in Hz.
 ---@field q? number Q (default 0.7071).
@@ -186,10 +204,21 @@ function Param:curve(points) end
 ---@field slope_db? 12|24|36|48
 
 ---@class DelayOptions
+---@field time_ms? number Delay time in ms (0.1..10000, automatable).
+---@field time_s? number
+---@field note? string "1/8", "1/8." (dotted), "1/8t" (triplet).
+---@field feedback? number 0..0.99 (automatable).
+---@field ping_pong? boolean
+---@field lowpass_hz? number Low-pass in the feedback path.
+---@field highpass_hz? number High-pass in the feedback path.
+---@field wet? number Linear 0..1 (default 1).
+---@field dry? number Linear 0..1 (default 0).
+
+---@class DelayLineOptions
 ---@field time_ms? number
 ---@field time_s? number
 ---@field frames? integer
----@field note? string "1/8", "1/8." (dotted), "1/8t" (triplet).
+---@field note? string
 ---@field gain_db? number
 
 ---A channel strip (track, bus or master).
@@ -226,9 +255,17 @@ function Strip:limit(opts) end
 ---@param opts LoudnessOptions
 ---@return Node
 function Strip:loudness(opts) end
+---The echo effect.
 ---@param opts DelayOptions
 ---@return Node
 function Strip:delay(opts) end
+---A plain delay; the one node that may close a feedback loop.
+---@param opts DelayLineOptions
+---@return Node
+function Strip:delay_line(opts) end
+---@param opts {crossovers_hz?: number[], attack_ms?: number, release_ms?: number, b1_threshold_db?: number, b1_ratio?: number, b2_threshold_db?: number, b2_ratio?: number, b3_threshold_db?: number, b3_ratio?: number, b4_threshold_db?: number, b4_ratio?: number}
+---@return Node
+function Strip:multiband(opts) end
 ---@param opts {decay_s?: number, predelay_ms?: number, damping?: number, size?: number, wet?: number, dry?: number}
 ---@return Node
 function Strip:reverb(opts) end
