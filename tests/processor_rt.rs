@@ -162,6 +162,7 @@ fn compile_live(g: &GraphSpec, start_frame: u64) -> Schedule {
         CompileConfig {
             mode: Mode::Realtime,
             start_frame,
+            parallel: false,
         },
     )
     .unwrap_or_else(|e| panic!("{e}"))

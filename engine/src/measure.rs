@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::dsp::loudness::LoudnessMeter;
 use crate::dsp::true_peak::TruePeak;
 use crate::error::Error;
-use crate::io::wav;
+use crate::io::decode;
 
 /// Loudness and peak figures of a programme. `None` where a value is undefined (e.g. the
 /// integrated loudness of silence).
@@ -66,25 +66,31 @@ impl Analyzer {
     }
 }
 
-/// Measures the audio file at `path`, streaming it.
+/// Measures the audio file at `path` (any format [`decode::probe_audio`] reads), streaming it at
+/// the file's own rate (no resampling).
 pub fn measure_file(path: &Path) -> Result<Measurement, Error> {
-    let info = wav::probe(path)?;
+    let info = decode::probe_audio(path)?;
     let ch = info.channels;
     let mut a = Analyzer::new(info.sample_rate as f64, ch);
+    let mut d = decode::Decoder::open(&info)?;
+    let mut buf = vec![0f32; 8192 * ch];
     let mut planar = vec![Vec::with_capacity(8192); ch];
-    wav::read_frames(&info, 0, info.frames, 8192, |chunk| {
+    loop {
+        let n = d.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
         for p in planar.iter_mut() {
             p.clear();
         }
-        for frame in chunk.chunks_exact(ch) {
+        for frame in buf[..n * ch].chunks_exact(ch) {
             for (c, x) in frame.iter().enumerate() {
                 planar[c].push(*x);
             }
         }
         let views: Vec<&[f32]> = planar.iter().map(|p| p.as_slice()).collect();
         a.process(&views);
-        true
-    })?;
+    }
     Ok(a.result())
 }
 

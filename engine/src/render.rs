@@ -162,11 +162,11 @@ fn run(
             if k >= max_end {
                 break;
             }
-            if (0..ch).any(|c| bufs[c][i].abs() > TAIL_SILENCE) {
+            if bufs.iter().any(|b| b[i].abs() > TAIL_SILENCE) {
                 loud_to = pending[0].len() + 1;
             }
-            for c in 0..ch {
-                pending[c].push(bufs[c][i]);
+            for (p, b) in pending.iter_mut().zip(&bufs) {
+                p.push(b[i]);
             }
         }
         // Flush everything up to the content end, and any tail up to the last non-zero frame.

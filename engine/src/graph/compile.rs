@@ -231,8 +231,8 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         }
     }
     let mut warnings = Vec::new();
-    for i in 0..n {
-        if !reaches[i] {
+    for (i, _) in reaches.iter().enumerate().filter(|(_, r)| !**r) {
+        {
             let s = spec_of(i);
             warnings.push(
                 Error::new(

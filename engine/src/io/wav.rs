@@ -94,9 +94,10 @@ pub fn probe(path: &Path) -> Result<WavInfo, Error> {
     let encoding = match (spec.sample_format, spec.bits_per_sample) {
         (hound::SampleFormat::Float, 32) => WavEncoding::Float32,
         (hound::SampleFormat::Int, b @ (8 | 16 | 24 | 32)) => WavEncoding::Int(b),
-        (f, b) => return Err(format_err(
-            path,
-            format!(
+        (f, b) => {
+            return Err(format_err(
+                path,
+                format!(
                 "unsupported sample format: {b}-bit {}; use 16/24/32-bit integer or 32-bit float",
                 if f == hound::SampleFormat::Float {
                     "float"
@@ -104,7 +105,8 @@ pub fn probe(path: &Path) -> Result<WavInfo, Error> {
                     "integer"
                 }
             ),
-        )),
+            ))
+        }
     };
     let mut inner = reader.into_inner();
     let data_offset = inner.stream_position().map_err(|e| Error::io(path, e))?;
@@ -293,6 +295,70 @@ pub fn read_frames(
         pos += n as u64;
     }
     Ok(())
+}
+
+/// A pull-style streaming reader of a probed WAV (the fast path of [`crate::io::decode`]):
+/// [`WavStream::seek`] to a frame, then [`WavStream::read`] interleaved f32 frames. Runs on a
+/// reader thread; its buffers are allocated once, when it is opened.
+pub struct WavStream {
+    info: WavInfo,
+    file: BufReader<File>,
+    raw: Vec<u8>,
+    pos: u64,
+}
+
+impl WavStream {
+    /// Opens `info.path` positioned at frame 0.
+    pub fn open(info: &WavInfo) -> Result<Self, Error> {
+        let file = File::open(&info.path).map_err(|e| Error::io(&info.path, e))?;
+        let mut s = Self {
+            info: info.clone(),
+            file: BufReader::with_capacity(1 << 16, file),
+            raw: Vec::new(),
+            pos: u64::MAX,
+        };
+        s.seek(0)?;
+        Ok(s)
+    }
+
+    /// Moves to `frame` (clamped to the end of the file).
+    pub fn seek(&mut self, frame: u64) -> Result<(), Error> {
+        let frame = frame.min(self.info.frames);
+        if frame == self.pos {
+            return Ok(());
+        }
+        let frame_bytes = (self.info.bytes_per_sample() * self.info.channels) as u64;
+        self.file
+            .seek(SeekFrom::Start(self.info.data_offset + frame * frame_bytes))
+            .map_err(|e| Error::io(&self.info.path, e))?;
+        self.pos = frame;
+        Ok(())
+    }
+
+    /// Fills `out` (interleaved, a whole number of frames) from the current position and returns
+    /// the frames read; 0 at the end of the file.
+    pub fn read(&mut self, out: &mut [f32]) -> Result<usize, Error> {
+        let ch = self.info.channels;
+        let bps = self.info.bytes_per_sample();
+        let n = ((out.len() / ch) as u64).min(self.info.frames - self.pos) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        let bytes = n * ch * bps;
+        if self.raw.len() < bytes {
+            self.raw.resize(bytes, 0);
+        }
+        let pos = self.pos;
+        self.file.read_exact(&mut self.raw[..bytes]).map_err(|e| {
+            format_err(
+                &self.info.path,
+                format!("read failed at frame {pos}: {e} (file truncated?)"),
+            )
+        })?;
+        decode(self.info.encoding, &self.raw[..bytes], &mut out[..n * ch]);
+        self.pos += n as u64;
+        Ok(n)
+    }
 }
 
 fn decode(enc: WavEncoding, bytes: &[u8], out: &mut [f32]) {

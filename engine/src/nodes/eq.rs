@@ -14,7 +14,7 @@ macro_rules! band_params {
     ($($n:literal),*) => {
         &[$(
             ParamDesc::new(concat!("b", $n, "_hz"), Unit::Hz, 10.0, 24000.0, 1000.0, "band centre or corner frequency in Hz"),
-            ParamDesc::new(concat!("b", $n, "_q"), Unit::Ratio, 0.025, 40.0, 0.7071, "band Q (shelves: α = sin w0 / 2Q)"),
+            ParamDesc::new(concat!("b", $n, "_q"), Unit::Ratio, 0.025, 40.0, std::f32::consts::FRAC_1_SQRT_2, "band Q (shelves: α = sin w0 / 2Q)"),
             ParamDesc::new(concat!("b", $n, "_gain_db"), Unit::Db, -48.0, 48.0, 0.0, "band gain in dB (bell and shelves)"),
         )*]
     };

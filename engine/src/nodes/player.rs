@@ -1,7 +1,13 @@
-//! `player`: streams a WAV file from disk. A reader thread decodes chunks into a lock-free ring
-//! ahead of the playhead; the audio thread only pops from the ring. The whole file is never in
-//! memory. Placement: the file starts at `start_s` on the song's timeline; `trim_start_s` skips
-//! into the file, `length_s` cuts it short.
+//! `player`: streams an audio file (WAV, FLAC, MP3, Ogg Vorbis) from disk. A reader thread
+//! decodes chunks — and resamples them to the session rate when the file's rate differs (see
+//! [`crate::io::resample`]) — into a lock-free ring ahead of the playhead; the audio thread only
+//! pops from the ring. The whole file is never in memory. Placement: the file starts at
+//! `start_s` on the song's timeline; `trim_start_s` skips into the file, `length_s` cuts it
+//! short (seconds of the file; frames are counted at the session rate).
+//!
+//! WAVs in 16/24/32-bit integer or 32-bit float are read directly (no symphonia, no copy beyond
+//! the sample conversion) and, at the session rate, need no resampler: the common case of many
+//! long stems stays as fast as a plain file read.
 //!
 //! Offline, a block waits for the reader (render must be exact); live, a late ring plays silence
 //! and is counted as an underrun — the callback never blocks.
@@ -17,7 +23,9 @@ use std::time::Duration;
 
 use rtrb::{Consumer, Producer, RingBuffer};
 
-use crate::io::wav::{read_frames, WavInfo};
+use crate::io::decode::AudioInfo;
+use crate::io::resample::{frames_at_rate, AudioStream};
+use crate::io::wav::WavInfo;
 use crate::node::{Mode, Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus};
 
 /// Kind description.
@@ -56,9 +64,42 @@ struct Handshake {
     done: AtomicBool,
 }
 
-/// Streams one WAV file.
+/// What [`Player::new`] accepts: a probed file ([`AudioInfo`] from
+/// [`crate::io::decode::probe_audio`], or a [`WavInfo`] from [`crate::io::wav::probe`]).
+pub trait IntoAudioInfo {
+    /// The shared description.
+    fn into_audio_info(self) -> Arc<AudioInfo>;
+}
+
+impl IntoAudioInfo for Arc<AudioInfo> {
+    fn into_audio_info(self) -> Arc<AudioInfo> {
+        self
+    }
+}
+
+impl IntoAudioInfo for AudioInfo {
+    fn into_audio_info(self) -> Arc<AudioInfo> {
+        Arc::new(self)
+    }
+}
+
+impl IntoAudioInfo for Arc<WavInfo> {
+    fn into_audio_info(self) -> Arc<AudioInfo> {
+        Arc::new(AudioInfo::from((*self).clone()))
+    }
+}
+
+impl IntoAudioInfo for WavInfo {
+    fn into_audio_info(self) -> Arc<AudioInfo> {
+        Arc::new(AudioInfo::from(self))
+    }
+}
+
+/// Streams one audio file.
 pub struct Player {
-    info: Arc<WavInfo>,
+    info: Arc<AudioInfo>,
+    /// The session rate the frame counts below are in (the file's rate until prepared).
+    rate: u32,
     placement: Placement,
     start: u64,
     trim: u64,
@@ -80,19 +121,15 @@ impl Clone for Player {
 }
 
 impl Player {
-    /// A player of `info` (already probed) at `placement`, assuming the file's rate equals the
-    /// session's.
-    pub fn new(info: Arc<WavInfo>, placement: Placement) -> Self {
-        let sr = info.sample_rate as f64;
-        let trim = ((placement.trim_start_s * sr).round() as u64).min(info.frames);
-        let avail = info.frames - trim;
-        let len = placement
-            .length_s
-            .map_or(avail, |l| ((l * sr).round() as u64).min(avail));
-        Self {
-            start: (placement.start_s * sr).round() as u64,
-            trim,
-            len,
+    /// A player of `info` (already probed) at `placement`. The file may be at any rate: it is
+    /// resampled to the session's rate (known at `prepare`) on the reader thread.
+    pub fn new(info: impl IntoAudioInfo, placement: Placement) -> Self {
+        let info = info.into_audio_info();
+        let mut me = Self {
+            rate: info.sample_rate,
+            start: 0,
+            trim: 0,
+            len: 0,
             info,
             placement,
             ring: None,
@@ -100,7 +137,23 @@ impl Player {
             consumed: 0,
             gen: 0,
             mode: Mode::Offline,
-        }
+        };
+        me.place(me.info.sample_rate);
+        me
+    }
+
+    /// Counts the placement in frames at `rate`.
+    fn place(&mut self, rate: u32) {
+        let sr = rate as f64;
+        let total = frames_at_rate(self.info.frames, self.info.sample_rate, rate);
+        let p = self.placement;
+        self.rate = rate;
+        self.trim = ((p.trim_start_s * sr).round() as u64).min(total);
+        let avail = total - self.trim;
+        self.len = p
+            .length_s
+            .map_or(avail, |l| ((l * sr).round() as u64).min(avail));
+        self.start = (p.start_s * sr).round() as u64;
     }
 
     /// Frames that were late in realtime mode (played as silence).
@@ -110,6 +163,7 @@ impl Player {
 
     fn spawn_reader(&mut self, from: u64) {
         let (tx, rx) = RingBuffer::<f32>::new(RING_FRAMES * self.info.channels);
+        let rate = self.rate;
         self.hs.stop.store(true, Ordering::Relaxed);
         self.hs = Arc::new(Handshake::default());
         self.hs.seek_to.store(from, Ordering::Relaxed);
@@ -120,36 +174,35 @@ impl Player {
         let (trim, len) = (self.trim, self.len);
         let spawned = std::thread::Builder::new()
             .name("mixdown-reader".into())
-            .spawn(move || reader_thread(tx, &hs, &info, trim, len));
+            .spawn(move || reader_thread(tx, &hs, &info, rate, trim, len));
         if spawned.is_err() {
             self.hs.done.store(true, Ordering::Release);
         }
     }
 }
 
-fn reader_thread(mut tx: Producer<f32>, hs: &Handshake, info: &WavInfo, trim: u64, len: u64) {
+fn reader_thread(
+    mut tx: Producer<f32>,
+    hs: &Handshake,
+    info: &AudioInfo,
+    rate: u32,
+    trim: u64,
+    len: u64,
+) {
+    let mut stream = match AudioStream::open(info, rate) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("mixdown: {e}");
+            None
+        }
+    };
+    let ch = info.channels;
+    let mut buf = vec![0f32; CHUNK_FRAMES * ch];
     let mut gen = 0u64;
     let mut from = hs.seek_to.load(Ordering::Relaxed);
     loop {
-        if from < len {
-            let r = read_frames(info, trim + from, trim + len, CHUNK_FRAMES, |chunk| {
-                let mut off = 0;
-                while off < chunk.len() {
-                    if hs.stop.load(Ordering::Relaxed) || hs.want.load(Ordering::Acquire) != gen {
-                        return false;
-                    }
-                    let n = tx.slots().min(chunk.len() - off);
-                    if n == 0 {
-                        std::thread::sleep(Duration::from_micros(300));
-                        continue;
-                    }
-                    if let Ok(w) = tx.write_chunk_uninit(n) {
-                        w.fill_from_iter(chunk[off..off + n].iter().copied());
-                    }
-                    off += n;
-                }
-                true
-            });
+        if let Some(stream) = stream.as_mut().filter(|_| from < len) {
+            let r = stream_region(stream, &mut buf, &mut tx, hs, gen, trim + from, trim + len);
             if let Err(e) = r {
                 eprintln!("mixdown: {e}");
             }
@@ -187,6 +240,46 @@ fn reader_thread(mut tx: Producer<f32>, hs: &Handshake, info: &WavInfo, trim: u6
     }
 }
 
+/// Streams frames `[from, end)` of `stream` into the ring until done, stopped or re-targeted.
+fn stream_region(
+    stream: &mut AudioStream,
+    buf: &mut [f32],
+    tx: &mut Producer<f32>,
+    hs: &Handshake,
+    gen: u64,
+    from: u64,
+    end: u64,
+) -> Result<(), crate::error::Error> {
+    let ch = buf.len() / CHUNK_FRAMES;
+    stream.seek(from)?;
+    let mut pos = from;
+    while pos < end {
+        let n = ((end - pos) as usize).min(CHUNK_FRAMES);
+        let got = stream.read(&mut buf[..n * ch])?;
+        if got == 0 {
+            return Ok(());
+        }
+        let chunk = &buf[..got * ch];
+        let mut off = 0;
+        while off < chunk.len() {
+            if hs.stop.load(Ordering::Relaxed) || hs.want.load(Ordering::Acquire) != gen {
+                return Ok(());
+            }
+            let k = tx.slots().min(chunk.len() - off);
+            if k == 0 {
+                std::thread::sleep(Duration::from_micros(300));
+                continue;
+            }
+            if let Ok(w) = tx.write_chunk_uninit(k) {
+                w.fill_from_iter(chunk[off..off + k].iter().copied());
+            }
+            off += k;
+        }
+        pos += got as u64;
+    }
+    Ok(())
+}
+
 impl Drop for Player {
     fn drop(&mut self) {
         self.hs.stop.store(true, Ordering::Relaxed);
@@ -204,6 +297,7 @@ impl Node for Player {
 
     fn prepare(&mut self, cfg: &ProcessConfig) {
         self.mode = cfg.mode;
+        self.place(cfg.sample_rate.round() as u32);
         let from = cfg.start_frame.saturating_sub(self.start).min(self.len);
         self.spawn_reader(from);
     }

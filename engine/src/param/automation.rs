@@ -258,13 +258,11 @@ impl Segments {
             }
         }
         let mut i = self.cursor;
-        let mut n = start;
-        for o in out.iter_mut() {
+        for (n, o) in (start..).zip(out.iter_mut()) {
             while i + 1 < segs.len() && segs[i + 1].start <= n {
                 i += 1;
             }
             *o = segs[i].shape.at(n);
-            n += 1;
         }
         self.cursor = i;
         None

@@ -20,7 +20,7 @@ pub struct Smoother {
 impl Smoother {
     /// A smoother resting at `value`, gliding over `glide_frames` frames on each set.
     pub fn new(style: Smoothing, value: f32, glide_frames: u32) -> Self {
-        let v = Self::to_domain(style, value);
+        let v = Self::encode(style, value);
         Self {
             style,
             current: v,
@@ -31,14 +31,14 @@ impl Smoother {
         }
     }
 
-    fn to_domain(style: Smoothing, v: f32) -> f64 {
+    fn encode(style: Smoothing, v: f32) -> f64 {
         match style {
             Smoothing::Log => (v.max(1e-9) as f64).ln(),
             _ => v as f64,
         }
     }
 
-    fn from_domain(&self, v: f64) -> f32 {
+    fn decode(&self, v: f64) -> f32 {
         match self.style {
             Smoothing::Log => v.exp() as f32,
             _ => v as f32,
@@ -47,7 +47,7 @@ impl Smoother {
 
     /// Starts a glide to `value` (immediately for `Smoothing::None`).
     pub fn set_target(&mut self, value: f32) {
-        self.target = Self::to_domain(self.style, value);
+        self.target = Self::encode(self.style, value);
         if self.style == Smoothing::None {
             self.current = self.target;
             self.remaining = 0;
@@ -59,7 +59,7 @@ impl Smoother {
 
     /// Jumps to `value` without a glide.
     pub fn jump(&mut self, value: f32) {
-        self.target = Self::to_domain(self.style, value);
+        self.target = Self::encode(self.style, value);
         self.current = self.target;
         self.remaining = 0;
     }
@@ -71,12 +71,12 @@ impl Smoother {
 
     /// The current value.
     pub fn value(&self) -> f32 {
-        self.from_domain(self.current)
+        self.decode(self.current)
     }
 
     /// Advances one frame and returns the new value.
     #[inline]
-    pub fn next(&mut self) -> f32 {
+    pub fn tick(&mut self) -> f32 {
         if self.remaining > 0 {
             self.remaining -= 1;
             self.current = if self.remaining == 0 {
@@ -85,13 +85,13 @@ impl Smoother {
                 self.current + self.step
             };
         }
-        self.from_domain(self.current)
+        self.decode(self.current)
     }
 
-    /// Fills `out` with successive values (equal to `out.len()` calls to `next`).
+    /// Fills `out` with successive values (equal to `out.len()` calls to `tick`).
     pub fn fill(&mut self, out: &mut [f32]) {
         for o in out {
-            *o = self.next();
+            *o = self.tick();
         }
     }
 }
@@ -106,10 +106,10 @@ mod tests {
         s.set_target(-6.0);
         let mut v = 0.0;
         for _ in 0..959 {
-            v = s.next();
+            v = s.tick();
         }
         assert!(v > -6.0);
-        assert_eq!(s.next(), -6.0);
+        assert_eq!(s.tick(), -6.0);
         assert!(!s.is_smoothing());
     }
 
@@ -119,7 +119,7 @@ mod tests {
         s.set_target(10000.0);
         let mut v = 0.0;
         for _ in 0..50 {
-            v = s.next();
+            v = s.tick();
         }
         assert!((v - 1000.0).abs() < 0.5, "{v}");
     }
@@ -133,7 +133,7 @@ mod tests {
         let mut buf = [0.0; 100];
         a.fill(&mut buf);
         for x in buf {
-            assert_eq!(x, b.next());
+            assert_eq!(x, b.tick());
         }
     }
 }

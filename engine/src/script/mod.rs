@@ -253,23 +253,6 @@ pub fn evaluate_source(
         }
     }
     model.wire();
-    let sr = model.spec.session.sample_rate;
-    for (file, rate, span) in model.file_rates.clone() {
-        if rate as f64 != sr {
-            model.errors.push(
-                Error::new(
-                    ErrorKind::Format,
-                    format!(
-                        "audio file \"{}\" is {rate} Hz but the session runs at {} Hz; \
-                         convert the file or set mix.session {{ sample_rate = {rate} }}",
-                        file.display(),
-                        sr
-                    ),
-                )
-                .at(span.as_ref()),
-            );
-        }
-    }
     if !model.errors.is_empty() {
         return Err(Errors(model.errors));
     }

@@ -100,8 +100,6 @@ pub struct Model {
     pub warnings: Vec<Error>,
     /// Audio files the script uses (for reload watching).
     pub files: Vec<PathBuf>,
-    /// Sample rate of each file source, checked against the session rate at the end.
-    pub file_rates: Vec<(PathBuf, u32, Option<Span>)>,
     /// Sidechain connections to make: (node with a sidechain port, source strip, span).
     pub sidechains: Vec<(NodeKey, StripId, Option<Span>)>,
     /// Album jobs (`mix.album`).
@@ -125,7 +123,6 @@ impl Model {
             errors: Vec::new(),
             warnings: Vec::new(),
             files: Vec::new(),
-            file_rates: Vec::new(),
             sidechains: Vec::new(),
             open_ended: Vec::new(),
             albums: Vec::new(),

@@ -1,8 +1,8 @@
-//! Track sources: an audio file (`"stems/bass.wav"` or `{ file = ..., start_s, trim }`) or a
+//! Track sources: an audio file (`"stems/bass.wav"` or `{ file = ..., start_s, trim }`; WAV,
+//! FLAC, MP3 or Ogg Vorbis at any sample rate) or a
 //! generator (`{ synth = "bass", pattern = "c2 . c3 ." }`, `{ drum = "kick", pattern = "x..." }`,
 //! `{ osc = "saw", hz = 110 }`, `{ noise = "pink" }`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use mlua::{Lua, Result as LuaResult, Value};
@@ -170,7 +170,7 @@ fn file_source(
     let subject = format!("track \"{name}\"");
     let resolved = ctx.dir.join(file);
     let check = ctx.check_path(&resolved).and_then(|_| {
-        crate::io::wav::probe(&resolved).map_err(|e| {
+        crate::io::decode::probe_audio(&resolved).map_err(|e| {
             let msg = if e.message.contains("file not found") {
                 format!(
                     "{subject}: audio file \"{file}\" not found (looked for {})",
@@ -191,8 +191,7 @@ fn file_source(
         Ok(info) => {
             let mut m = lua.app_data_mut::<Model>().expect("model");
             m.files.push(info.path.clone());
-            m.file_rates
-                .push((PathBuf::from(file), info.sample_rate, span.clone()));
+            // Any rate plays: the player resamples to the session rate on its reader thread.
             let info = Arc::new(info);
             let config = format!("{}|{placement:?}", info.path.display());
             m.spec

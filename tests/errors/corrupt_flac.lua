@@ -1,2 +1,2 @@
 mix.session { sample_rate = 48000 }
-mix.track("t", "tone44k.wav")
+mix.track("t", "corrupt.flac")
