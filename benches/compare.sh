@@ -17,13 +17,13 @@ MD="$PWD/target/release/mixdown"
 ARGS=(--allow-read "$DATA" --set "data=$DATA" --quiet)
 
 declare -A CMD
-CMD[mix16_mixdown_1t]="$MD render benches/mix16.lua ${ARGS[*]} --threads 1 -o $OUT/md_mix16.wav"
-CMD[mix16_mixdown_2t]="$MD render benches/mix16.lua ${ARGS[*]} --threads 2 -o $OUT/md2_mix16.wav"
+CMD[mix16_mixdown_1t]="$MD render $PWD/benches/mix16.lua ${ARGS[*]} --threads 1 -o $OUT/md_mix16.wav"
+CMD[mix16_mixdown_2t]="$MD render $PWD/benches/mix16.lua ${ARGS[*]} --threads 2 -o $OUT/md2_mix16.wav"
 CMD[mix16_ref_chain_c]="/tmp/peers-bin/ref_chain mix16 $BENCH/mix16_tracks.tsv $DATA $OUT/ref_mix16.wav"
 python3 -c "import pedalboard" 2>/dev/null && CMD[mix16_pedalboard]="python3 $BENCH/run_pedalboard.py mix16 $OUT/pb_mix16.wav"
 command -v ecasound >/dev/null && CMD[mix16_ecasound]="bash $BENCH/run_ecasound.sh mix16 $OUT/eca_mix16.wav"
 command -v ffmpeg >/dev/null && CMD[mix16_ffmpeg]="bash $BENCH/run_ffmpeg.sh mix16 $OUT/ff_mix16.wav"
-CMD[master1_mixdown]="$MD render benches/master1.lua ${ARGS[*]} --threads 1 -o $OUT/md_master1.wav"
+CMD[master1_mixdown]="$MD render $PWD/benches/master1.lua ${ARGS[*]} --threads 1 -o $OUT/md_master1.wav"
 CMD[master1_ref_chain_c]="/tmp/peers-bin/ref_chain master1 - $DATA $OUT/ref_master1.wav"
 python3 -c "import pedalboard" 2>/dev/null && CMD[master1_pedalboard]="python3 $BENCH/run_pedalboard.py master1 $OUT/pb_master1.wav"
 CMD[loudness_mixdown]="$MD measure $DATA/premix.wav"

@@ -71,28 +71,66 @@ impl Analyzer {
 pub fn measure_file(path: &Path) -> Result<Measurement, Error> {
     let info = decode::probe_audio(path)?;
     let ch = info.channels;
-    let mut a = Analyzer::new(info.sample_rate as f64, ch);
+    let sr = info.sample_rate as f64;
     let mut d = decode::Decoder::open(&info)?;
-    let mut buf = vec![0f32; 8192 * ch];
-    let mut planar = vec![Vec::with_capacity(8192); ch];
+    let mut buf = vec![0f32; CHUNK * ch];
+    // True peak (4x oversampling) costs about as much as decoding and K-weighting together:
+    // with a second core, a helper thread does it on the same chunks while this one measures
+    // loudness. Chunks travel in a loop of two channels, so buffers are reused.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut loudness = LoudnessMeter::for_channels(sr, ch);
+    let (to_tp, tp_rx) = std::sync::mpsc::sync_channel::<Vec<Vec<f32>>>(4);
+    let (back_tx, back) = std::sync::mpsc::sync_channel::<Vec<Vec<f32>>>(8);
+    let tp_thread = (threads > 1).then(|| {
+        std::thread::spawn(move || {
+            let mut tp = TruePeak::new(ch);
+            while let Ok(chunk) = tp_rx.recv() {
+                let views: Vec<&[f32]> = chunk.iter().map(|c| c.as_slice()).collect();
+                tp.process(&views);
+                let _ = back_tx.try_send(chunk);
+            }
+            tp
+        })
+    });
+    let mut local_tp = (threads <= 1).then(|| TruePeak::new(ch));
     loop {
         let n = d.read(&mut buf)?;
         if n == 0 {
             break;
         }
+        let mut planar = back
+            .try_recv()
+            .unwrap_or_else(|_| vec![Vec::with_capacity(CHUNK); ch]);
         for p in planar.iter_mut() {
             p.clear();
         }
         for frame in buf[..n * ch].chunks_exact(ch) {
-            for (c, x) in frame.iter().enumerate() {
-                planar[c].push(*x);
+            for (p, x) in planar.iter_mut().zip(frame) {
+                p.push(*x);
             }
         }
-        let views: Vec<&[f32]> = planar.iter().map(|p| p.as_slice()).collect();
-        a.process(&views);
+        {
+            let views: Vec<&[f32]> = planar.iter().map(|p| p.as_slice()).collect();
+            loudness.process(&views);
+            if let Some(tp) = local_tp.as_mut() {
+                tp.process(&views);
+            }
+        }
+        if tp_thread.is_some() {
+            let _ = to_tp.send(planar);
+        }
     }
-    Ok(a.result())
+    drop(to_tp);
+    let tp = match tp_thread {
+        Some(h) => h
+            .join()
+            .map_err(|_| Error::new(crate::ErrorKind::Other, "true-peak thread failed"))?,
+        None => local_tp.unwrap_or_else(|| TruePeak::new(ch)),
+    };
+    Ok(Analyzer { loudness, peak: tp }.result())
 }
+
+const CHUNK: usize = 8192;
 
 impl Measurement {
     /// One JSON object (keys as documented in the README).
