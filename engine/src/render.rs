@@ -66,6 +66,8 @@ pub struct RenderReport {
     pub elapsed_s: f64,
     /// Largest absolute sample written (before dither).
     pub sample_peak: f32,
+    /// Samples at or beyond full scale (clipped in integer formats).
+    pub clipped_samples: u64,
     /// Nodes that produced NaN/Inf, with the number of samples replaced by silence.
     pub nan_report: Vec<(String, u64)>,
     /// Loudness and peaks of the output (when asked for).
@@ -142,6 +144,7 @@ fn run(
     let mut loud_to = 0usize;
     let mut written = 0u64;
     let mut peak = 0f32;
+    let mut clipped = 0u64;
     let mut bufs: Vec<Vec<f32>> = vec![vec![0.0; block]; ch];
     let mut produced = 0u64; // output frames produced so far (after latency shift)
     loop {
@@ -180,6 +183,7 @@ fn run(
             let views: Vec<&[f32]> = pending.iter().map(|p| &p[..keep_to]).collect();
             for v in &views {
                 peak = v.iter().fold(peak, |m, x| m.max(x.abs()));
+                clipped += v.iter().filter(|x| x.abs() >= 1.0).count() as u64;
             }
             if let Some(a) = analyzer.as_mut() {
                 a.process(&views);
@@ -211,6 +215,7 @@ fn run(
         sample_rate: sr,
         elapsed_s: t0.elapsed().as_secs_f64(),
         sample_peak: peak,
+        clipped_samples: clipped,
         nan_report: proc.schedule().nan_report(),
         measurement: analyzer.map(|a| a.result()),
         notes: proc.schedule().reports(),

@@ -285,6 +285,12 @@ fn cmd_render(
     for n in &r.notes {
         eprintln!("  {n}");
     }
+    if r.clipped_samples > 0 {
+        eprintln!(
+            "warning: {} samples at or over full scale (they clip in 16/24-bit files); add a limiter",
+            r.clipped_samples
+        );
+    }
     for (node, n) in &r.nan_report {
         eprintln!("warning: node \"{node}\" produced {n} NaN/infinite samples; they were replaced by silence");
     }

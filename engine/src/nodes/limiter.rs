@@ -45,6 +45,10 @@ pub struct Limit {
     current: [f32; 2],
     meter: Arc<GainReductionMeter>,
     quiet: usize,
+    /// Gain reduction statistics over the run (control side reads them after a render).
+    gr_max_db: f32,
+    gr_sum_db: f64,
+    gr_blocks: u64,
 }
 
 impl Limit {
@@ -57,6 +61,9 @@ impl Limit {
             current: [f32::NAN; 2],
             meter: Arc::new(GainReductionMeter::default()),
             quiet: 0,
+            gr_max_db: 0.0,
+            gr_sum_db: 0.0,
+            gr_blocks: 0,
         }
     }
 
@@ -103,7 +110,11 @@ impl Node for Limit {
         }
         self.current = v;
         dsp.process(cx.input(0), cx.outputs);
-        self.meter.publish_db(dsp.gain_reduction_db());
+        let gr = dsp.gain_reduction_db();
+        self.meter.publish_db(gr);
+        self.gr_max_db = self.gr_max_db.max(gr);
+        self.gr_sum_db += gr as f64;
+        self.gr_blocks += 1;
         if cx.input_silent {
             self.quiet += cx.frames;
             if self.quiet > dsp.latency_samples() + cx.frames {
@@ -117,5 +128,15 @@ impl Node for Limit {
 
     fn latency_frames(&self) -> u32 {
         self.dsp.as_ref().map_or(0, |d| d.latency_samples() as u32)
+    }
+
+    fn report(&self) -> Option<String> {
+        (self.gr_blocks > 0).then(|| {
+            format!(
+                "gain reduction max {:.2} dB, average {:.2} dB (per-block maxima)",
+                self.gr_max_db,
+                self.gr_sum_db / self.gr_blocks as f64
+            )
+        })
     }
 }
