@@ -126,6 +126,38 @@ pub struct AlbumReport {
 }
 
 impl AlbumReport {
+    /// The album table as JSON: `{"album_lufs": .., "songs": [{"name", "path", "before_lufs",
+    /// "after_lufs", "loudness_range_lu", "true_peak_dbtp", "gain_db", "eq_db": [..],
+    /// "balance_distance_before_db", "balance_distance_after_db"}]}`.
+    pub fn to_json(&self) -> String {
+        let n = |v: Option<f64>| v.map_or("null".to_string(), |x| format!("{x:.3}"));
+        let songs: Vec<String> = self
+            .songs
+            .iter()
+            .map(|s| {
+                let eq: Vec<String> = s.eq_db.iter().map(|g| format!("{g:.3}")).collect();
+                format!(
+                    "{{\"name\":{},\"path\":{},\"before_lufs\":{},\"after_lufs\":{},\"loudness_range_lu\":{},\"true_peak_dbtp\":{},\"gain_db\":{:.3},\"eq_db\":[{}],\"balance_distance_before_db\":{:.3},\"balance_distance_after_db\":{:.3}}}",
+                    crate::measure::json_string(&s.name),
+                    crate::measure::json_string(&s.path.display().to_string()),
+                    n(s.before_lufs),
+                    n(s.after.integrated_lufs),
+                    n(s.after.loudness_range_lu),
+                    n(s.after.true_peak_dbtp),
+                    s.gain_db,
+                    eq.join(","),
+                    s.balance_distance_db.0,
+                    s.balance_distance_db.1
+                )
+            })
+            .collect();
+        format!(
+            "{{\"album_lufs\":{},\"songs\":[{}]}}\n",
+            n(self.album_lufs),
+            songs.join(",")
+        )
+    }
+
     /// The table printed after an album render.
     pub fn table(&self) -> String {
         let f = |v: Option<f64>| v.map_or("   -inf".into(), |x| format!("{x:7.2}"));
@@ -323,10 +355,13 @@ fn measure(planar: &[Vec<f32>], sr: f64) -> Measurement {
 }
 
 /// Renders the album. Control thread.
+/// With `report_dir`, also writes each song's report (JSON and pictures), the album's spectra
+/// before and after matching, and `album.json`.
 pub fn render_album(
     job: &AlbumJob,
     so: &ScriptOptions,
     ro: &RenderOptions,
+    report_dir: Option<&Path>,
 ) -> Result<AlbumReport, Errors> {
     if job.songs.is_empty() {
         return Err(err(job, "mix.album: no songs".into()));
@@ -335,9 +370,16 @@ pub fn render_album(
     let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = std::env::temp_dir().join(format!("mixdown-album-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let result = run(job, so, ro, &tmp);
+    let result = run(job, so, ro, &tmp, report_dir);
     let _ = std::fs::remove_dir_all(&tmp);
     result
+}
+
+fn spectrum_points(planar: &[Vec<f32>], sr: f64) -> Vec<crate::report::SpectrumPoint> {
+    let mut w = crate::report::spectrum::WelchAnalyzer::new(sr, planar.len());
+    let views: Vec<&[f32]> = planar.iter().map(|c| c.as_slice()).collect();
+    w.process(&views);
+    w.spectrum().log_points()
 }
 
 fn run(
@@ -345,6 +387,7 @@ fn run(
     so: &ScriptOptions,
     ro: &RenderOptions,
     tmp: &Path,
+    report_dir: Option<&Path>,
 ) -> Result<AlbumReport, Errors> {
     let sr = job.sample_rate;
     let quiet = RenderOptions {
@@ -369,6 +412,7 @@ fn run(
     let mut before = Vec::new();
     let mut balances = Vec::new();
     let mut durations = Vec::new();
+    let mut spectra_before = Vec::new();
     for f in &files {
         let spec = master(job, so, f, &[], 0.0)?;
         let (s, _) = prepare_schedule(&spec, &quiet)?;
@@ -376,6 +420,9 @@ fn run(
         before.push(measure(&out, sr).integrated_lufs);
         balances.push(balance(&band_levels(&out, sr)));
         durations.push(out.first().map_or(0, |c| c.len()) as f64 / sr);
+        if report_dir.is_some() {
+            spectra_before.push(spectrum_points(&out, sr));
+        }
     }
     // 3. Matching EQ.
     let aim: Option<Vec<f64>> = match &job.match_eq {
@@ -519,9 +566,40 @@ fn run(
         let got: Vec<Option<f64>> = outs.iter().map(|(_, m)| m.integrated_lufs).collect();
         album_of(&got)
     };
-    Ok(AlbumReport {
+    let report = AlbumReport {
         songs: reports,
         album_lufs,
         continuous,
-    })
+    };
+    if let Some(dir) = report_dir {
+        let target = (job.mode == AlbumMode::Track).then_some(job.target_lufs);
+        let mut after = Vec::new();
+        for (i, (o, _)) in outs.iter().enumerate() {
+            let mut c =
+                crate::report::ReportCollector::new(sr, o.len()).with_ceiling_dbtp(job.ceiling_db);
+            let views: Vec<&[f32]> = o.iter().map(|x| x.as_slice()).collect();
+            c.process(&views);
+            let mut r = c.report(&job.songs[i].name);
+            r.notes = vec![format!(
+                "gain {:+.2} dB; matching EQ {:?} dB",
+                report.songs[i].gain_db, report.songs[i].eq_db
+            )];
+            r.write_dir(dir, &job.songs[i].name, target)?;
+            after.push(r.spectrum_points);
+        }
+        let rows: Vec<(
+            &str,
+            &[crate::report::SpectrumPoint],
+            &[crate::report::SpectrumPoint],
+        )> = job
+            .songs
+            .iter()
+            .zip(spectra_before.iter().zip(&after))
+            .map(|(s, (b, a))| (s.name.as_str(), b.as_slice(), a.as_slice()))
+            .collect();
+        crate::report::album_spectrum(dir, "album", &rows)?;
+        let json = dir.join("album.json");
+        std::fs::write(&json, report.to_json()).map_err(|e| Error::io(&json, e))?;
+    }
+    Ok(report)
 }

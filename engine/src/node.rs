@@ -240,6 +240,16 @@ pub trait Node: Send + 'static {
     /// Called on the control thread after an analysis pass over the whole programme.
     fn finish_analysis(&mut self) {}
 
+    /// The loudness target a node aims at (drawn on report pictures).
+    fn loudness_target(&self) -> Option<f64> {
+        None
+    }
+
+    /// Gain reduction over the run, `(max_db, average_db)`, for limiters (render reports).
+    fn gain_reduction_stats(&self) -> Option<(f64, f64)> {
+        None
+    }
+
     /// A line for the render summary (e.g. the gain a loudness node applied), after a render.
     fn report(&self) -> Option<String> {
         None

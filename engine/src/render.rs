@@ -36,6 +36,8 @@ pub struct RenderOptions {
     pub progress: bool,
     /// Measure loudness and true peak of what is written.
     pub measure: bool,
+    /// Collect a full report (loudness series, waveform, overs, spectrum) for `--report`.
+    pub collect_report: bool,
     /// Worker threads for independent branches (1 = single-threaded). Output is bit-identical
     /// whatever the count.
     pub threads: usize,
@@ -50,6 +52,7 @@ impl Default for RenderOptions {
             max_tail_s: 10.0,
             progress: false,
             measure: false,
+            collect_report: false,
             threads: 1,
         }
     }
@@ -76,6 +79,8 @@ pub struct RenderReport {
     pub notes: Vec<String>,
     /// Analysis passes run before the render (two-pass loudness).
     pub analysis_passes: u32,
+    /// The full report, when `collect_report` was set.
+    pub report: Option<Box<crate::report::Report>>,
 }
 
 impl RenderReport {
@@ -135,6 +140,9 @@ fn run(
     proc.set_threads(opts.threads);
     let bar = progress_bar(opts.progress, max_end);
     let mut analyzer = opts.measure.then(|| Analyzer::new(sr, ch));
+    let mut collector = opts
+        .collect_report
+        .then(|| crate::report::ReportCollector::new(sr, ch));
 
     // Output frame k is processor frame k + latency. Frames after the content are kept in a
     // pending buffer until we know whether they are tail (kept) or trailing silence (trimmed).
@@ -188,6 +196,9 @@ fn run(
             if let Some(a) = analyzer.as_mut() {
                 a.process(&views);
             }
+            if let Some(c) = collector.as_mut() {
+                c.process(&views);
+            }
             write(&views)?;
             written += keep_to as u64;
             loud_to = loud_to.saturating_sub(keep_to);
@@ -220,6 +231,17 @@ fn run(
         measurement: analyzer.map(|a| a.result()),
         notes: proc.schedule().reports(),
         analysis_passes: 0,
+        report: collector.map(|c| {
+            let mut r = c.report("mix");
+            r.notes = proc.schedule().reports();
+            r.nan_report = proc.schedule().nan_report();
+            r.target_lufs = proc.schedule().loudness_target();
+            if let Some((max, avg)) = proc.schedule().limiter_stats() {
+                r.limiter_gr_max_db = Some(max);
+                r.limiter_gr_avg_db = Some(avg);
+            }
+            Box::new(r)
+        }),
     };
     Ok((report, proc))
 }

@@ -78,6 +78,10 @@ enum Cmd {
         /// Do not print the loudness summary.
         #[arg(long)]
         quiet: bool,
+        /// Also write the report as JSON and pictures (loudness over time, waveform with true-peak
+        /// overs, long-term spectrum; PNG and SVG) into this folder.
+        #[arg(long)]
+        report: Option<PathBuf>,
         #[command(flatten)]
         script_args: ScriptArgs,
     },
@@ -219,6 +223,7 @@ fn cmd_render(
     block: usize,
     threads: usize,
     quiet: bool,
+    report: Option<PathBuf>,
     sa: &ScriptArgs,
 ) -> Result<(), Errors> {
     let mut ev = load(script.as_deref(), sa)?;
@@ -240,6 +245,7 @@ fn cmd_render(
         progress: true,
         measure: !quiet,
         threads: threads.max(1),
+        collect_report: report.is_some(),
         ..Default::default()
     };
     if let (Some(a), Some(b)) = (opts.from_s, opts.to_s) {
@@ -253,7 +259,8 @@ fn cmd_render(
     }
     if !ev.albums.is_empty() {
         for job in &ev.albums {
-            let r = mixdown::album::render_album(job, &script_options(sa), &opts)?;
+            let r =
+                mixdown::album::render_album(job, &script_options(sa), &opts, report.as_deref())?;
             for s in &r.songs {
                 eprintln!("wrote {}", s.path.display());
             }
@@ -284,6 +291,12 @@ fn cmd_render(
     }
     for n in &r.notes {
         eprintln!("  {n}");
+    }
+    if let (Some(dir), Some(rep)) = (&report, &r.report) {
+        let mut rep = rep.clone();
+        rep.song = stem_name.clone();
+        let files = rep.write_dir(dir, &stem_name, None)?;
+        eprintln!("report: {} files in {}", files.len(), dir.display());
     }
     if r.clipped_samples > 0 {
         eprintln!(
@@ -424,6 +437,7 @@ fn run(cli: Cli) -> Result<(), Errors> {
             block,
             threads,
             quiet,
+            report,
             script_args,
         } => {
             let threads = threads
@@ -437,6 +451,7 @@ fn run(cli: Cli) -> Result<(), Errors> {
                 block,
                 threads,
                 quiet,
+                report,
                 &script_args,
             )
         }

@@ -219,6 +219,22 @@ impl Schedule {
         }
     }
 
+    /// Gain reduction of the last limiter in the schedule (the master's), `(max_db, avg_db)`.
+    pub fn limiter_stats(&self) -> Option<(f64, f64)> {
+        self.nodes
+            .iter()
+            .rev()
+            .find_map(|n| n.node.gain_reduction_stats())
+    }
+
+    /// The loudness target of the last loudness node, if any.
+    pub fn loudness_target(&self) -> Option<f64> {
+        self.nodes
+            .iter()
+            .rev()
+            .find_map(|n| n.node.loudness_target())
+    }
+
     /// Report lines of nodes, prefixed with their path.
     pub fn reports(&self) -> Vec<String> {
         self.nodes

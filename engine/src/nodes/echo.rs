@@ -100,7 +100,9 @@ impl Node for Echo {
         self.dsp = Dsp::new(cfg.sample_rate, MAX_TIME_S, self.params(v))
             .ok()
             .map(Box::new);
-        self.current = v;
+        // The script's values are applied on the first block, at once (no glide from these
+        // defaults): see `process`.
+        self.current = [f32::NAN; 4];
     }
 
     fn reset(&mut self) {
@@ -116,7 +118,12 @@ impl Node for Echo {
             return ProcessStatus::Silent;
         };
         if v != self.current {
+            let first = self.current[0].is_nan();
             let _ = dsp.set_params(p);
+            if first {
+                // Start at the script's settings: no glide of the time, no gain ramps.
+                dsp.reset();
+            }
             self.current = v;
         }
         dsp.process(cx.input(0), cx.outputs);

@@ -130,6 +130,15 @@ impl Node for Limit {
         self.dsp.as_ref().map_or(0, |d| d.latency_samples() as u32)
     }
 
+    fn gain_reduction_stats(&self) -> Option<(f64, f64)> {
+        (self.gr_blocks > 0).then(|| {
+            (
+                self.gr_max_db as f64,
+                self.gr_sum_db / self.gr_blocks as f64,
+            )
+        })
+    }
+
     fn report(&self) -> Option<String> {
         (self.gr_blocks > 0).then(|| {
             format!(

@@ -268,6 +268,10 @@ impl Node for Loudness {
         }
     }
 
+    fn loudness_target(&self) -> Option<f64> {
+        (!self.target_lufs.is_nan()).then_some(self.target_lufs)
+    }
+
     fn report(&self) -> Option<String> {
         let cell = &self.cell;
         let input = load(&cell.input_lufs);

@@ -100,7 +100,8 @@ impl Node for Reverb {
         self.dsp = Dsp::new(cfg.sample_rate, MAX_PREDELAY_MS, params(v))
             .ok()
             .map(Box::new);
-        self.current = v;
+        // The script's values are applied on the first block, at once: see `process`.
+        self.current = [f32::NAN; 6];
     }
 
     fn reset(&mut self) {
@@ -115,7 +116,12 @@ impl Node for Reverb {
         };
         let v: [f32; 6] = std::array::from_fn(|i| cx.param(i).last());
         if v != self.current {
+            let first = self.current[0].is_nan();
             let _ = dsp.set_params(params(v));
+            if first {
+                // Start at the script's wet/dry, not ramping from the defaults.
+                dsp.reset();
+            }
             self.current = v;
         }
         dsp.process(cx.input(0), cx.outputs);

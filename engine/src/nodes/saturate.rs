@@ -78,7 +78,8 @@ impl Node for Saturate {
         self.dsp = Saturator::new(cfg.sample_rate, cfg.output_channels, self.params(v))
             .ok()
             .map(Box::new);
-        self.current = v;
+        // The script's values are applied on the first block, at once: see `process`.
+        self.current = [f32::NAN; 3];
     }
 
     fn reset(&mut self) {
@@ -94,7 +95,12 @@ impl Node for Saturate {
             return ProcessStatus::Silent;
         };
         if v != self.current {
+            let first = self.current[0].is_nan();
             let _ = dsp.set_params(p);
+            if first {
+                // Start at the script's drive and levels, not ramping from the defaults.
+                dsp.reset();
+            }
             self.current = v;
         }
         dsp.process(cx.input(0), cx.outputs);

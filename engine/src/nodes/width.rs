@@ -85,7 +85,12 @@ impl Node for Width {
         };
         let w = cx.param(0).last();
         if w != self.current {
+            let first = self.current.is_nan();
             let _ = dsp.set_width(w as f64);
+            if first {
+                // Start at the script's width, not ramping from 1.
+                dsp.reset();
+            }
             self.current = w;
         }
         match &mut self.mono {
