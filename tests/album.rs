@@ -39,6 +39,7 @@ fn run(d: &Path) -> mixdown::album::AlbumReport {
         &ev.albums[0],
         &ScriptOptions::default(),
         &RenderOptions::default(),
+        Some(&d.join("report")),
     )
     .unwrap_or_else(|e| panic!("{e}"))
 }
@@ -86,6 +87,23 @@ fn album_mode_keeps_relative_loudness_and_puts_the_album_on_target() {
                        mode = "album", out = "out/%s.wav" }"#,
     );
     let r = run(d.path());
+    // The report folder: per-song pictures, album.json and the album's spectra.
+    for f in [
+        "dark.json",
+        "bright-loudness.png",
+        "album.json",
+        "album-album-spectrum.png",
+    ] {
+        assert!(
+            d.path().join("report").join(f).is_file(),
+            "missing report/{f}"
+        );
+    }
+    let j = std::fs::read_to_string(d.path().join("report/album.json")).unwrap();
+    assert!(
+        j.contains("\"album_lufs\":-16.0") || j.contains("\"album_lufs\":-15.9"),
+        "{j}"
+    );
     let before = r.songs[1].before_lufs.unwrap() - r.songs[0].before_lufs.unwrap();
     let after =
         r.songs[1].after.integrated_lufs.unwrap() - r.songs[0].after.integrated_lufs.unwrap();

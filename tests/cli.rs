@@ -22,7 +22,11 @@ fn dir_with(script: &str) -> tempfile::TempDir {
 }
 
 fn run(d: &tempfile::TempDir, args: &[&str]) -> (bool, String, String) {
-    let o = Command::new(BIN).args(args).current_dir(d.path()).output().unwrap();
+    let o = Command::new(BIN)
+        .args(args)
+        .current_dir(d.path())
+        .output()
+        .unwrap();
     (
         o.status.success(),
         String::from_utf8_lossy(&o.stdout).into(),
@@ -39,19 +43,32 @@ fn render_writes_the_scripts_render_path_and_a_summary() {
     let (info, _) = mixdown::io::wav::read_all(&out).unwrap();
     assert_eq!(info.encoding, mixdown::io::wav::WavEncoding::Int(16));
     assert!(info.frames >= 4 * 48000, "{} frames", info.frames);
-    assert!(err.contains("integrated") && err.contains("true peak"), "{err}");
+    assert!(
+        err.contains("integrated") && err.contains("true peak"),
+        "{err}"
+    );
     assert!(!d.path().join("out/song.wav.part").exists());
 }
 
 #[test]
 fn from_and_to_give_the_exact_range_in_seconds_or_bars() {
     let d = dir_with(SONG);
-    let (ok, _, err) = run(&d, &["render", "song.lua", "-o", "a.wav", "--from", "1", "--to", "2:1"]);
+    let (ok, _, err) = run(
+        &d,
+        &[
+            "render", "song.lua", "-o", "a.wav", "--from", "1", "--to", "2:1",
+        ],
+    );
     assert!(ok, "{err}");
     // bar 2 beat 1 at 120 BPM in 4/4 = 2 s; from 1 s: exactly 48 000 frames.
     let (info, _) = mixdown::io::wav::read_all(&d.path().join("a.wav")).unwrap();
     assert_eq!(info.frames, 48000);
-    let (ok, _, err) = run(&d, &["render", "song.lua", "-o", "b.wav", "--from", "2", "--to", "1"]);
+    let (ok, _, err) = run(
+        &d,
+        &[
+            "render", "song.lua", "-o", "b.wav", "--from", "2", "--to", "1",
+        ],
+    );
     assert!(!ok);
     assert!(err.contains("--to"), "{err}");
     assert!(!d.path().join("b.wav").exists() && !d.path().join("b.wav.part").exists());
@@ -64,11 +81,23 @@ fn check_reports_every_problem_and_fails() {
     );
     let (ok, _, err) = run(&d, &["check", "song.lua"]);
     assert!(!ok);
-    assert!(err.contains("song.lua:2") && err.contains("did you mean 'threshold_db'"), "{err}");
-    assert!(err.contains("song.lua:3") && err.contains("gain_db = 200 dB is out of range"), "{err}");
-    assert!(err.contains("song.lua:4") && err.contains("nope.wav"), "{err}");
+    assert!(
+        err.contains("song.lua:2") && err.contains("did you mean 'threshold_db'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("song.lua:3") && err.contains("gain_db = 200 dB is out of range"),
+        "{err}"
+    );
+    assert!(
+        err.contains("song.lua:4") && err.contains("nope.wav"),
+        "{err}"
+    );
     assert!(err.contains("3 problems"), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("stack backtrace"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("stack backtrace"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -88,14 +117,19 @@ fn graph_prints_the_routing_as_dot_and_the_schedule() {
     let (ok, dot, err) = run(&d, &["graph", "song.lua"]);
     assert!(ok, "{err}");
     assert!(dot.starts_with("digraph"), "{dot}");
-    assert!(dot.contains("\"kick/pan\" -> \"bass/comp\" [label=\"sidechain\""), "{dot}");
+    assert!(
+        dot.contains("\"kick/pan\" -> \"bass/comp\" [label=\"sidechain\""),
+        "{dot}"
+    );
     assert!(dot.contains("\"bass/send:verb\" -> \"verb/in\""), "{dot}");
     let (ok, sched, _) = run(&d, &["graph", "song.lua", "--schedule"]);
     assert!(ok);
     assert!(sched.contains("process bass/comp [comp]"), "{sched}");
     let (ok, _, err) = run(&d, &["graph", "song.lua", "-o", "g.dot"]);
     assert!(ok, "{err}");
-    assert!(std::fs::read_to_string(d.path().join("g.dot")).unwrap().contains("digraph"));
+    assert!(std::fs::read_to_string(d.path().join("g.dot"))
+        .unwrap()
+        .contains("digraph"));
 }
 
 #[test]
