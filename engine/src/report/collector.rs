@@ -6,6 +6,10 @@ use crate::dsp::true_peak::{to_db, TruePeakChannel};
 use super::spectrum::WelchAnalyzer;
 use super::{LoudnessPoint, Over, Report, WaveColumn};
 
+/// Overs are reported above the ceiling plus this margin (dB): a limiter that holds its ceiling
+/// to a thousandth of a dB, as ours does, should not be shown as overshooting.
+pub const OVER_MARGIN_DB: f64 = 0.01;
+
 /// Default true-peak ceiling above which overs are reported, dBTP.
 pub const DEFAULT_CEILING_DBTP: f64 = -1.0;
 /// Columns of the waveform overview (at most; fewer for programmes shorter than this in frames).
@@ -143,7 +147,7 @@ impl ReportCollector {
             seg_len: ((OVER_RESOLUTION_S * sample_rate).round() as u64).max(1),
             seg_peak: 0.0,
             ceiling_dbtp: DEFAULT_CEILING_DBTP,
-            ceiling_lin: 10f32.powf(DEFAULT_CEILING_DBTP as f32 / 20.0),
+            ceiling_lin: 10f32.powf((DEFAULT_CEILING_DBTP + OVER_MARGIN_DB) as f32 / 20.0),
             overs: Vec::new(),
             clip_count: 0,
             nan_count: 0,
@@ -159,7 +163,7 @@ impl ReportCollector {
     /// Sets the true-peak ceiling (dBTP) above which overs are reported; call before feeding.
     pub fn with_ceiling_dbtp(mut self, ceiling_dbtp: f64) -> Self {
         self.ceiling_dbtp = ceiling_dbtp;
-        self.ceiling_lin = 10f64.powf(ceiling_dbtp / 20.0) as f32;
+        self.ceiling_lin = 10f64.powf((ceiling_dbtp + OVER_MARGIN_DB) / 20.0) as f32;
         self
     }
 
