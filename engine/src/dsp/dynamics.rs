@@ -478,7 +478,12 @@ impl Compressor {
             }
             let srcs = sc.map_or(nch, |s| s.len().min(self.channels));
             for c in 0..srcs {
-                let src = sc.map_or(&buffers[c][..], |s| s[c]);
+                // (not `map_or`: its default is evaluated even when a sidechain is given, and the
+                // sidechain may have more channels than the gated signal)
+                let src = match sc {
+                    Some(s) => s[c],
+                    None => &buffers[c][..],
+                };
                 self.det.add(&src[start..end], c, c == 0, link, det);
             }
             if link == Link::Average && srcs > 1 {
@@ -703,7 +708,12 @@ impl Gate {
             det.iter_mut().for_each(|d| *d = 0.0);
             let nsrc = sc.map_or(nch, |s| s.len());
             for c in 0..nsrc {
-                let src = sc.map_or(&buffers[c][..], |s| s[c]);
+                // (not `map_or`: its default is evaluated even when a sidechain is given, and the
+                // sidechain may have more channels than the gated signal)
+                let src = match sc {
+                    Some(s) => s[c],
+                    None => &buffers[c][..],
+                };
                 det.iter_mut()
                     .zip(&src[start..end])
                     .for_each(|(d, s)| *d = d.max(s.abs()));

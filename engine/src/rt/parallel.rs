@@ -252,6 +252,10 @@ fn run_tasks(sh: &Shared, w: usize, epoch: u64) {
         for &d in task.deps.iter() {
             let mut spins = 0;
             while sh.done[d as usize].load(Ordering::Acquire) != epoch {
+                if sh.stop.load(Ordering::Relaxed) {
+                    // The runner is going away (e.g. the main thread is unwinding).
+                    return;
+                }
                 backoff(&mut spins);
             }
         }
