@@ -4,7 +4,7 @@
 -- 16 bars at 110 BPM (about 35 s): drums and bass, then chords and a lead; mixed with EQ,
 -- compression, a sidechain duck, a reverb send and automation; mastered to -14 LUFS / -1 dBTP.
 
-mix.session { sample_rate = 48000, tempo_bpm = 110, time_signature = "4/4", length_s = mix.bar(17) }
+mix.session { sample_rate = 48000, tempo_bpm = 110, time_signature = "4/4", length_bars = 16 }
 
 -- Sources ---------------------------------------------------------------------------------
 local kick  = mix.track("kick",  { drum = "kick",  pattern = "X...X...X...X..." })

@@ -13,6 +13,7 @@ mix = {}
 ---@field tempo_bpm? number Quarter-note beats per minute (20..400), default 120.
 ---@field time_signature? string|integer[] "4/4", "6/8" or {4, 4}.
 ---@field length_s? number Song length in seconds; generators without a length stop here.
+---@field length_bars? number Song length in bars at this call's tempo (instead of length_s).
 
 ---Session settings; call first.
 ---@param opts SessionOptions

@@ -40,7 +40,7 @@ pub fn build(
             if let Some(hz) = peek_num(o, "hz") {
                 if hz >= nyquist {
                     return Err(format!(
-                        "hz = {hz} Hz is at or above Nyquist ({nyquist} Hz at {sample_rate} Hz)"
+                        "hz = {hz} Hz is out of range; allowed 10 Hz to below Nyquist ({nyquist} Hz at a {sample_rate} Hz session)"
                     ));
                 }
             }
@@ -51,7 +51,11 @@ pub fn build(
             let detection = match o.str("detection").as_deref() {
                 None | Some("peak") => Detection::Peak,
                 Some("rms") => Detection::Rms,
-                Some(x) => return Err(format!("detection = \"{x}\"; use \"peak\" or \"rms\"")),
+                Some(x) => {
+                    return Err(format!(
+                        "detection = \"{x}\" is not a detection mode; use \"peak\" or \"rms\""
+                    ))
+                }
             };
             let link = match o.str("link").as_deref() {
                 None | Some("max") => Link::Max,
@@ -59,7 +63,7 @@ pub fn build(
                 Some("off") | Some("none") => Link::PerChannel,
                 Some(x) => {
                     return Err(format!(
-                        "link = \"{x}\"; use \"max\", \"average\" or \"off\""
+                        "link = \"{x}\" is not a link mode; use \"max\", \"average\" or \"off\""
                     ))
                 }
             };
@@ -102,8 +106,9 @@ pub fn build(
             }
             if target > ceiling {
                 return Err(format!(
-                    "target_lufs = {target} is louder than the ceiling_db = {ceiling} dBTP allows; \
-                     a programme's loudness stays below its peak level — lower the target or raise the ceiling"
+                    "target_lufs = {target} LUFS is louder than ceiling_db = {ceiling} dBTP allows; \
+                     allowed -70 LUFS to {ceiling} LUFS with this ceiling (music that loud would be \
+                     limited flat) — lower the target or raise the ceiling"
                 ));
             }
             Ok(Built::of(
@@ -142,17 +147,24 @@ pub fn build(
                 Some("hard") => Curve::HardClip,
                 Some(x) => {
                     return Err(format!(
-                        "curve = \"{x}\"; use \"tanh\", \"soft\" or \"hard\""
+                        "curve = \"{x}\" is not a curve; use \"tanh\", \"soft\" or \"hard\""
                     ))
                 }
             };
-            let os = match o.num("oversample").map(|v| v as u32) {
-                None | Some(8) => Oversampling::X8,
-                Some(1) => Oversampling::X1,
-                Some(2) => Oversampling::X2,
-                Some(4) => Oversampling::X4,
-                Some(16) => Oversampling::X16,
-                Some(x) => return Err(format!("oversample = {x}; use 1, 2, 4, 8 or 16")),
+            // Compared as given (2.5 is not rounded to 2).
+            let os = match o.num("oversample") {
+                None => Oversampling::X8,
+                Some(x) if x == 1.0 => Oversampling::X1,
+                Some(x) if x == 2.0 => Oversampling::X2,
+                Some(x) if x == 4.0 => Oversampling::X4,
+                Some(x) if x == 8.0 => Oversampling::X8,
+                Some(x) if x == 16.0 => Oversampling::X16,
+                Some(x) => {
+                    return Err(format!(
+                        "oversample = {} is not available; use 1, 2, 4, 8 or 16",
+                        crate::param::trim(x)
+                    ))
+                }
             };
             let auto = o.bool("auto_gain").unwrap_or(false);
             Ok(Built::of(

@@ -3,7 +3,7 @@
 //!
 //! Offline it measures the whole programme first (an analysis pass), applies one gain, and — as
 //! the limiter takes a little loudness off the loudest parts — measures the result and corrects
-//! the gain, up to three times, until the output is within 0.05 LU of the target. Each correction
+//! the gain, up to four times, until the output is within 0.05 LU of the target. Each correction
 //! is scaled by how much loudness the previous one bought (a secant step), so heavily limited
 //! material converges too. If the ceiling keeps the target out of reach, the render summary says
 //! by how much.
@@ -28,8 +28,9 @@ pub static DESC: NodeDesc = NodeDesc {
     params: &[],
 };
 
-/// Most analysis passes before giving up on the target.
-pub const MAX_PASSES: u32 = 4;
+/// Most analysis passes before giving up on the target: the input pass and up to five
+/// output passes (a heavily limited master can need four corrections to land within 0.05 LU).
+pub const MAX_PASSES: u32 = 6;
 
 /// State shared by the instances of one render (each pass compiles fresh instances).
 #[derive(Debug, Default)]

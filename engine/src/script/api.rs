@@ -243,6 +243,34 @@ impl UserData for StripRef {
     }
 }
 
+/// A frequency parameter must stay below the session's Nyquist frequency: a value the
+/// parameter's own range allows (up to 24 kHz) may still not exist at the session's rate, and
+/// is rejected here rather than clamped by the node.
+fn check_nyquist(m: &Model, p: ParamRef, value: f64) -> Result<(), Error> {
+    let n = &m.spec.nodes[p.node];
+    let Some(desc) = n.desc.params.iter().find(|d| d.id == p.id) else {
+        return Ok(());
+    };
+    let sr = m.spec.session.sample_rate;
+    let nyquist = sr / 2.0;
+    if desc.unit == crate::param::Unit::Hz && value >= nyquist {
+        return Err(Error::new(
+            ErrorKind::Param,
+            format!(
+                "{} \"{}\": {} = {} Hz is out of range; allowed {} Hz to below Nyquist ({} Hz at a {} Hz session)",
+                n.desc.kind,
+                n.path,
+                p.id,
+                crate::param::trim(value),
+                crate::param::trim(desc.min as f64),
+                crate::param::trim(nyquist),
+                crate::param::trim(sr)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn set_static(lua: &Lua, p: ParamRef, v: Value, span: Option<Span>) -> LuaResult<()> {
     let Some(x) = as_number(&v) else {
         return Err(raise(
@@ -254,7 +282,7 @@ fn set_static(lua: &Lua, p: ParamRef, v: Value, span: Option<Span>) -> LuaResult
         ));
     };
     with_model(lua, |m| {
-        if let Err(e) = m.spec.set_param(p.node, p.id, x) {
+        if let Err(e) = check_nyquist(m, p, x).and_then(|()| m.spec.set_param(p.node, p.id, x)) {
             m.error(e.at(span.as_ref()));
         }
     });
@@ -385,8 +413,16 @@ fn automate(
     ev: AutomationEvent,
 ) -> LuaResult<AnyUserData> {
     let span = call_span(lua);
+    let value = match ev {
+        AutomationEvent::Set { value, .. }
+        | AutomationEvent::Linear { value, .. }
+        | AutomationEvent::Exp { value, .. }
+        | AutomationEvent::Target { value, .. } => value,
+    };
     with_model(lua, |m| {
-        if let Err(e) = m.spec.automate(p.node, p.id, ev) {
+        if let Err(e) =
+            check_nyquist(m, p, value as f64).and_then(|()| m.spec.automate(p.node, p.id, ev))
+        {
             m.error(e.at(span.as_ref()));
         }
     });
@@ -489,6 +525,7 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
             let bpm = o.num_in("tempo_bpm", 20.0, 400.0, " BPM");
             let ts = o.value("time_signature");
             let len = o.num_in("length_s", 0.001, 36000.0, " s");
+            let len_bars = o.num_in("length_bars", 0.01, 10000.0, " bars");
             let mut sig = None;
             if let Some(v) = ts {
                 match &v {
@@ -538,6 +575,10 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
                 }
                 if len.is_some() {
                     s.length_s = len;
+                }
+                if let Some(b) = len_bars {
+                    // Counted with this call's tempo and time signature.
+                    s.length_s = Some(b * s.tempo.beats_per_bar as f64 * s.tempo.beat_s());
                 }
             });
             Ok(())
