@@ -15,16 +15,21 @@ pub const MAX_CHANNELS: usize = 8;
 #[derive(Debug)]
 pub struct BufferPool {
     data: Box<[f32]>,
-    silent: Box<[bool]>,
+    silent: Box<[SilentFlag]>,
     count: usize,
 }
+
+/// A buffer's silence flag on its own cache line (parallel workers write neighbouring flags).
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+pub(crate) struct SilentFlag(pub(crate) bool);
 
 impl BufferPool {
     /// Allocates `count` zeroed buffers.
     pub fn new(count: usize) -> Self {
         Self {
             data: vec![0.0; count.max(1) * MAX_BLOCK].into_boxed_slice(),
-            silent: vec![true; count.max(1)].into_boxed_slice(),
+            silent: vec![SilentFlag(true); count.max(1)].into_boxed_slice(),
             count,
         }
     }
@@ -70,13 +75,13 @@ impl BufferPool {
     /// Whether buffer `i` is known to hold silence.
     #[inline]
     pub fn is_silent(&self, i: u32) -> bool {
-        self.silent[i as usize]
+        self.silent[i as usize].0
     }
 
     /// Marks buffer `i` as silent or not.
     #[inline]
     pub fn set_silent(&mut self, i: u32, silent: bool) {
-        self.silent[i as usize] = silent;
+        self.silent[i as usize].0 = silent;
     }
 
     /// Raw base pointer, for the processor's split borrows (see `rt::exec`).
@@ -87,7 +92,7 @@ impl BufferPool {
 
     /// Raw pointer to the silence flags (see `rt::exec`).
     #[inline]
-    pub(crate) fn silent_ptr(&mut self) -> *mut bool {
+    pub(crate) fn silent_ptr(&mut self) -> *mut SilentFlag {
         self.silent.as_mut_ptr()
     }
 }

@@ -67,7 +67,9 @@ pub enum Step {
     },
 }
 
-/// A node instance in a schedule.
+/// A node instance in a schedule. Aligned to a cache line: with parallel rendering, neighbouring
+/// slots are written by different worker threads every block.
+#[repr(align(64))]
 pub struct NodeSlot {
     /// The instance (prepared).
     pub node: Box<dyn Node>,

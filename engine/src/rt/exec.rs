@@ -22,7 +22,7 @@ pub(crate) struct Exec {
     lines: *mut DelayLine,
     line_quiet: *mut u64,
     data: *mut f32,
-    silent: *mut bool,
+    silent: *mut crate::buffer::SilentFlag,
 }
 
 // SAFETY: `Exec` is only a set of pointers; the parallel runner upholds the disjointness rules
@@ -66,12 +66,12 @@ impl Exec {
 
     #[inline]
     unsafe fn is_silent(&self, i: u32) -> bool {
-        *self.silent.add(i as usize)
+        (*self.silent.add(i as usize)).0
     }
 
     #[inline]
     unsafe fn set_silent(&self, i: u32, v: bool) {
-        *self.silent.add(i as usize) = v;
+        (*self.silent.add(i as usize)).0 = v;
     }
 
     /// Runs one step.

@@ -35,11 +35,16 @@ struct Block {
     transport: Transport,
 }
 
+/// One task's completion epoch, alone on its cache line: workers on different cores finish
+/// neighbouring tasks, and sharing a line would make every completion a cache-line transfer.
+#[repr(align(64))]
+struct Done(AtomicU64);
+
 struct Shared {
     tasks: Box<[Task]>,
     steps: Box<[Step]>,
     per_worker: Box<[Box<[u32]>]>,
-    done: Box<[AtomicU64]>,
+    done: Box<[Done]>,
     epoch: AtomicU64,
     finished: AtomicUsize,
     stop: AtomicBool,
@@ -180,7 +185,7 @@ impl ParallelRunner {
                 .collect(),
             steps: s.steps.clone(),
             per_worker: per_worker.into_iter().map(Vec::into_boxed_slice).collect(),
-            done: (0..finish.len()).map(|_| AtomicU64::new(0)).collect(),
+            done: (0..finish.len()).map(|_| Done(AtomicU64::new(0))).collect(),
             epoch: AtomicU64::new(0),
             finished: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
@@ -237,7 +242,7 @@ impl Drop for ParallelRunner {
 #[inline]
 fn backoff(spins: &mut u32) {
     *spins += 1;
-    if *spins < 2000 {
+    if *spins < 100 {
         std::hint::spin_loop();
     } else {
         std::thread::yield_now();
@@ -251,7 +256,7 @@ fn run_tasks(sh: &Shared, w: usize, epoch: u64) {
         let task = &sh.tasks[t as usize];
         for &d in task.deps.iter() {
             let mut spins = 0;
-            while sh.done[d as usize].load(Ordering::Acquire) != epoch {
+            while sh.done[d as usize].0.load(Ordering::Acquire) != epoch {
                 if sh.stop.load(Ordering::Relaxed) {
                     // The runner is going away (e.g. the main thread is unwinding).
                     return;
@@ -264,7 +269,7 @@ fn run_tasks(sh: &Shared, w: usize, epoch: u64) {
             // buffer, checked when planning); dependencies finished (acquire above).
             unsafe { block.exec.step(sh.steps[k], block.frames, block.transport) };
         }
-        sh.done[t as usize].store(epoch, Ordering::Release);
+        sh.done[t as usize].0.store(epoch, Ordering::Release);
     }
 }
 
