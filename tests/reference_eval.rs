@@ -692,7 +692,7 @@ fn check(c: &Case) -> Result<(), TestCaseError> {
     compare("processor", &got, &want, total)?;
 
     // The offline render: shifted back by the latency, the content, then the tail up to its
-    // last non-zero frame.
+    // last frame above render::TAIL_SILENCE (−144 dBFS).
     let want: Planar = want.iter().map(|ch| ch[latency..].to_vec()).collect();
     let total = total - latency;
     let (rendered, report) = render_to_vec(
@@ -705,7 +705,10 @@ fn check(c: &Case) -> Result<(), TestCaseError> {
     );
     let loud_to = (0..total)
         .rev()
-        .find(|&k| want.iter().any(|ch| ch[k] != 0.0))
+        .find(|&k| {
+            want.iter()
+                .any(|ch| ch[k].abs() > mixdown::render::TAIL_SILENCE)
+        })
         .map_or(0, |k| k + 1);
     let len = loud_to.max(content as usize);
     prop_assert_eq!(report.frames, len as u64);
