@@ -24,54 +24,15 @@
 //! Thread: any. Allocation: only in [`Crossover::new`]. No locks, no panics in `process`.
 
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
-use std::fmt;
 
 /// Most split frequencies a [`Crossover`] takes (so at most 4 bands).
 pub const MAX_SPLITS: usize = 3;
 /// Most channels a [`Crossover`] takes (a sanity bound for validation, not a buffer size).
 pub const MAX_CHANNELS: usize = 64;
 
-/// An out-of-range parameter; callers turn it into a user message. Same fields as the other DSP
-/// modules' `ParamError`, so the engine can convert any of them the same way.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ParamError {
-    /// Parameter name as the user writes it (`"hz"`, `"channels"`...).
-    pub param: &'static str,
-    /// The rejected value.
-    pub value: f64,
-    /// The accepted range, human-readable.
-    pub range: &'static str,
-}
+pub use super::biquad::ParamError;
 
-impl fmt::Display for ParamError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} = {} is out of range; expected {}",
-            self.param, self.value, self.range
-        )
-    }
-}
-
-impl std::error::Error for ParamError {}
-
-/// `Err(ParamError)` unless `ok` (shared with `stereo.rs`).
-pub(crate) fn check(
-    ok: bool,
-    param: &'static str,
-    value: f64,
-    range: &'static str,
-) -> Result<(), ParamError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(ParamError {
-            param,
-            value,
-            range,
-        })
-    }
-}
+use super::biquad::check;
 
 /// Checks a sample rate (finite, > 0) and one crossover frequency (0 < hz < sample_rate/2).
 pub fn validate_hz(sample_rate: f64, hz: f64) -> Result<(), ParamError> {

@@ -31,8 +31,8 @@
 //!
 //! Thread: any. Allocation: only in [`Echo::new`]. No locks, no panics in `process`.
 
+use super::ramp::Ramp;
 use std::f64::consts::PI;
-use std::fmt;
 
 /// Shortest `time_s`, in seconds.
 pub const MIN_TIME_S: f64 = 0.001;
@@ -47,41 +47,9 @@ pub const RAMP_MS: f64 = 20.0;
 /// Level below which the tail counts as silent, in dBFS.
 pub const SILENCE_DB: f64 = -90.0;
 
-/// An out-of-range parameter; callers turn it into a user message. Same fields as the other DSP
-/// modules' `ParamError`, so the engine can convert any of them the same way.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ParamError {
-    /// Parameter name as the user writes it (`"time_s"`, `"feedback"`...).
-    pub param: &'static str,
-    /// The rejected value.
-    pub value: f64,
-    /// The accepted range, human-readable.
-    pub range: &'static str,
-}
+pub use super::biquad::ParamError;
 
-impl fmt::Display for ParamError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} = {} is out of range; expected {}",
-            self.param, self.value, self.range
-        )
-    }
-}
-
-impl std::error::Error for ParamError {}
-
-fn check(ok: bool, param: &'static str, value: f64, range: &'static str) -> Result<(), ParamError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(ParamError {
-            param,
-            value,
-            range,
-        })
-    }
-}
+use super::biquad::check;
 
 /// Echo settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -170,49 +138,6 @@ impl EchoParams {
             self.dry,
             "0..=1 (linear gain)",
         )
-    }
-}
-
-/// Linear per-sample ramp towards a target over a fixed number of frames (block-size independent).
-#[derive(Clone, Copy, Debug)]
-struct Ramp {
-    value: f32,
-    target: f32,
-    step: f32,
-    left: u32,
-}
-
-impl Ramp {
-    fn new(v: f32) -> Self {
-        Self {
-            value: v,
-            target: v,
-            step: 0.0,
-            left: 0,
-        }
-    }
-
-    fn set(&mut self, target: f32, frames: u32) {
-        if frames == 0 || target == self.value {
-            *self = Self::new(target);
-        } else {
-            self.target = target;
-            self.step = (target - self.value) / frames as f32;
-            self.left = frames;
-        }
-    }
-
-    #[inline(always)]
-    fn next(&mut self) -> f32 {
-        if self.left > 0 {
-            self.left -= 1;
-            self.value = if self.left == 0 {
-                self.target
-            } else {
-                self.value + self.step
-            };
-        }
-        self.value
     }
 }
 

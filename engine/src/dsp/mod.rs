@@ -13,6 +13,7 @@ pub mod loudness;
 pub mod noise;
 pub mod osc;
 pub mod pattern;
+mod ramp;
 pub mod reverb;
 pub mod saturation;
 pub mod stereo;

@@ -36,7 +36,7 @@
 //!
 //! Thread: any. Allocation: only in [`Reverb::new`]. No locks, no panics in `process`.
 
-use std::fmt;
+use super::ramp::Ramp;
 
 /// Delay lines in the network.
 pub const LINES: usize = 16;
@@ -56,41 +56,9 @@ const ROW_IN_R: usize = 10;
 const ROW_OUT_L: usize = 3;
 const ROW_OUT_R: usize = 12;
 
-/// An out-of-range parameter; callers turn it into a user message. Same fields as the other DSP
-/// modules' `ParamError`, so the engine can convert any of them the same way.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ParamError {
-    /// Parameter name as the user writes it (`"decay_s"`, `"wet"`...).
-    pub param: &'static str,
-    /// The rejected value.
-    pub value: f64,
-    /// The accepted range, human-readable.
-    pub range: &'static str,
-}
+pub use super::biquad::ParamError;
 
-impl fmt::Display for ParamError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} = {} is out of range; expected {}",
-            self.param, self.value, self.range
-        )
-    }
-}
-
-impl std::error::Error for ParamError {}
-
-fn check(ok: bool, param: &'static str, value: f64, range: &'static str) -> Result<(), ParamError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(ParamError {
-            param,
-            value,
-            range,
-        })
-    }
-}
+use super::biquad::check;
 
 /// Reverb settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -166,49 +134,6 @@ impl ReverbParams {
             self.dry,
             "0..=1 (linear gain)",
         )
-    }
-}
-
-/// Linear per-sample ramp towards a target over a fixed number of frames (block-size independent).
-#[derive(Clone, Copy, Debug)]
-struct Ramp {
-    value: f32,
-    target: f32,
-    step: f32,
-    left: u32,
-}
-
-impl Ramp {
-    fn new(v: f32) -> Self {
-        Self {
-            value: v,
-            target: v,
-            step: 0.0,
-            left: 0,
-        }
-    }
-
-    fn set(&mut self, target: f32, frames: u32) {
-        if frames == 0 || target == self.value {
-            *self = Self::new(target);
-        } else {
-            self.target = target;
-            self.step = (target - self.value) / frames as f32;
-            self.left = frames;
-        }
-    }
-
-    #[inline(always)]
-    fn next(&mut self) -> f32 {
-        if self.left > 0 {
-            self.left -= 1;
-            self.value = if self.left == 0 {
-                self.target
-            } else {
-                self.value + self.step
-            };
-        }
-        self.value
     }
 }
 

@@ -41,8 +41,8 @@
 //!
 //! Thread: any. Allocation: only in [`Saturator::new`]. No locks, no panics in `process`.
 
+use super::ramp::Ramp;
 use std::f64::consts::PI;
-use std::fmt;
 
 /// Ramp time of `drive_db`, `mix` and `output_db` changes, in milliseconds.
 pub const RAMP_MS: f64 = 20.0;
@@ -54,41 +54,9 @@ pub const KAISER_BETA: f64 = 9.6;
 const KMAX: usize = 20;
 const MAX_FACTOR: usize = 16;
 
-/// An out-of-range parameter; callers turn it into a user message. Same fields as the other DSP
-/// modules' `ParamError`, so the engine can convert any of them the same way.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ParamError {
-    /// Parameter name as the user writes it (`"drive_db"`, `"mix"`...).
-    pub param: &'static str,
-    /// The rejected value.
-    pub value: f64,
-    /// The accepted range, human-readable.
-    pub range: &'static str,
-}
+pub use super::biquad::ParamError;
 
-impl fmt::Display for ParamError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} = {} is out of range; expected {}",
-            self.param, self.value, self.range
-        )
-    }
-}
-
-impl std::error::Error for ParamError {}
-
-fn check(ok: bool, param: &'static str, value: f64, range: &'static str) -> Result<(), ParamError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(ParamError {
-            param,
-            value,
-            range,
-        })
-    }
-}
+use super::biquad::check;
 
 /// The transfer curve.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -204,49 +172,6 @@ impl SaturatorParams {
         range(self.drive_db, -24.0, 48.0, "drive_db", "−24..=48 dB")?;
         range(self.mix, 0.0, 1.0, "mix", "0..=1 (linear, 1 = fully wet)")?;
         range(self.output_db, -48.0, 24.0, "output_db", "−48..=24 dB")
-    }
-}
-
-/// Linear per-sample ramp towards a target over a fixed number of frames (block-size independent).
-#[derive(Clone, Copy, Debug)]
-struct Ramp {
-    value: f32,
-    target: f32,
-    step: f32,
-    left: u32,
-}
-
-impl Ramp {
-    fn new(v: f32) -> Self {
-        Self {
-            value: v,
-            target: v,
-            step: 0.0,
-            left: 0,
-        }
-    }
-
-    fn set(&mut self, target: f32, frames: u32) {
-        if frames == 0 || target == self.value {
-            *self = Self::new(target);
-        } else {
-            self.target = target;
-            self.step = (target - self.value) / frames as f32;
-            self.left = frames;
-        }
-    }
-
-    #[inline(always)]
-    fn next(&mut self) -> f32 {
-        if self.left > 0 {
-            self.left -= 1;
-            self.value = if self.left == 0 {
-                self.target
-            } else {
-                self.value + self.step
-            };
-        }
-        self.value
     }
 }
 

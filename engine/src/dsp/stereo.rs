@@ -18,56 +18,15 @@
 //!
 //! Thread: any. Allocation: none (both types are plain values). No locks, no panics in `process`.
 
-use super::crossover::{check, BiquadState, LrDesign};
+use super::biquad::check;
+use super::crossover::{BiquadState, LrDesign};
 pub use super::crossover::{ParamError, Slope};
+use super::ramp::Ramp;
 
 /// Ramp time of a width change, in milliseconds.
 pub const RAMP_MS: f64 = 20.0;
 /// Largest width (2 doubles the side).
 pub const MAX_WIDTH: f64 = 2.0;
-
-/// Linear per-sample ramp towards a target over a fixed number of frames (block-size independent).
-#[derive(Clone, Copy, Debug)]
-struct Ramp {
-    value: f32,
-    target: f32,
-    step: f32,
-    left: u32,
-}
-
-impl Ramp {
-    fn new(v: f32) -> Self {
-        Self {
-            value: v,
-            target: v,
-            step: 0.0,
-            left: 0,
-        }
-    }
-
-    fn set(&mut self, target: f32, frames: u32) {
-        if frames == 0 || target == self.value {
-            *self = Self::new(target);
-        } else {
-            self.target = target;
-            self.step = (target - self.value) / frames as f32;
-            self.left = frames;
-        }
-    }
-
-    #[inline(always)]
-    fn next(&mut self) -> f32 {
-        if self.left > 0 {
-            self.left -= 1;
-            self.value = if self.left == 0 {
-                self.target
-            } else {
-                self.value + self.step
-            };
-        }
-        self.value
-    }
-}
 
 fn ramp_frames(sample_rate: f64) -> u32 {
     (RAMP_MS * 1e-3 * sample_rate).round() as u32
