@@ -5,9 +5,7 @@
 //! are recorded and evaluation goes on, so one run reports them all; only misuse that makes the
 //! rest meaningless raises a Lua error.
 
-use mlua::{
-    AnyUserData, Lua, MetaMethod, Result as LuaResult, Table, UserData, UserDataMethods, Value,
-};
+use mlua::{Lua, MetaMethod, Result as LuaResult, Table, UserData, UserDataMethods, Value};
 
 use super::inserts;
 use super::model::{Model, RenderJob, SendModel, StripId, StripKind, MASTER};
@@ -18,7 +16,6 @@ use crate::error::{Error, ErrorKind, Span};
 use crate::graph::spec::did_you_mean;
 use crate::graph::NodeKey;
 use crate::nodes::Gain;
-use crate::param::AutomationEvent;
 
 /// The script line calling into Rust.
 pub fn call_span(lua: &Lua) -> Option<Span> {
@@ -37,11 +34,11 @@ pub fn call_span(lua: &Lua) -> Option<Span> {
     None
 }
 
-fn raise(e: Error) -> mlua::Error {
+pub(super) fn raise(e: Error) -> mlua::Error {
     mlua::Error::external(e)
 }
 
-fn with_model<R>(lua: &Lua, f: impl FnOnce(&mut Model) -> R) -> R {
+pub(super) fn with_model<R>(lua: &Lua, f: impl FnOnce(&mut Model) -> R) -> R {
     let mut m = lua.app_data_mut::<Model>().expect("model installed");
     f(&mut m)
 }
@@ -57,8 +54,8 @@ pub struct NodeRef(pub NodeKey);
 /// Handle of one parameter of one node, for automation.
 #[derive(Clone, Copy, Debug)]
 pub struct ParamRef {
-    node: NodeKey,
-    id: &'static str,
+    pub(super) node: NodeKey,
+    pub(super) id: &'static str,
 }
 
 fn param_ref(m: &Model, node: NodeKey, id: &str) -> Result<ParamRef, String> {
@@ -246,7 +243,7 @@ impl UserData for StripRef {
 /// A frequency parameter must stay below the session's Nyquist frequency: a value the
 /// parameter's own range allows (up to 24 kHz) may still not exist at the session's rate, and
 /// is rejected here rather than clamped by the node.
-fn check_nyquist(m: &Model, p: ParamRef, value: f64) -> Result<(), Error> {
+pub(super) fn check_nyquist(m: &Model, p: ParamRef, value: f64) -> Result<(), Error> {
     let n = &m.spec.nodes[p.node];
     let Some(desc) = n.desc.params.iter().find(|d| d.id == p.id) else {
         return Ok(());
@@ -289,7 +286,7 @@ fn set_static(lua: &Lua, p: ParamRef, v: Value, span: Option<Span>) -> LuaResult
     Ok(())
 }
 
-fn as_number(v: &Value) -> Option<f64> {
+pub(super) fn as_number(v: &Value) -> Option<f64> {
     match v {
         Value::Integer(i) => Some(*i as f64),
         Value::Number(n) => Some(*n),
@@ -403,111 +400,6 @@ impl UserData for NodeRef {
                 }
             },
         );
-    }
-}
-
-fn automate(
-    lua: &Lua,
-    ud: AnyUserData,
-    p: ParamRef,
-    ev: AutomationEvent,
-) -> LuaResult<AnyUserData> {
-    let span = call_span(lua);
-    let value = match ev {
-        AutomationEvent::Set { value, .. }
-        | AutomationEvent::Linear { value, .. }
-        | AutomationEvent::Exp { value, .. }
-        | AutomationEvent::Target { value, .. } => value,
-    };
-    with_model(lua, |m| {
-        if let Err(e) =
-            check_nyquist(m, p, value as f64).and_then(|()| m.spec.automate(p.node, p.id, ev))
-        {
-            m.error(e.at(span.as_ref()));
-        }
-    });
-    Ok(ud)
-}
-
-fn num_arg(lua: &Lua, v: Value, what: &str) -> LuaResult<f64> {
-    as_number(&v).ok_or_else(|| {
-        raise(
-            Error::new(
-                ErrorKind::Script,
-                format!("{what} must be a number, got {}", type_name(&v)),
-            )
-            .at(call_span(lua).as_ref()),
-        )
-    })
-}
-
-impl UserData for ParamRef {
-    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        methods.add_function("set", |lua, (ud, t, v): (AnyUserData, Value, Value)| {
-            let p = *ud.borrow::<ParamRef>()?;
-            let (t_s, value) = (num_arg(lua, t, "time")?, num_arg(lua, v, "value")? as f32);
-            automate(lua, ud, p, AutomationEvent::Set { t_s, value })
-        });
-        methods.add_function(
-            "linear_to",
-            |lua, (ud, t, v): (AnyUserData, Value, Value)| {
-                let p = *ud.borrow::<ParamRef>()?;
-                let (t_s, value) = (num_arg(lua, t, "time")?, num_arg(lua, v, "value")? as f32);
-                automate(lua, ud, p, AutomationEvent::Linear { t_s, value })
-            },
-        );
-        methods.add_function("exp_to", |lua, (ud, t, v): (AnyUserData, Value, Value)| {
-            let p = *ud.borrow::<ParamRef>()?;
-            let (t_s, value) = (num_arg(lua, t, "time")?, num_arg(lua, v, "value")? as f32);
-            automate(lua, ud, p, AutomationEvent::Exp { t_s, value })
-        });
-        methods.add_function(
-            "target",
-            |lua, (ud, t, v, tau): (AnyUserData, Value, Value, Value)| {
-                let p = *ud.borrow::<ParamRef>()?;
-                let t_s = num_arg(lua, t, "time")?;
-                let value = num_arg(lua, v, "value")? as f32;
-                let tau_s = num_arg(lua, tau, "tau_s")?;
-                if tau_s <= 0.0 {
-                    return Err(raise(
-                        Error::new(
-                            ErrorKind::Param,
-                            format!("target: tau_s = {tau_s} must be greater than 0 s"),
-                        )
-                        .at(call_span(lua).as_ref()),
-                    ));
-                }
-                automate(lua, ud, p, AutomationEvent::Target { t_s, value, tau_s })
-            },
-        );
-        methods.add_function("curve", |lua, (ud, pts): (AnyUserData, Table)| {
-            let p = *ud.borrow::<ParamRef>()?;
-            let mut first = true;
-            for pt in pts.sequence_values::<Table>() {
-                let pt = pt.map_err(|_| {
-                    raise(
-                        Error::new(
-                            ErrorKind::Script,
-                            "curve takes a list of {time, value} pairs",
-                        )
-                        .at(call_span(lua).as_ref()),
-                    )
-                })?;
-                let t_s = num_arg(lua, pt.get(1)?, "curve time")?;
-                let value = num_arg(lua, pt.get(2)?, "curve value")? as f32;
-                let ev = if first {
-                    AutomationEvent::Set { t_s, value }
-                } else {
-                    AutomationEvent::Linear { t_s, value }
-                };
-                first = false;
-                automate(lua, ud.clone(), p, ev)?;
-            }
-            Ok(ud)
-        });
-        methods.add_meta_method(MetaMethod::ToString, |_, this, ()| {
-            Ok(format!("param {}", this.id))
-        });
     }
 }
 
@@ -719,152 +611,9 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
         })?,
     )?;
 
-    mix.set("album", lua.create_function(album)?)?;
+    mix.set("album", lua.create_function(super::album_api::album)?)?;
 
     lua.globals().set("mix", mix)?;
-    Ok(())
-}
-
-/// `mix.album { songs = {...}, target_lufs, ceiling_db, mode, chain, out, continuous, gap_s,
-/// fade_s, match_eq, reference, format }`.
-fn album(lua: &Lua, opts: Table) -> LuaResult<()> {
-    use crate::album::{AlbumJob, AlbumMode, AlbumSong, MatchEq};
-    let span = call_span(lua);
-    let ctx = lua.app_data_ref::<Ctx>().expect("ctx").clone();
-    let mut o = Opts::new(Some(&opts), "mix.album", span.clone());
-    let mut songs = Vec::new();
-    match o.value("songs") {
-        Some(Value::Table(t)) => {
-            for (i, v) in t.sequence_values::<Value>().enumerate() {
-                match v {
-                    Ok(Value::String(s)) => {
-                        let file = s.to_string_lossy();
-                        let path = ctx.dir.join(&file);
-                        match ctx.check_path(&path) {
-                            Err(e) => o.error(e.message.to_string()),
-                            Ok(_) if !path.is_file() => o.error(format!(
-                                "song {}: \"{file}\" not found (looked for {})",
-                                i + 1,
-                                path.display()
-                            )),
-                            Ok(_) => {
-                                let name = path.file_stem().map_or(format!("song{}", i + 1), |s| {
-                                    s.to_string_lossy().to_string()
-                                });
-                                songs.push(AlbumSong { name, path });
-                            }
-                        }
-                    }
-                    Ok(other) => o.error(format!(
-                        "song {} must be a file name (a mix script or an audio file), got {}",
-                        i + 1,
-                        type_name(&other)
-                    )),
-                    Err(e) => o.error(e.to_string()),
-                }
-            }
-        }
-        _ => o.error("needs songs = { \"song1.lua\", \"song2.wav\", ... }"),
-    }
-    let target_lufs = o
-        .num_in("target_lufs", -70.0, 0.0, " LUFS")
-        .unwrap_or(-14.0);
-    let ceiling_db = o.num_in("ceiling_db", -60.0, 0.0, " dBTP").unwrap_or(-1.0);
-    if target_lufs > ceiling_db {
-        o.error(format!(
-            "target_lufs = {target_lufs} is louder than ceiling_db = {ceiling_db} allows"
-        ));
-    }
-    let mode = match o.str("mode").as_deref() {
-        None | Some("track") => AlbumMode::Track,
-        Some("album") => AlbumMode::Album,
-        Some(x) => {
-            o.error(format!("mode = \"{x}\"; use \"track\" or \"album\""));
-            AlbumMode::Track
-        }
-    };
-    let chain = match o.value("chain") {
-        None => None,
-        Some(Value::String(s)) => Some(s.to_string_lossy()),
-        Some(Value::Function(f)) => {
-            // The function a `require` returned: find the module it came from.
-            let loaded: Table = lua.named_registry_value("mixdown_loaded")?;
-            let mut name = None;
-            for pair in loaded.pairs::<String, Value>() {
-                let (k, v) = pair?;
-                if let Value::Function(g) = v {
-                    if g == f {
-                        name = Some(k);
-                    }
-                }
-            }
-            if name.is_none() {
-                o.error("chain must be a graph module: chain = require \"mastering.streaming\" or chain = \"mastering.streaming\"");
-            }
-            name
-        }
-        Some(other) => {
-            o.error(format!(
-                "chain must be a graph module name or require(...), got {}",
-                type_name(&other)
-            ));
-            None
-        }
-    };
-    let out = o.str("out").unwrap_or_else(|| "out/%s.wav".into());
-    if !out.contains("%s") {
-        o.error(format!(
-            "out = \"{out}\" must contain %s (the song name), e.g. \"out/%s.wav\""
-        ));
-    }
-    let continuous = o.str("continuous").map(std::path::PathBuf::from);
-    let gap_s = o.num_in("gap_s", 0.0, 60.0, " s").unwrap_or(2.0);
-    let fade_s = o.num_in("fade_s", 0.0, 30.0, " s").unwrap_or(0.0);
-    let reference = o.str("reference");
-    let match_on = o.bool("match_eq").unwrap_or(false);
-    let match_eq = match (reference, match_on) {
-        (Some(r), _) => {
-            let p = ctx.dir.join(&r);
-            if !p.is_file() {
-                o.error(format!(
-                    "reference \"{r}\" not found (looked for {})",
-                    p.display()
-                ));
-            }
-            MatchEq::Reference(p)
-        }
-        (None, true) => MatchEq::Album,
-        (None, false) => MatchEq::Off,
-    };
-    let format = match o.str("format").as_deref().map(str::parse) {
-        None => crate::io::wav::OutputFormat::Wav24,
-        Some(Ok(f)) => f,
-        Some(Err(e)) => {
-            o.error(e);
-            crate::io::wav::OutputFormat::Wav24
-        }
-    };
-    let errs = o.finish();
-    with_model(lua, |m| {
-        m.errors.extend(errs);
-        let sample_rate = m.spec.session.sample_rate;
-        m.albums.push(AlbumJob {
-            songs,
-            target_lufs,
-            ceiling_db,
-            mode,
-            chain,
-            out,
-            continuous,
-            gap_s,
-            fade_s,
-            match_eq,
-            format,
-            sample_rate,
-            dir: ctx.dir.clone(),
-            span,
-        });
-    });
     Ok(())
 }
 

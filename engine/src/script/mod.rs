@@ -6,8 +6,10 @@
 //! chunks only. Files are reached only through the engine and only under the script's folder or
 //! the graph-module folders. Evaluation has a memory limit and a time limit.
 
+mod album_api;
 mod api;
 mod inserts;
+mod param_api;
 /// The insert builder type, shared with the node catalogue.
 pub mod inserts_built {
     pub use super::inserts::Built;

@@ -1,0 +1,115 @@
+//! Automation handles: `param:set(t, v)`, `:linear_to`, `:exp_to`, `:target`, `:curve`.
+
+use mlua::{
+    AnyUserData, Lua, MetaMethod, Result as LuaResult, Table, UserData, UserDataMethods, Value,
+};
+
+use super::api::{as_number, call_span, check_nyquist, raise, with_model, ParamRef};
+use super::options::type_name;
+use crate::error::{Error, ErrorKind};
+use crate::param::AutomationEvent;
+
+fn automate(
+    lua: &Lua,
+    ud: AnyUserData,
+    p: ParamRef,
+    ev: AutomationEvent,
+) -> LuaResult<AnyUserData> {
+    let span = call_span(lua);
+    let value = match ev {
+        AutomationEvent::Set { value, .. }
+        | AutomationEvent::Linear { value, .. }
+        | AutomationEvent::Exp { value, .. }
+        | AutomationEvent::Target { value, .. } => value,
+    };
+    with_model(lua, |m| {
+        if let Err(e) =
+            check_nyquist(m, p, value as f64).and_then(|()| m.spec.automate(p.node, p.id, ev))
+        {
+            m.error(e.at(span.as_ref()));
+        }
+    });
+    Ok(ud)
+}
+
+fn num_arg(lua: &Lua, v: Value, what: &str) -> LuaResult<f64> {
+    as_number(&v).ok_or_else(|| {
+        raise(
+            Error::new(
+                ErrorKind::Script,
+                format!("{what} must be a number, got {}", type_name(&v)),
+            )
+            .at(call_span(lua).as_ref()),
+        )
+    })
+}
+
+impl UserData for ParamRef {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_function("set", |lua, (ud, t, v): (AnyUserData, Value, Value)| {
+            let p = *ud.borrow::<ParamRef>()?;
+            let (t_s, value) = (num_arg(lua, t, "time")?, num_arg(lua, v, "value")? as f32);
+            automate(lua, ud, p, AutomationEvent::Set { t_s, value })
+        });
+        methods.add_function(
+            "linear_to",
+            |lua, (ud, t, v): (AnyUserData, Value, Value)| {
+                let p = *ud.borrow::<ParamRef>()?;
+                let (t_s, value) = (num_arg(lua, t, "time")?, num_arg(lua, v, "value")? as f32);
+                automate(lua, ud, p, AutomationEvent::Linear { t_s, value })
+            },
+        );
+        methods.add_function("exp_to", |lua, (ud, t, v): (AnyUserData, Value, Value)| {
+            let p = *ud.borrow::<ParamRef>()?;
+            let (t_s, value) = (num_arg(lua, t, "time")?, num_arg(lua, v, "value")? as f32);
+            automate(lua, ud, p, AutomationEvent::Exp { t_s, value })
+        });
+        methods.add_function(
+            "target",
+            |lua, (ud, t, v, tau): (AnyUserData, Value, Value, Value)| {
+                let p = *ud.borrow::<ParamRef>()?;
+                let t_s = num_arg(lua, t, "time")?;
+                let value = num_arg(lua, v, "value")? as f32;
+                let tau_s = num_arg(lua, tau, "tau_s")?;
+                if tau_s <= 0.0 {
+                    return Err(raise(
+                        Error::new(
+                            ErrorKind::Param,
+                            format!("target: tau_s = {tau_s} must be greater than 0 s"),
+                        )
+                        .at(call_span(lua).as_ref()),
+                    ));
+                }
+                automate(lua, ud, p, AutomationEvent::Target { t_s, value, tau_s })
+            },
+        );
+        methods.add_function("curve", |lua, (ud, pts): (AnyUserData, Table)| {
+            let p = *ud.borrow::<ParamRef>()?;
+            let mut first = true;
+            for pt in pts.sequence_values::<Table>() {
+                let pt = pt.map_err(|_| {
+                    raise(
+                        Error::new(
+                            ErrorKind::Script,
+                            "curve takes a list of {time, value} pairs",
+                        )
+                        .at(call_span(lua).as_ref()),
+                    )
+                })?;
+                let t_s = num_arg(lua, pt.get(1)?, "curve time")?;
+                let value = num_arg(lua, pt.get(2)?, "curve value")? as f32;
+                let ev = if first {
+                    AutomationEvent::Set { t_s, value }
+                } else {
+                    AutomationEvent::Linear { t_s, value }
+                };
+                first = false;
+                automate(lua, ud.clone(), p, ev)?;
+            }
+            Ok(ud)
+        });
+        methods.add_meta_method(MetaMethod::ToString, |_, this, ()| {
+            Ok(format!("param {}", this.id))
+        });
+    }
+}
