@@ -7,8 +7,11 @@ mod harness;
 
 use harness::*;
 
+/// A band constructor, its sample rate, and (f, dB) points.
+type RbjRow = (&'static str, u32, &'static [(f64, f64)]);
+
 /// (band constructor, sample rate, [(f, dB)]) from `rbj_table.json`.
-const RBJ: &[(&str, u32, &[(f64, f64)])] = &[
+const RBJ: &[RbjRow] = &[
     (
         "mix.bell { hz = 1000, q = 1, gain_db = 6 }",
         48000,

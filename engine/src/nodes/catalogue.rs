@@ -154,11 +154,11 @@ pub fn build(
             // Compared as given (2.5 is not rounded to 2).
             let os = match o.num("oversample") {
                 None => Oversampling::X8,
-                Some(x) if x == 1.0 => Oversampling::X1,
-                Some(x) if x == 2.0 => Oversampling::X2,
-                Some(x) if x == 4.0 => Oversampling::X4,
-                Some(x) if x == 8.0 => Oversampling::X8,
-                Some(x) if x == 16.0 => Oversampling::X16,
+                Some(1.0) => Oversampling::X1,
+                Some(2.0) => Oversampling::X2,
+                Some(4.0) => Oversampling::X4,
+                Some(8.0) => Oversampling::X8,
+                Some(16.0) => Oversampling::X16,
                 Some(x) => {
                     return Err(format!(
                         "oversample = {} is not available; use 1, 2, 4, 8 or 16",
