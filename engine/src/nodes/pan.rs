@@ -80,16 +80,23 @@ impl Node for Pan {
         match p {
             ParamValue::Const(v) => {
                 let (gl, gr) = law(v);
-                for i in 0..l.len() {
-                    l[i] = l_in[i] * gl;
-                    r[i] = r_in[i] * gr;
+                for (y, x) in l.iter_mut().zip(l_in.iter()) {
+                    *y = x * gl;
+                }
+                for (y, x) in r.iter_mut().zip(r_in.iter()) {
+                    *y = x * gr;
                 }
             }
             ParamValue::Varying(vs) => {
-                for i in 0..l.len() {
-                    let (gl, gr) = law(vs[i]);
-                    l[i] = l_in[i] * gl;
-                    r[i] = r_in[i] * gr;
+                for (((yl, yr), (xl, xr)), v) in l
+                    .iter_mut()
+                    .zip(r.iter_mut())
+                    .zip(l_in.iter().zip(r_in.iter()))
+                    .zip(vs)
+                {
+                    let (gl, gr) = law(*v);
+                    *yl = xl * gl;
+                    *yr = xr * gr;
                 }
             }
         }

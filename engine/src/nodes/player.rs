@@ -387,8 +387,27 @@ impl Node for Player {
         }
         if let Ok(chunk) = ring.read_chunk(got * ch) {
             let (a, b) = chunk.as_slices();
-            for (k, x) in a.iter().chain(b.iter()).enumerate() {
-                cx.outputs[k % ch][out_from + k / ch] = *x;
+            // Deinterleave frame by frame (the ring may wrap inside a frame only at a frame
+            // boundary, since it holds whole frames).
+            let mut i = out_from;
+            for part in [a, b] {
+                if ch == 2 {
+                    let (l, r) = cx.outputs.split_at_mut(1);
+                    for (f, (yl, yr)) in part
+                        .chunks_exact(2)
+                        .zip(l[0][i..].iter_mut().zip(r[0][i..].iter_mut()))
+                    {
+                        *yl = f[0];
+                        *yr = f[1];
+                    }
+                } else {
+                    for (k, f) in part.chunks_exact(ch).enumerate() {
+                        for (c, x) in f.iter().enumerate() {
+                            cx.outputs[c][i + k] = *x;
+                        }
+                    }
+                }
+                i += part.len() / ch;
             }
             chunk.commit_all();
         }

@@ -185,8 +185,7 @@ impl Exec {
         // Guard: no NaN or infinity leaves a node.
         for &b in slot.output.as_slice() {
             let o = self.buf_mut(b, frames);
-            let probe = o.iter().fold(0.0f32, |a, &x| a + x * 0.0);
-            if !probe.is_finite() {
+            if has_non_finite(o) {
                 for x in o.iter_mut() {
                     if !x.is_finite() {
                         *x = 0.0;
@@ -216,4 +215,14 @@ impl Exec {
             f.write(&ins[..slot.inputs[0].len as usize], params);
         }
     }
+}
+
+/// Whether any sample is NaN or infinite: an OR over exponent tests, which vectorises (a float
+/// sum would be a serial dependency chain).
+#[inline]
+fn has_non_finite(x: &[f32]) -> bool {
+    const EXP: u32 = 0x7f80_0000;
+    x.iter()
+        .fold(0u32, |acc, v| acc | u32::from(v.to_bits() & EXP == EXP))
+        != 0
 }
