@@ -53,7 +53,7 @@ pub struct Echo {
     lowpass_hz: Option<f64>,
     highpass_hz: Option<f64>,
     dsp: Option<Box<Dsp>>,
-    current: [f32; 4],
+    block: super::BlockParams<4>,
 }
 
 impl Echo {
@@ -64,7 +64,7 @@ impl Echo {
             lowpass_hz,
             highpass_hz,
             dsp: None,
-            current: [f32::NAN; 4],
+            block: super::BlockParams::default(),
         }
     }
 
@@ -102,7 +102,7 @@ impl Node for Echo {
             .map(Box::new);
         // The script's values are applied on the first block, at once (no glide from these
         // defaults): see `process`.
-        self.current = [f32::NAN; 4];
+        self.block.clear();
     }
 
     fn reset(&mut self) {
@@ -112,19 +112,17 @@ impl Node for Echo {
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
-        let v: [f32; 4] = std::array::from_fn(|i| cx.param(i).last());
-        let p = self.params(v);
+        let changed = self.block.changed(cx);
+        let p = changed.map(|(v, first)| (self.params(v), first));
         let Some(dsp) = &mut self.dsp else {
             return ProcessStatus::Silent;
         };
-        if v != self.current {
-            let first = self.current[0].is_nan();
+        if let Some((p, first)) = p {
             let _ = dsp.set_params(p);
             if first {
                 // Start at the script's settings: no glide of the time, no gain ramps.
                 dsp.reset();
             }
-            self.current = v;
         }
         dsp.process(cx.input(0), cx.outputs);
         if cx.input_silent && dsp.tail_silent() {

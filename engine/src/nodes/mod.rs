@@ -43,3 +43,39 @@ pub fn quiet_status(cx: &crate::node::ProcessContext<'_>) -> crate::node::Proces
         crate::node::ProcessStatus::Continue
     }
 }
+
+/// The block values of a node's first `N` parameters, remembered so coefficient updates run only
+/// when something moved. `changed` returns the new values and whether this is the first block
+/// (nodes start at the script's settings rather than gliding from their defaults).
+#[derive(Clone, Debug)]
+pub struct BlockParams<const N: usize> {
+    current: [f32; N],
+}
+
+impl<const N: usize> Default for BlockParams<N> {
+    fn default() -> Self {
+        Self {
+            current: [f32::NAN; N],
+        }
+    }
+}
+
+impl<const N: usize> BlockParams<N> {
+    /// Forgets the last values (the next block counts as the first).
+    pub fn clear(&mut self) {
+        self.current = [f32::NAN; N];
+    }
+
+    /// The block's values (the last frame's) if they differ from the previous block's, with
+    /// `true` on the first block. Never allocates.
+    #[inline]
+    pub fn changed(&mut self, cx: &crate::node::ProcessContext<'_>) -> Option<([f32; N], bool)> {
+        let v: [f32; N] = std::array::from_fn(|i| cx.param(i).last());
+        if v == self.current {
+            return None;
+        }
+        let first = self.current[0].is_nan();
+        self.current = v;
+        Some((v, first))
+    }
+}

@@ -72,7 +72,7 @@ pub static DESC: NodeDesc = NodeDesc {
 #[derive(Clone, Debug, Default)]
 pub struct Reverb {
     dsp: Option<Box<Dsp>>,
-    current: [f32; 6],
+    block: super::BlockParams<6>,
 }
 
 fn params(v: [f32; 6]) -> ReverbParams {
@@ -101,7 +101,7 @@ impl Node for Reverb {
             .ok()
             .map(Box::new);
         // The script's values are applied on the first block, at once: see `process`.
-        self.current = [f32::NAN; 6];
+        self.block.clear();
     }
 
     fn reset(&mut self) {
@@ -111,18 +111,16 @@ impl Node for Reverb {
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
+        let changed = self.block.changed(cx);
         let Some(dsp) = &mut self.dsp else {
             return ProcessStatus::Silent;
         };
-        let v: [f32; 6] = std::array::from_fn(|i| cx.param(i).last());
-        if v != self.current {
-            let first = self.current[0].is_nan();
+        if let Some((v, first)) = changed {
             let _ = dsp.set_params(params(v));
             if first {
                 // Start at the script's wet/dry, not ramping from the defaults.
                 dsp.reset();
             }
-            self.current = v;
         }
         dsp.process(cx.input(0), cx.outputs);
         if cx.input_silent && dsp.tail_silent() {

@@ -41,7 +41,7 @@ pub struct Saturate {
     oversampling: Oversampling,
     auto_gain: bool,
     dsp: Option<Box<Saturator>>,
-    current: [f32; 3],
+    block: super::BlockParams<3>,
 }
 
 impl Saturate {
@@ -52,7 +52,7 @@ impl Saturate {
             oversampling,
             auto_gain,
             dsp: None,
-            current: [f32::NAN; 3],
+            block: super::BlockParams::default(),
         }
     }
 
@@ -79,7 +79,7 @@ impl Node for Saturate {
             .ok()
             .map(Box::new);
         // The script's values are applied on the first block, at once: see `process`.
-        self.current = [f32::NAN; 3];
+        self.block.clear();
     }
 
     fn reset(&mut self) {
@@ -89,19 +89,19 @@ impl Node for Saturate {
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
-        let v: [f32; 3] = std::array::from_fn(|i| cx.param(i).last());
-        let p = self.params(v);
+        let p = self
+            .block
+            .changed(cx)
+            .map(|(v, first)| (self.params(v), first));
         let Some(dsp) = &mut self.dsp else {
             return ProcessStatus::Silent;
         };
-        if v != self.current {
-            let first = self.current[0].is_nan();
+        if let Some((p, first)) = p {
             let _ = dsp.set_params(p);
             if first {
                 // Start at the script's drive and levels, not ramping from the defaults.
                 dsp.reset();
             }
-            self.current = v;
         }
         dsp.process(cx.input(0), cx.outputs);
         super::quiet_status(cx)
