@@ -31,7 +31,13 @@
 //! - [`node`]: the [`node::Node`] trait and port/parameter declarations; [`param`]: parameter
 //!   descriptions, smoothing and sample-accurate automation timelines.
 //! - [`nodes`]: the node catalogue, one node per file; [`dsp`]: the pure DSP they are built from.
-//! - [`io`]: audio files; [`units`]: dB, Hz and musical time; [`error`]: the error type.
+//! - [`io`]: audio files (symphonia decoding, rubato resampling, WAV in and out) and the sound card
+//!   (cpal, in `io::playback` only); [`units`]: dB, Hz and musical time; [`error`]: the error type.
+//! - [`script`]: the sandboxed Lua front end that builds a [`graph::GraphSpec`].
+//! - [`live`] and [`reload`]: `mixdown play` — file watching, rebuilding, instance hand-over.
+//! - [`measure`] and [`report`]: loudness/peak figures, render reports and pictures;
+//!   [`album`]: several songs mastered together.
+//! - [`rt::ParallelRunner`]: offline renders on worker threads, bit-identical to one thread.
 #![warn(missing_docs)]
 
 pub mod album;
