@@ -322,18 +322,16 @@ impl Echo {
     /// runs one line on `(L + R)/2`, without ping-pong). Frames = the shortest slice. Audio
     /// thread: no allocation, no panic.
     pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
-        let (Some(&il), Some(&ir)) = (inputs.first(), inputs.get(1).or(inputs.first())) else {
+        let Some(super::StereoIo {
+            il,
+            ir,
+            ol,
+            mut or,
+            n,
+        }) = super::StereoIo::new(inputs, outputs)
+        else {
             return;
         };
-        let (ol, mut or) = match outputs {
-            [l, r, ..] => (l, Some(r)),
-            [l] => (l, None),
-            [] => return,
-        };
-        let mut n = il.len().min(ir.len()).min(ol.len());
-        if let Some(r) = or.as_deref() {
-            n = n.min(r.len());
-        }
         let stereo = or.is_some();
         let silent_input = il[..n].iter().chain(&ir[..n]).all(|&x| x == 0.0);
         let ramps_idle = self.wet.left == 0 && self.dry.left == 0 && self.feedback.left == 0;

@@ -19,3 +19,37 @@ pub mod saturation;
 pub mod stereo;
 pub mod true_peak;
 pub mod voice;
+
+/// The planar I/O of a stereo effect: 1 or 2 inputs (a mono input feeds both sides), 1 or 2
+/// outputs, and the frame count (the shortest slice). Shared by the echo and the reverb.
+pub(crate) struct StereoIo<'a> {
+    /// Left (or mono) input.
+    pub il: &'a [f32],
+    /// Right input (the left one again for a mono input).
+    pub ir: &'a [f32],
+    /// Left (or mono) output.
+    pub ol: &'a mut [f32],
+    /// Right output, if stereo.
+    pub or: Option<&'a mut [f32]>,
+    /// Frames to process.
+    pub n: usize,
+}
+
+impl<'a> StereoIo<'a> {
+    /// `None` when there is no input or no output.
+    pub fn new(inputs: &[&'a [f32]], outputs: &'a mut [&mut [f32]]) -> Option<Self> {
+        let il = *inputs.first()?;
+        let ir = *inputs.get(1).unwrap_or(&il);
+        let (ol, or): (&'a mut [f32], Option<&'a mut [f32]>) = match outputs {
+            [l, r, ..] => (&mut **l, Some(&mut **r)),
+            [l] => (&mut **l, None),
+            [] => return None,
+        };
+        let n = il
+            .len()
+            .min(ir.len())
+            .min(ol.len())
+            .min(or.as_deref().map_or(usize::MAX, <[f32]>::len));
+        Some(Self { il, ir, ol, or, n })
+    }
+}

@@ -74,6 +74,21 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         .map(|k| Some((spec.nodes[*k].factory)()))
         .collect();
     let spec_of = |i: usize| &spec.nodes[keys[i]];
+    // "name" (file:line) of each node on a cycle, sorted, for the error message.
+    let cycle_names = |members: &[usize]| -> Vec<String> {
+        let mut names: Vec<String> = members
+            .iter()
+            .map(|m| {
+                let s = spec_of(*m);
+                match &s.span {
+                    Some(sp) => format!("\"{}\" ({sp})", s.path),
+                    None => format!("\"{}\"", s.path),
+                }
+            })
+            .collect();
+        names.sort();
+        names
+    };
 
     // Incoming edges per node, sorted by source (deterministic mixing order).
     let mut incoming: Vec<Vec<Edge>> = (0..n).map(|_| Vec::new()).collect();
@@ -109,17 +124,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
             .filter(|m| feedback_ok[*m])
             .collect();
         if delays.is_empty() {
-            let mut names: Vec<String> = members
-                .iter()
-                .map(|m| {
-                    let s = spec_of(*m);
-                    match &s.span {
-                        Some(sp) => format!("\"{}\" ({sp})", s.path),
-                        None => format!("\"{}\"", s.path),
-                    }
-                })
-                .collect();
-            names.sort();
+            let names = cycle_names(&members);
             // Point at the connection that closes the loop: the latest script line among the
             // loop's edges (falling back to the nodes' lines).
             let edge_span = members
@@ -188,17 +193,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
             if members.len() < 2 && !self_loop {
                 continue;
             }
-            let mut names: Vec<String> = members
-                .iter()
-                .map(|m| {
-                    let s = spec_of(*m);
-                    match &s.span {
-                        Some(sp) => format!("\"{}\" ({sp})", s.path),
-                        None => format!("\"{}\"", s.path),
-                    }
-                })
-                .collect();
-            names.sort();
+            let names = cycle_names(&members);
             let first = members.iter().find_map(|m| spec_of(*m).span.clone());
             errors.push(
                 Error::new(
