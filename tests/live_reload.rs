@@ -16,7 +16,8 @@ use mixdown::script::ScriptOptions;
 static A: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
 fn script(i: usize) -> String {
-    // The fader moves on every save; every 10th save adds an EQ (a routing change, crossfaded);
+    // The fader moves on every save; every 10th save adds an EQ (a routing change: its paths
+    // crossfade);
     // every 25th save a second track comes and goes.
     let gain = -6.0 - (i % 7) as f64;
     let mut s = format!(
@@ -118,10 +119,17 @@ fn a_thousand_reloads_without_allocating_on_the_audio_thread() {
     drop(proc);
     ctl.collect_garbage();
     assert_eq!(violations, 0, "the audio thread allocated or freed memory");
-    assert_eq!(shared.swaps.load(Ordering::Relaxed), 1000);
+    // A routing change plays a transition schedule, then hands over to the final one: two swaps.
+    let by_path = shared.path_crossfades.load(Ordering::Relaxed);
+    assert_eq!(shared.swaps.load(Ordering::Relaxed), 1000 + by_path);
     assert!(
-        shared.crossfades.load(Ordering::Relaxed) >= 100,
-        "routing changes crossfade"
+        by_path >= 100,
+        "routing changes crossfade their paths: {by_path}"
+    );
+    assert_eq!(
+        shared.crossfades.load(Ordering::Relaxed),
+        0,
+        "no change here needs a fade of the whole output"
     );
     assert!(
         migrated_total >= 3 * 900,

@@ -525,8 +525,10 @@ impl<'a> Reference<'a> {
             Kind::Pan { .. } => {
                 let law = |p: f32| -> (f32, f32) {
                     if x.len() == 1 {
-                        let theta = (p.clamp(-1.0, 1.0) + 1.0) * std::f32::consts::FRAC_PI_4;
-                        (theta.cos(), theta.sin())
+                        // cos θ, sin θ for θ = (p + 1)·π/4, as sin((1 − p)·π/4), sin((1 + p)·π/4).
+                        let p = p.clamp(-1.0, 1.0);
+                        let q = std::f32::consts::FRAC_PI_4;
+                        (((1.0 - p) * q).sin(), ((1.0 + p) * q).sin())
                     } else {
                         ((1.0 - p).min(1.0), (1.0 + p).min(1.0))
                     }

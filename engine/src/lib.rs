@@ -34,7 +34,8 @@
 //! - [`io`]: audio files (symphonia decoding, rubato resampling, WAV in and out) and the sound card
 //!   (cpal, in `io::playback` only); [`units`]: dB, Hz and musical time; [`error`]: the error type.
 //! - [`script`]: the sandboxed Lua front end that builds a [`graph::GraphSpec`].
-//! - [`live`] and [`reload`]: `mixdown play` — file watching, rebuilding, instance hand-over.
+//! - [`live`] and [`reload`]: `mixdown play` — file watching, rebuilding, instance hand-over;
+//!   [`graph::transition`]: how a reload crossfades only the paths it changes.
 //! - [`measure`] and [`report`]: loudness/peak figures, render reports and pictures;
 //!   [`album`]: several songs mastered together.
 //! - [`rt::ParallelRunner`]: offline renders on worker threads, bit-identical to one thread.

@@ -161,6 +161,11 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
                     let serial = b.schedule.summary().serial;
                     reloader.mark_sent(&b.schedule);
                     let (migrated, nodes) = (b.migrated, b.nodes);
+                    let how = if b.crossfades_paths {
+                        ", changed paths crossfaded"
+                    } else {
+                        ""
+                    };
                     let mut s = b.schedule;
                     loop {
                         match controller.swap(s) {
@@ -173,7 +178,7 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
                         }
                     }
                     awaiting = Some((serial, saved));
-                    last_status = format!("ok ({migrated}/{nodes} nodes kept)");
+                    last_status = format!("ok ({migrated}/{nodes} nodes kept{how})");
                     if let Some(w) = watcher.as_mut() {
                         let _ = w.set_files(&reloader.watched);
                     }

@@ -15,8 +15,8 @@ use notify::RecursiveMode;
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 
 use crate::error::{Error, ErrorKind, Errors};
-use crate::graph::diff::plan_migration;
-use crate::graph::{compile, CompileConfig, Schedule, ScheduleSummary};
+use crate::graph::transition::plan_reload;
+use crate::graph::{CompileConfig, GraphSpec, Schedule, ScheduleSummary};
 use crate::node::Mode;
 use crate::script::{evaluate, Evaluated, ScriptOptions};
 
@@ -104,6 +104,9 @@ pub struct Reloader {
     script: PathBuf,
     opts: ScriptOptions,
     running: ScheduleSummary,
+    /// The graph behind the running schedule, and the one behind the last schedule built.
+    running_spec: Option<GraphSpec>,
+    built_spec: Option<GraphSpec>,
     /// Files the last good evaluation depended on.
     pub watched: Vec<PathBuf>,
 }
@@ -114,6 +117,9 @@ pub struct Built {
     pub schedule: Box<Schedule>,
     /// Nodes keeping their running instance.
     pub migrated: usize,
+    /// Whether the change crossfades only the changed paths (see
+    /// [`crate::graph::transition`]).
+    pub crossfades_paths: bool,
     /// Total nodes in the new schedule.
     pub nodes: usize,
     /// Time spent evaluating and compiling.
@@ -127,6 +133,8 @@ impl Reloader {
             script,
             opts,
             running: ScheduleSummary::default(),
+            running_spec: None,
+            built_spec: None,
             watched: Vec::new(),
         }
     }
@@ -151,27 +159,29 @@ impl Reloader {
             )
             .into());
         }
-        let mut s = compile(
-            &ev.spec,
-            CompileConfig {
-                mode: Mode::Realtime,
-                start_frame,
-                parallel: false,
-            },
-        )?;
-        let migrated = plan_migration(&mut s, &self.running);
+        let cfg = CompileConfig {
+            mode: Mode::Realtime,
+            start_frame,
+            parallel: false,
+        };
+        let planned = plan_reload(self.running_spec.as_ref(), &self.running, &ev.spec, cfg)?;
         self.watched = ev.watched;
-        let nodes = s.node_count();
+        self.built_spec = Some(ev.spec);
+        let s = planned.schedule;
+        let nodes = s.then().unwrap_or(&s).node_count();
         Ok(Built {
-            schedule: Box::new(s),
-            migrated,
+            schedule: s,
+            migrated: planned.kept,
+            crossfades_paths: planned.crossfades_paths,
             nodes,
             build_time: t0.elapsed(),
         })
     }
 
-    /// Records that `schedule` is what the audio thread now runs (call before sending it).
+    /// Records that `schedule` (the last one built) is what the audio thread now runs, or will
+    /// once a transition is over (call before sending it).
     pub fn mark_sent(&mut self, schedule: &Schedule) {
-        self.running = schedule.summary();
+        self.running = schedule.then().unwrap_or(schedule).summary();
+        self.running_spec = self.built_spec.take();
     }
 }

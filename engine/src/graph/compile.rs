@@ -13,15 +13,16 @@
 //! 8. emits index-only steps.
 
 use petgraph::algo::tarjan_scc;
-use petgraph::stable_graph::{EdgeIndex, NodeIndex};
+use petgraph::stable_graph::NodeIndex;
 use petgraph::visit::{EdgeIndexable, EdgeRef, IntoEdgeReferences};
 
-use super::schedule::{NodeIdentity, NodeSlot, PortBufs, Schedule, Step};
+use super::assemble::{assemble_port, release_sources, Builder, Edge};
+use super::schedule::{LineKey, NodeIdentity, NodeSlot, PortBufs, Schedule, Step};
 use super::spec::GraphSpec;
 use crate::buffer::{BufferPool, MAX_BLOCK, MAX_CHANNELS};
 use crate::dsp::delay_line::DelayLine;
 use crate::error::{Error, ErrorKind, Errors};
-use crate::node::{mix_gain, Channels, Mode, Node, ProcessConfig, ProcessStatus};
+use crate::node::{Channels, Mode, Node, ProcessConfig, ProcessStatus};
 use crate::param::ParamSlot;
 
 /// How to compile.
@@ -44,12 +45,6 @@ impl Default for CompileConfig {
             parallel: false,
         }
     }
-}
-
-struct Edge {
-    src: usize,
-    port: usize,
-    id: EdgeIndex,
 }
 
 /// Compiles `spec` into a runnable schedule, or reports every problem found.
@@ -98,6 +93,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
             src: s,
             port: e.weight().port,
             id: e.id(),
+            fade: e.weight().fade,
         });
     }
     for v in &mut incoming {
@@ -363,6 +359,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
     }
     let mut out_bufs: Vec<PortBufs> = vec![PortBufs::default(); n];
     let mut lines: Vec<DelayLine> = Vec::new();
+    let mut line_keys: Vec<LineKey> = Vec::new();
     let mut block_limit = MAX_BLOCK;
     let mut deferred: Vec<usize> = Vec::new();
     for &i in &order {
@@ -391,6 +388,8 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
             *pb = assemble_port(
                 &mut b,
                 &mut lines,
+                &mut line_keys,
+                i,
                 &incoming[i],
                 p,
                 in_ch[i][p],
@@ -430,6 +429,8 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         let pb = assemble_port(
             &mut b,
             &mut lines,
+            &mut line_keys,
+            i,
             &incoming[i],
             0,
             in_ch[i][0],
@@ -494,6 +495,17 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         sr.to_bits().hash(&mut h);
         h.finish()
     };
+    for k in &mut line_keys {
+        k.src = slot_of[k.src as usize];
+        k.dst = slot_of[k.dst as usize];
+    }
+    let in_latency = order.iter().map(|&i| in_lat[i] as u32).collect();
+    let fades = b.steps.iter().any(|s| matches!(s, Step::MixFade { .. }));
+    let fade_len = if fades {
+        (super::transition::CROSSFADE_S * sr).round().max(1.0) as u32
+    } else {
+        0
+    };
     static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     Ok(Schedule {
         identities,
@@ -505,6 +517,13 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         nodes: slots.into_boxed_slice(),
         pool: BufferPool::new(b.count as usize),
         line_quiet: vec![0; lines.len()].into_boxed_slice(),
+        line_keys: line_keys.into_boxed_slice(),
+        migrate_lines: Box::new([]),
+        in_latency,
+        fresh_latency: out_lat[out_dense] as u32,
+        fade_len,
+        fade_done: 0,
+        then: None,
         lines: lines.into_boxed_slice(),
         output: out_bufs[out_dense],
         block_limit,
@@ -513,146 +532,4 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         sample_rate: sr,
         warnings,
     })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn assemble_port(
-    b: &mut Builder,
-    lines: &mut Vec<DelayLine>,
-    incoming: &[Edge],
-    port: usize,
-    channels: usize,
-    out_ch: &[usize],
-    out_bufs: &[PortBufs],
-    out_lat: &[u64],
-    target_lat: u64,
-    zero: u32,
-    reaches: &[bool],
-    fwd: &dyn Fn(&Edge) -> bool,
-    owned: &mut Vec<PortBufs>,
-) -> PortBufs {
-    let edges: Vec<&Edge> = incoming
-        .iter()
-        .filter(|e| e.port == port && reaches[e.src])
-        .collect();
-    let comp = |e: &Edge| {
-        if fwd(e) {
-            target_lat.saturating_sub(out_lat[e.src])
-        } else {
-            0
-        }
-    };
-    if edges.is_empty() {
-        let mut pb = PortBufs::default();
-        for c in 0..channels {
-            pb.bufs[c] = zero;
-        }
-        pb.len = channels as u8;
-        return pb;
-    }
-    if edges.len() == 1 && out_ch[edges[0].src] == channels && comp(edges[0]) == 0 {
-        return out_bufs[edges[0].src];
-    }
-    let pb = b.alloc_port(channels);
-    owned.push(pb);
-    for &c in pb.as_slice() {
-        b.steps.push(Step::Clear { buf: c });
-    }
-    for e in edges {
-        let from = out_ch[e.src];
-        let mut src = out_bufs[e.src];
-        let delay = comp(e);
-        let mut tmp = None;
-        if delay > 0 {
-            let t = b.alloc_port(from);
-            for c in 0..from {
-                let line = lines.len() as u32;
-                lines.push(DelayLine::new(delay as usize));
-                b.steps.push(Step::Delay {
-                    line,
-                    src: src.bufs[c],
-                    dst: t.bufs[c],
-                });
-            }
-            src = t;
-            tmp = Some(t);
-        }
-        for s in 0..from {
-            for d in 0..channels {
-                let g = mix_gain(from, channels, s, d);
-                if g != 0.0 {
-                    b.steps.push(Step::Mix {
-                        src: src.bufs[s],
-                        dst: pb.bufs[d],
-                        gain: g,
-                    });
-                }
-            }
-        }
-        if let Some(t) = tmp {
-            b.free_port(t);
-        }
-    }
-    pb
-}
-
-#[allow(clippy::too_many_arguments)]
-fn release_sources(
-    b: &mut Builder,
-    incoming: &[Edge],
-    readers: &mut [usize],
-    out_bufs: &[PortBufs],
-    reaches: &[bool],
-    out_dense: usize,
-    fwd: &dyn Fn(&Edge) -> bool,
-    forward_only: bool,
-) {
-    for e in incoming {
-        if !reaches[e.src] || (forward_only && !fwd(e)) {
-            continue;
-        }
-        readers[e.src] -= 1;
-        if readers[e.src] == 0 && e.src != out_dense {
-            b.free_port(out_bufs[e.src]);
-        }
-    }
-}
-
-#[derive(Default)]
-struct Builder {
-    steps: Vec<Step>,
-    free: Vec<u32>,
-    count: u32,
-    no_reuse: bool,
-}
-
-impl Builder {
-    fn alloc(&mut self) -> u32 {
-        if let Some(i) = self.free.pop() {
-            return i;
-        }
-        self.count += 1;
-        self.count - 1
-    }
-
-    fn alloc_port(&mut self, channels: usize) -> PortBufs {
-        let mut pb = PortBufs::default();
-        for c in 0..channels {
-            pb.bufs[c] = self.alloc();
-        }
-        pb.len = channels as u8;
-        pb
-    }
-
-    fn free_port(&mut self, pb: PortBufs) {
-        if self.no_reuse {
-            return;
-        }
-        // Reverse so the next allocation reuses the lowest indices first (stable dumps).
-        for &i in pb.as_slice().iter().rev() {
-            if !self.free.contains(&i) {
-                self.free.push(i);
-            }
-        }
-    }
 }

@@ -41,6 +41,18 @@ pub enum Step {
         /// Gain (channel adaptation or 1).
         gain: f32,
     },
+    /// `dst += gain · fade · src`, where `fade` is the equal-power ramp of a reload crossfade:
+    /// `sin` rising (a connection only the new graph has) or `cos` falling (only the old one).
+    MixFade {
+        /// Source buffer.
+        src: u32,
+        /// Destination buffer.
+        dst: u32,
+        /// Gain (channel adaptation or 1).
+        gain: f32,
+        /// Rising (true) or falling.
+        fade_in: bool,
+    },
     /// `dst = src` delayed by a latency-compensation line.
     Delay {
         /// Index into the schedule's delay lines.
@@ -103,6 +115,23 @@ pub struct NodeIdentity {
     pub channels: [u8; 3],
 }
 
+/// What a latency-compensation delay line carries: the connection (source and destination node
+/// slots, port, source channel) and its delay. Lines with equal keys across a reload (in terms of
+/// node identities) hand their contents over, so a kept path is not interrupted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LineKey {
+    /// Source node slot.
+    pub src: u32,
+    /// Destination node slot.
+    pub dst: u32,
+    /// Destination port.
+    pub port: u8,
+    /// Source channel.
+    pub channel: u8,
+    /// Delay.
+    pub delay_frames: u32,
+}
+
 /// The control side's record of a schedule it sent: enough to plan the next reload.
 #[derive(Clone, Debug, Default)]
 pub struct ScheduleSummary {
@@ -110,6 +139,10 @@ pub struct ScheduleSummary {
     pub serial: u64,
     /// Node identities in slot order.
     pub identities: Vec<NodeIdentity>,
+    /// Latency at each node's input, in frames, in slot order.
+    pub in_latency: Vec<u32>,
+    /// The compensation delay lines.
+    pub lines: Vec<LineKey>,
     /// Fingerprint of nodes and routing.
     pub topology: u64,
     /// Frames per second.
@@ -143,6 +176,21 @@ pub struct Schedule {
     pub(crate) based_on: u64,
     /// Instances to take over on swap: (slot in this schedule, slot in the running one).
     pub(crate) migrate: Box<[(u32, u32)]>,
+    /// What each delay line carries.
+    pub(crate) line_keys: Box<[LineKey]>,
+    /// Delay-line contents to take over on swap: (line here, line in the running one).
+    pub(crate) migrate_lines: Box<[(u32, u32)]>,
+    /// Latency at each node's input, in frames.
+    pub(crate) in_latency: Box<[u32]>,
+    /// Longest delay (compensation line or node lookahead) that starts empty when this schedule
+    /// replaces the one it was planned against: a faded swap stays silent this long.
+    pub(crate) fresh_latency: u32,
+    /// Length of the reload crossfade in frames (0: this schedule has no fading connection).
+    pub(crate) fade_len: u32,
+    /// Frames of the crossfade done so far (the processor advances it).
+    pub(crate) fade_done: u32,
+    /// For a transition schedule: the schedule that replaces it once the crossfade is done.
+    pub(crate) then: Option<Box<Schedule>>,
 }
 
 impl Schedule {
@@ -151,6 +199,8 @@ impl Schedule {
         ScheduleSummary {
             serial: self.serial,
             identities: self.identities.to_vec(),
+            in_latency: self.in_latency.to_vec(),
+            lines: self.line_keys.to_vec(),
             topology: self.topology,
             sample_rate: self.sample_rate,
         }
@@ -159,6 +209,12 @@ impl Schedule {
     /// Fingerprint of nodes and routing: equal fingerprints mean only parameter values differ.
     pub fn topology(&self) -> u64 {
         self.topology
+    }
+
+    /// For a transition schedule (a reload that crossfades only the paths it changes): the
+    /// schedule that follows once the crossfade is done.
+    pub fn then(&self) -> Option<&Schedule> {
+        self.then.as_deref()
     }
 
     /// Nodes that will keep their running instance (state) when this schedule replaces the one it
@@ -266,6 +322,16 @@ impl Schedule {
             let _ = match *st {
                 Step::Clear { buf } => writeln!(s, "clear b{buf}"),
                 Step::Mix { src, dst, gain } => writeln!(s, "mix b{src} -> b{dst} x{gain}"),
+                Step::MixFade {
+                    src,
+                    dst,
+                    gain,
+                    fade_in,
+                } => writeln!(
+                    s,
+                    "mix b{src} -> b{dst} x{gain} fading {}",
+                    if fade_in { "in" } else { "out" }
+                ),
                 Step::Delay { line, src, dst } => writeln!(
                     s,
                     "delay b{src} -> b{dst} by {}",

@@ -21,6 +21,7 @@ new_key_type! {
 pub type NodeFactory = Arc<dyn Fn() -> Box<dyn Node> + Send + Sync>;
 
 /// One node of the spec.
+#[derive(Clone)]
 pub struct NodeSpec {
     /// Stable path name, unique in the graph (`"bass/comp"`).
     pub path: String,
@@ -55,6 +56,20 @@ pub struct EdgeSpec {
     pub port: usize,
     /// The script line that made the connection.
     pub span: Option<Span>,
+    /// Reload crossfade on this connection (only in the transition graphs of a live reload).
+    pub fade: EdgeFade,
+}
+
+/// How a connection's gain moves while a reload crossfades (see [`super::transition`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum EdgeFade {
+    /// Unity gain: a connection in both the old and the new graph.
+    #[default]
+    None,
+    /// Equal-power fade from 1 to 0: a connection only the old graph has.
+    Out,
+    /// Equal-power fade from 0 to 1: a connection only the new graph has.
+    In,
 }
 
 /// The session-wide settings.
@@ -79,7 +94,7 @@ impl Default for Session {
 }
 
 /// The graph as data.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct GraphSpec {
     /// Nodes by key.
     pub nodes: SlotMap<NodeKey, NodeSpec>,
@@ -163,6 +178,29 @@ impl GraphSpec {
         Ok(key)
     }
 
+    /// Inserts a copy of `node` without the unique-path check (a reload's transition graph holds
+    /// an outgoing node next to the new node of the same path).
+    pub(crate) fn insert_copy(&mut self, node: &NodeSpec) -> NodeKey {
+        let key = self.nodes.insert(NodeSpec {
+            index: NodeIndex::end(),
+            ..node.clone()
+        });
+        let idx = self.graph.add_node(key);
+        self.nodes[key].index = idx;
+        key
+    }
+
+    /// Adds a connection by node keys and port index, with a reload fade.
+    pub(crate) fn connect_index(&mut self, from: NodeKey, to: NodeKey, edge: EdgeSpec) {
+        let (fi, ti) = (self.nodes[from].index, self.nodes[to].index);
+        self.graph.add_edge(fi, ti, edge);
+    }
+
+    /// The node key behind a graph index.
+    pub(crate) fn key_at(&self, ix: NodeIndex) -> NodeKey {
+        self.graph[ix]
+    }
+
     /// Connects `from`'s output to input port `port` (by name) of `to`.
     pub fn connect(
         &mut self,
@@ -195,7 +233,15 @@ impl GraphSpec {
             .at(span.as_ref()));
         };
         let (fi, ti) = (f.index, t.index);
-        self.graph.add_edge(fi, ti, EdgeSpec { port: p, span });
+        self.graph.add_edge(
+            fi,
+            ti,
+            EdgeSpec {
+                port: p,
+                span,
+                fade: EdgeFade::None,
+            },
+        );
         Ok(())
     }
 

@@ -30,11 +30,13 @@ pub static DESC: NodeDesc = NodeDesc {
 #[derive(Clone, Debug, Default)]
 pub struct Pan;
 
-/// Constant-power gains (left, right) for a mono source at `p`.
+/// Constant-power gains (left, right) for a mono source at `p`: `cos θ`, `sin θ` with
+/// `θ = (p + 1)·π/4`, written as two sines so both sides are mirror images and a hard pan is
+/// exactly 0 on the other side (`cos(π/2)` in `f32` is −4.4e-8, not 0).
 #[inline]
 pub fn constant_power(p: f32) -> (f32, f32) {
-    let theta = (p.clamp(-1.0, 1.0) + 1.0) * FRAC_PI_4;
-    (theta.cos(), theta.sin())
+    let p = p.clamp(-1.0, 1.0);
+    (((1.0 - p) * FRAC_PI_4).sin(), ((1.0 + p) * FRAC_PI_4).sin())
 }
 
 /// Balance gains (left, right) for a stereo source at `p`.

@@ -23,6 +23,9 @@ pub(crate) struct Exec {
     line_quiet: *mut u64,
     data: *mut f32,
     silent: *mut crate::buffer::SilentFlag,
+    /// Reload crossfade: frames done before this block, and its length (0: none).
+    fade_done: u32,
+    fade_len: u32,
 }
 
 // SAFETY: `Exec` is only a set of pointers; the parallel runner upholds the disjointness rules
@@ -39,6 +42,8 @@ impl Exec {
             line_quiet: s.line_quiet.as_mut_ptr(),
             data: s.pool.base_ptr(),
             silent: s.pool.silent_ptr(),
+            fade_done: s.fade_done,
+            fade_len: s.fade_len,
         }
     }
 
@@ -50,6 +55,8 @@ impl Exec {
             line_quiet: std::ptr::NonNull::dangling().as_ptr(),
             data: std::ptr::NonNull::dangling().as_ptr(),
             silent: std::ptr::NonNull::dangling().as_ptr(),
+            fade_done: 0,
+            fade_len: 0,
         }
     }
 
@@ -91,6 +98,25 @@ impl Exec {
                     let (a, b) = (self.buf(src, frames), self.buf_mut(dst, frames));
                     for (o, x) in b.iter_mut().zip(a) {
                         *o += gain * x;
+                    }
+                    self.set_silent(dst, false);
+                }
+            }
+            Step::MixFade {
+                src,
+                dst,
+                gain,
+                fade_in,
+            } => {
+                if !self.is_silent(src) {
+                    let (a, b) = (self.buf(src, frames), self.buf_mut(dst, frames));
+                    let len = self.fade_len.max(1) as f32;
+                    for (i, (o, x)) in b.iter_mut().zip(a).enumerate() {
+                        let t = ((self.fade_done as usize + i) as f32 / len).min(1.0);
+                        // sin(π/2·t) rising, sin(π/2·(1 − t)) falling: exactly 0 and 1 at the
+                        // ends, so the hand-over to the final schedule changes nothing.
+                        let t = if fade_in { t } else { 1.0 - t };
+                        *o += gain * (std::f32::consts::FRAC_PI_2 * t).sin() * x;
                     }
                     self.set_silent(dst, false);
                 }

@@ -103,7 +103,9 @@ impl ParallelRunner {
             for st in &s.steps[r.clone()] {
                 let (rd, wr): (Vec<u32>, Vec<u32>) = match *st {
                     Step::Clear { buf } => (vec![], vec![buf]),
-                    Step::Mix { src, dst, .. } => (vec![src], vec![dst]),
+                    Step::Mix { src, dst, .. } | Step::MixFade { src, dst, .. } => {
+                        (vec![src], vec![dst])
+                    }
                     Step::Delay { src, dst, .. } => (vec![src], vec![dst]),
                     Step::Process { node } => {
                         let n = &s.nodes[node as usize];

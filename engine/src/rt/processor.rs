@@ -5,6 +5,11 @@
 //! of each host block and only the newest schedule is kept; replaced schedules go back on a second
 //! ring to be dropped by the control thread. A swap is only taken when the return ring has room,
 //! so the audio thread never has to drop one itself.
+//!
+//! Three kinds of swap: a schedule that differs only in parameter values is applied at once (its
+//! nodes glide); a *transition* schedule (see [`crate::graph::transition`]) is applied at once and
+//! crossfades the changed paths inside the graph, then hands over to the schedule it carries; any
+//! other change fades the whole output out, swaps, and fades in ([`RELOAD_FADE_S`] each way).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,7 +23,8 @@ use crate::buffer::MAX_BLOCK;
 use crate::graph::Schedule;
 use crate::node::Transport;
 
-/// Length of each half of the crossfade used when a reload changes the routing.
+/// Length of each half of the output fade used when a reload changes the routing in a way a
+/// path-by-path crossfade cannot cover (e.g. the latency of kept paths changes).
 pub const RELOAD_FADE_S: f64 = 0.015;
 
 /// Figures the audio thread publishes for the control thread (lock-free).
@@ -30,8 +36,10 @@ pub struct Shared {
     pub running_serial: AtomicU64,
     /// Swaps applied.
     pub swaps: AtomicU64,
-    /// Swaps that crossfaded (routing changed).
+    /// Swaps that faded the whole output (routing changed in a way no path crossfade covers).
     pub crossfades: AtomicU64,
+    /// Swaps that crossfaded only the changed paths (transition schedules played to the end).
+    pub path_crossfades: AtomicU64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -49,6 +57,8 @@ pub struct Processor {
     pending: Option<Box<Schedule>>,
     fade: Fade,
     fade_len: u32,
+    /// Frames of silence before a fade-in (see `Schedule::fresh_latency`).
+    hold: u32,
     rx: Consumer<ControlMsg>,
     tx: Producer<ReturnMsg>,
     position: u64,
@@ -89,6 +99,7 @@ pub fn processor_pair(schedule: Schedule) -> (Processor, Controller) {
             pending: None,
             fade: Fade::None,
             fade_len,
+            hold: 0,
             rx: crx,
             tx: rtx,
             position: 0,
@@ -177,12 +188,31 @@ impl Processor {
 
     fn drain(&mut self) {
         loop {
-            // Only take a message when anything it retires has somewhere to go.
-            if self.tx.slots() < 2 {
+            // Only take a message when anything it retires (and the swap it leads to) has
+            // somewhere to go.
+            if self.tx.slots() < 4 {
+                return;
+            }
+            // While a transition or a fade-in plays, the next swap waits for it to finish.
+            let busy = self.schedule.then.is_some() || matches!(self.fade, Fade::In(_));
+            if busy && matches!(self.rx.peek(), Ok(ControlMsg::Swap(_))) {
                 return;
             }
             let Ok(msg) = self.rx.pop() else { return };
             match msg {
+                ControlMsg::Swap(mut new) if new.then.is_some() => {
+                    if new.based_on == self.schedule.serial
+                        && self.fade == Fade::None
+                        && self.pending.is_none()
+                    {
+                        self.apply(new);
+                    } else if let Some(fin) = new.then.take() {
+                        // Planned against a schedule that is no longer running: no crossfade
+                        // by paths; fade the output around the final schedule instead.
+                        let _ = self.tx.push(ReturnMsg::Retired(new));
+                        self.fade_out_to(fin);
+                    }
+                }
                 ControlMsg::Swap(new) => {
                     let param_only = new.based_on == self.schedule.serial
                         && new.topology == self.schedule.topology
@@ -190,17 +220,7 @@ impl Processor {
                     if param_only && self.fade == Fade::None {
                         self.apply(new);
                     } else {
-                        if let Some(old) = self.pending.replace(new) {
-                            let _ = self.tx.push(ReturnMsg::Retired(old));
-                        }
-                        if !matches!(self.fade, Fade::Out(_)) {
-                            // Start fading out from wherever a fade-in had got to.
-                            let done = match self.fade {
-                                Fade::In(k) => self.fade_len.saturating_sub(k),
-                                _ => 0,
-                            };
-                            self.fade = Fade::Out(done);
-                        }
+                        self.fade_out_to(new);
                     }
                 }
                 ControlMsg::SetParam { node, param, value } => {
@@ -219,6 +239,21 @@ impl Processor {
         }
     }
 
+    /// Queues `new` to replace the running schedule once the output has faded out.
+    fn fade_out_to(&mut self, new: Box<Schedule>) {
+        if let Some(old) = self.pending.replace(new) {
+            let _ = self.tx.push(ReturnMsg::Retired(old));
+        }
+        if !matches!(self.fade, Fade::Out(_)) {
+            // Start fading out from wherever a fade-in had got to.
+            let done = match self.fade {
+                Fade::In(k) => self.fade_len.saturating_sub(k.saturating_sub(self.hold)),
+                _ => 0,
+            };
+            self.fade = Fade::Out(done);
+        }
+    }
+
     /// Replaces the running schedule, handing matched node instances (with their state) over to
     /// the new one. Never allocates: instances are swapped box for box.
     fn apply(&mut self, mut new: Box<Schedule>) {
@@ -232,8 +267,16 @@ impl Processor {
                 };
                 std::mem::swap(&mut ns.node, &mut os.node);
                 ns.status = os.status;
+                ns.nan_count = os.nan_count;
                 for (np, op) in ns.params.iter_mut().zip(os.params.iter()) {
                     np.continue_from(op);
+                }
+            }
+            for &(n, o) in new.migrate_lines.iter() {
+                let (n, o) = (n as usize, o as usize);
+                if n < new.lines.len() && o < old.lines.len() {
+                    std::mem::swap(&mut new.lines[n], &mut old.lines[o]);
+                    new.line_quiet[n] = old.line_quiet[o];
                 }
             }
         }
@@ -259,8 +302,12 @@ impl Processor {
                 g
             }
             Fade::In(k) => {
-                let g = (std::f32::consts::FRAC_PI_2 * k as f32 / len).sin();
-                self.fade = if k + 1 >= self.fade_len {
+                let g = if k < self.hold {
+                    0.0
+                } else {
+                    (std::f32::consts::FRAC_PI_2 * (k - self.hold) as f32 / len).sin()
+                };
+                self.fade = if k + 1 >= self.hold + self.fade_len {
                     Fade::None
                 } else {
                     Fade::In(k + 1)
@@ -285,6 +332,9 @@ impl Processor {
                         self.shared.crossfades.fetch_add(1, Ordering::Relaxed);
                     }
                     self.fade = Fade::In(0);
+                    // Fresh delay lines and lookaheads start empty: stay silent until they
+                    // are full, or their paths would start mid-waveform.
+                    self.hold = self.schedule.fresh_latency;
                 }
             }
             let mut frames = (total - done).min(self.schedule.block_limit).min(MAX_BLOCK);
@@ -316,9 +366,27 @@ impl Processor {
                     }
                 }
             }
+            self.advance_transition(frames);
             done += frames;
         }
         self.shared.position.store(self.position, Ordering::Relaxed);
+    }
+
+    /// Moves a transition schedule's crossfade on, and once it is complete hands over to the
+    /// schedule it carries (the change is then inaudible: faded-out paths are at zero and
+    /// faded-in ones at unity).
+    fn advance_transition(&mut self, frames: usize) {
+        let s = &mut *self.schedule;
+        if s.then.is_none() {
+            return;
+        }
+        s.fade_done = s.fade_done.saturating_add(frames as u32);
+        if s.fade_done >= s.fade_len && self.tx.slots() >= 1 {
+            if let Some(fin) = s.then.take() {
+                self.apply(fin);
+                self.shared.path_crossfades.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Runs one block of `frames` (≤ the schedule's block limit) and leaves the result in the
