@@ -309,7 +309,8 @@ fn cascade_matches_scalar_reference_bit_exactly() {
                 let mut v = x as f64;
                 for (k, (s, c)) in states.iter_mut().zip(&designs).enumerate() {
                     let y = c.b0 * v + s.z1;
-                    s.z1 = c.b1 * v - c.a1 * y + s.z2;
+                    // TDF-II, summed in the order the kernel uses (the feedforward part first)
+                    s.z1 = (c.b1 * v + s.z2) - c.a1 * y;
                     s.z2 = c.b2 * v - c.a2 * y;
                     // groups of 4 sections hand over through the f32 buffer
                     v = if k % 4 == 3 { y as f32 as f64 } else { y };

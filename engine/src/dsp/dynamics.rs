@@ -513,11 +513,7 @@ impl Compressor {
         let mut target = [0.0f32; CHUNK];
         let target = &mut target[..det.len()];
         if active {
-            let curve = self.curve;
-            target
-                .iter_mut()
-                .zip(det)
-                .for_each(|(t, &d)| *t = curve.reduction_db(d));
+            reductions_db(&self.curve, det, target);
         }
         // e' = α·e + (1 − α)·t with the (1 − α)·t products precomputed (vectorised), so the
         // serial chain is one mul, one add and a select.
@@ -528,22 +524,27 @@ impl Compressor {
         }
         let mut e = *env;
         let mut gr_max = self.gr_max;
-        for (i, g) in gain.iter_mut().enumerate() {
-            let up = att * e + t_att[i];
-            let down = rel * e + t_rel[i];
-            // branch-free select: the direction flips unpredictably on real signals
-            let m = 0u32.wrapping_sub((target[i] > e) as u32);
-            e = f32::from_bits((up.to_bits() & m) | (down.to_bits() & !m));
-            gr_max = if e > gr_max { e } else { gr_max };
-            *g = e;
-        }
+        // Attack when the target is above the envelope, release otherwise. With α_att ≤ α_rel
+        // (attack no slower than release) that choice is the larger of the two candidates,
+        // since up − down = (α_att − α_rel)(e − t) has the sign of t − e; otherwise it is the
+        // smaller. So the serial chain is mul, add, max — no compare-and-select.
+        let attack_wins = att <= rel;
+        envelope_chain(
+            &mut e,
+            &mut gr_max,
+            att,
+            rel,
+            &t_att,
+            &t_rel,
+            gain,
+            attack_wins,
+        );
         // snap a finished release to exactly 0; recover from NaN/inf input
         if (e < SNAP_DB && target.last() == Some(&0.0)) || !e.is_finite() {
             e = 0.0;
         }
         (*env, self.gr_max) = (e, gr_max);
-        let (m, k) = (self.makeup_log2, (1.0 / DB_PER_LOG2) as f32);
-        gain.iter_mut().for_each(|g| *g = fast_exp2(m - *g * k));
+        gains_from_reduction(self.makeup_log2, gain);
         false
     }
 
@@ -556,6 +557,126 @@ impl Compressor {
             (true, true) => {}
         }
     }
+}
+
+/// Gain reduction in dB for each detector level. Vector code, also built for AVX2 + FMA
+/// (chosen at run time).
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn reductions_db(curve: &Curve, det: &[f32], out: &mut [f32]) {
+    out.iter_mut()
+        .zip(det)
+        .for_each(|(t, &d)| *t = curve.reduction_db(d));
+}
+
+/// Linear gains from reductions in dB (in place), with the makeup as a log2 offset. Vector
+/// code, also built for AVX2 + FMA.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn gains_from_reduction(makeup_log2: f32, gain: &mut [f32]) {
+    let k = (1.0 / DB_PER_LOG2) as f32;
+    gain.iter_mut()
+        .for_each(|g| *g = fast_exp2(makeup_log2 - *g * k));
+}
+
+/// The serial part of the compressor: `e ← max(α_att·e + ta, α_rel·e + tr)` per sample (`min`
+/// when the attack is the slower one), writing each `e` to `out` and tracking its maximum.
+/// This one recursion bounds the compressor's speed, so on x86-64 it is written with scalar SSE
+/// operations (two independent mul-adds and one `maxss`: LLVM's own code packs the two mul-adds
+/// into one vector with shuffles on the critical path), with fused multiply-adds where the CPU
+/// has them.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn envelope_chain(
+    e: &mut f32,
+    peak: &mut f32,
+    att: f32,
+    rel: f32,
+    ta: &[f32],
+    tr: &[f32],
+    out: &mut [f32],
+    attack_wins: bool,
+) {
+    let n = out.len().min(ta.len()).min(tr.len());
+    let (ta, tr, out) = (&ta[..n], &tr[..n], &mut out[..n]);
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: SSE is part of x86-64; FMA is checked at run time; indices are below `n`.
+        unsafe {
+            if std::arch::is_x86_feature_detected!("fma") {
+                chain_fma(e, peak, att, rel, ta, tr, out, attack_wins);
+            } else {
+                chain_sse(e, peak, att, rel, ta, tr, out, attack_wins);
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    for i in 0..n {
+        let (up, down) = (att * *e + ta[i], rel * *e + tr[i]);
+        *e = if (up > down) == attack_wins { up } else { down };
+        *peak = if *e > *peak { *e } else { *peak };
+        out[i] = *e;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+macro_rules! chain_body {
+    ($e:ident, $peak:ident, $att:ident, $rel:ident, $ta:ident, $tr:ident, $out:ident,
+     $attack_wins:ident, $muladd:expr) => {{
+        use std::arch::x86_64::*;
+        let (a, r) = (_mm_set_ss($att), _mm_set_ss($rel));
+        let mut x = _mm_set_ss(*$e);
+        let mut p = _mm_set_ss(*$peak);
+        let pick = |u: __m128, d: __m128| {
+            if $attack_wins {
+                _mm_max_ss(u, d)
+            } else {
+                _mm_min_ss(u, d)
+            }
+        };
+        for i in 0..$out.len() {
+            let up = $muladd(a, x, _mm_load_ss($ta.as_ptr().add(i)));
+            let down = $muladd(r, x, _mm_load_ss($tr.as_ptr().add(i)));
+            x = pick(up, down);
+            p = _mm_max_ss(p, x);
+            _mm_store_ss($out.as_mut_ptr().add(i), x);
+        }
+        *$e = _mm_cvtss_f32(x);
+        *$peak = _mm_cvtss_f32(p);
+    }};
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn chain_sse(
+    e: &mut f32,
+    peak: &mut f32,
+    att: f32,
+    rel: f32,
+    ta: &[f32],
+    tr: &[f32],
+    out: &mut [f32],
+    attack_wins: bool,
+) {
+    chain_body!(e, peak, att, rel, ta, tr, out, attack_wins, |m, x, c| {
+        _mm_add_ss(_mm_mul_ss(m, x), c)
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn chain_fma(
+    e: &mut f32,
+    peak: &mut f32,
+    att: f32,
+    rel: f32,
+    ta: &[f32],
+    tr: &[f32],
+    out: &mut [f32],
+    attack_wins: bool,
+) {
+    chain_body!(e, peak, att, rel, ta, tr, out, attack_wins, |m, x, c| {
+        _mm_fmadd_ss(m, x, c)
+    })
 }
 
 /// Gate / downward expander settings.

@@ -596,3 +596,36 @@ fn recovers_from_nan_input() {
     g.process_in_place(&mut [&mut x, &mut y], None);
     assert!(x.iter().chain(&y).all(|v| v.is_finite()));
 }
+
+#[test]
+fn envelope_chain_picks_attack_above_and_release_below_the_envelope() {
+    // The chain picks max (or min) of the two candidates instead of comparing target and
+    // envelope; check against the textbook select, for a fast and a slow attack.
+    for (att, rel) in [(0.99f32, 0.9999f32), (0.9999, 0.99)] {
+        let mut targets = [0.0f32; 64];
+        let mut seed = 12345u32;
+        for t in targets.iter_mut() {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            *t = (seed >> 8) as f32 / (1u32 << 24) as f32 * 30.0;
+        }
+        let ta: Vec<f32> = targets.iter().map(|t| (1.0 - att) * t).collect();
+        let tr: Vec<f32> = targets.iter().map(|t| (1.0 - rel) * t).collect();
+        let (mut e, mut peak) = (5.0f32, 0.0f32);
+        let mut out = [0.0f32; 64];
+        super::envelope_chain(&mut e, &mut peak, att, rel, &ta, &tr, &mut out, att <= rel);
+        let mut r = 5.0f32;
+        for (i, &t) in targets.iter().enumerate() {
+            r = if t > r {
+                att * r + (1.0 - att) * t
+            } else {
+                rel * r + (1.0 - rel) * t
+            };
+            assert!(
+                (out[i] - r).abs() <= 1e-5 * r.max(1.0),
+                "{att}/{rel} sample {i}"
+            );
+        }
+        assert_eq!(e, out[63]);
+        assert_eq!(peak, out.iter().copied().fold(0.0, f32::max));
+    }
+}
