@@ -68,8 +68,8 @@ enum Cmd {
         /// End of the written range: seconds or bar:beat.
         #[arg(long)]
         to: Option<String>,
-        /// Processing block size in frames (1..=512); the output does not depend on it.
-        #[arg(long, default_value_t = 512)]
+        /// Processing block size in frames (1..=2048); the output does not depend on it.
+        #[arg(long, default_value_t = 2048)]
         block: usize,
         /// Worker threads for independent tracks and buses (default: all cores); the output is
         /// bit-identical whatever the count.

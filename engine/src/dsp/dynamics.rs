@@ -505,7 +505,7 @@ impl Compressor {
         let Some(env) = self.env.get_mut(slot) else {
             return true;
         };
-        let peak = det.iter().fold(0.0f32, |a, &b| a.max(b));
+        let peak = super::max_of(det);
         let active = peak > self.curve.knee_start_level;
         if !active && *env == 0.0 {
             return true;

@@ -507,10 +507,12 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         0
     };
     static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(Schedule {
         identities,
         topology,
-        serial: SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        serial,
+        ack_serial: serial,
         based_on: 0,
         migrate: Box::new([]),
         steps: b.steps.into_boxed_slice(),

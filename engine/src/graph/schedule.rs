@@ -174,6 +174,10 @@ pub struct Schedule {
     pub(crate) serial: u64,
     /// Serial of the schedule `migrate` refers to.
     pub(crate) based_on: u64,
+    /// The serial the processor publishes as running once this schedule plays: its own, or for
+    /// the schedule a transition hands over to, the transition's (the one the control thread
+    /// sent and waits for — the hand-over may be over before it looks).
+    pub(crate) ack_serial: u64,
     /// Instances to take over on swap: (slot in this schedule, slot in the running one).
     pub(crate) migrate: Box<[(u32, u32)]>,
     /// What each delay line carries.

@@ -166,6 +166,7 @@ pub fn plan_reload(
     plan_migration(&mut trans, running);
     plan_migration(&mut fin, &trans.summary());
     if seamless(running, &trans, &fin) {
+        fin.ack_serial = trans.serial;
         trans.then = Some(fin);
         return Ok(Planned {
             schedule: Box::new(trans),

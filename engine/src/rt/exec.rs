@@ -244,8 +244,8 @@ impl Exec {
 }
 
 /// Whether any sample is NaN or infinite: an OR over exponent tests, which vectorises (a float
-/// sum would be a serial dependency chain).
-#[inline]
+/// sum would be a serial dependency chain); also built for AVX2, chosen at run time.
+#[multiversion::multiversion(targets("x86_64+avx2"))]
 fn has_non_finite(x: &[f32]) -> bool {
     const EXP: u32 = 0x7f80_0000;
     x.iter()

@@ -32,7 +32,8 @@ pub const RELOAD_FADE_S: f64 = 0.015;
 pub struct Shared {
     /// Transport position in frames.
     pub position: AtomicU64,
-    /// Serial of the running schedule.
+    /// Serial of the last schedule sent that is now playing. When a transition hands over to the
+    /// schedule it carries, this stays the transition's serial: the one the sender waits for.
     pub running_serial: AtomicU64,
     /// Swaps applied.
     pub swaps: AtomicU64,
@@ -285,7 +286,7 @@ impl Processor {
         self.shared.swaps.fetch_add(1, Ordering::Relaxed);
         self.shared
             .running_serial
-            .store(self.schedule.serial, Ordering::Relaxed);
+            .store(self.schedule.ack_serial, Ordering::Relaxed);
         // Cannot fail: drain checked for room.
         let _ = self.tx.push(ReturnMsg::Retired(old));
     }
