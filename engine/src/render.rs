@@ -174,6 +174,9 @@ where
     Ok((finish_report(r, p.schedule(), outlet), p))
 }
 
+/// Where the render loop hands kept frames (planar, one slice per channel).
+type Take<'a> = dyn FnMut(&[&[f32]]) -> Result<(), Error> + 'a;
+
 /// Fills in what the outlet measured and what the nodes report.
 fn finish_report<W>(mut r: RenderReport, schedule: &Schedule, outlet: Outlet<W>) -> RenderReport {
     r.sample_peak = outlet.peak;
@@ -200,7 +203,7 @@ fn finish_report<W>(mut r: RenderReport, schedule: &Schedule, outlet: Outlet<W>)
 fn render_loop(
     schedule: Schedule,
     opts: &RenderOptions,
-    take: &mut dyn FnMut(&[&[f32]]) -> Result<(), Error>,
+    take: &mut Take<'_>,
 ) -> Result<(RenderReport, Processor), Error> {
     let sr = schedule.sample_rate;
     let ch = schedule.output_channels();

@@ -237,7 +237,7 @@ impl Limiter {
                 .zip(&b[start..end])
                 .for_each(|(p, x)| *p = p.max(x.abs()));
         }
-        let chunk_max = super::max_of(&peak);
+        let chunk_max = super::max_of(peak);
         if self.idle() {
             let safe = if self.true_peak {
                 chunk_max.max(self.tail_peak()) <= self.tp_safe
