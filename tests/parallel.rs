@@ -1,4 +1,6 @@
-//! Offline render on several worker threads gives the same bits as one thread.
+//! Offline render on several worker threads gives the same bits as one thread — including the
+//! master chain, which a parallel render runs one block behind the tracks (its automation must
+//! follow its own block's transport).
 
 use std::path::Path;
 
@@ -23,6 +25,7 @@ pad:send(verb, { gain_db = -8 })
 hat:send(verb, { gain_db = -14, pre = true })
 pad.gain_db:set(1, -20):linear_to(3, 0)
 mix.master:limit { ceiling_db = -1 }
+mix.master.gain_db:set(2, -6):linear_to(4, 0)
 "#;
 
 fn render(threads: usize, block: usize) -> Vec<Vec<f32>> {

@@ -215,6 +215,8 @@ fn render_loop(
     let block = opts.block.clamp(1, MAX_BLOCK);
     let mut proc = Processor::new(schedule);
     proc.set_threads(opts.threads);
+    // A parallel render's mix comes one block late (its tail is pipelined): more latency.
+    let latency = latency + (proc.lag_blocks() * block) as u64;
     let bar = progress_bar(opts.progress, max_end);
 
     // Output frame k is processor frame k + latency. Frames after the content are kept in a

@@ -47,6 +47,16 @@ impl Exec {
         }
     }
 
+    /// Views of `s` with the buffers of `pool` instead of its own (the parallel runner's second
+    /// pool, for the pipelined tail). Never allocates.
+    pub(crate) fn with_pool(s: &mut Schedule, pool: &mut crate::buffer::BufferPool) -> Self {
+        Self {
+            data: pool.base_ptr(),
+            silent: pool.silent_ptr(),
+            ..Self::new(s)
+        }
+    }
+
     /// Views of nothing (placeholder before the first block; never stepped).
     pub(crate) fn dangling() -> Self {
         Self {

@@ -2,15 +2,23 @@
 //! pool of worker threads; the output is bit-identical to one thread.
 //!
 //! The schedule's steps are cut into tasks — one node's input assembly (clears, mixes,
-//! compensation delays) plus the node itself. A task depends on the tasks that wrote the
-//! buffers it reads; the schedule must be compiled without buffer reuse
-//! (`CompileConfig::parallel`) so every buffer has one writer and reuse creates no hidden
-//! ordering. Tasks are assigned to workers once, by list scheduling on estimated costs (a
-//! track's chain tends to stay on one worker). Each block: the main thread publishes the block
-//! (an epoch counter), every worker runs its tasks in order, waiting on the per-task epoch of
-//! each dependency (acquire/release atomics, no locks), and the main thread, itself worker 0,
-//! waits for the others. The arithmetic of each task is the same whichever thread runs it, so
-//! the result does not depend on the thread count.
+//! compensation delays) plus the node itself — and a chain of nodes each feeding only the next
+//! (a track: player, EQ, compressor, fader, pan) is fused into one task, so it stays on one core
+//! and nobody waits on anybody inside it. A task depends on the tasks that wrote the buffers it
+//! reads; the schedule must be compiled without buffer reuse (`CompileConfig::parallel`) so every
+//! buffer has one writer and reuse creates no hidden ordering. Each block: the main thread
+//! publishes the block (an epoch counter); every thread, the main one included, claims the next
+//! task in topological order from a shared counter, waits for the per-task epochs of its
+//! dependencies (acquire/release atomics, no locks) and runs it, until none are left. Claiming in
+//! topological order cannot deadlock (a claimed task's dependencies were claimed earlier) and
+//! balances uneven tracks by itself. The arithmetic of each task is the same whichever thread
+//! runs it, so the result does not depend on the thread count.
+//!
+//! The tail — the last chain, which mixes everything (the master bus and its inserts) — runs
+//! one block behind, at the same time as the tracks of the next block, so no core idles while it
+//! runs. It reads the tracks' outputs of its block from a second buffer pool: the pools swap
+//! after every block. Its output (the mix) therefore comes one block late, which the render
+//! treats like latency ([`ParallelRunner::lag_blocks`]); the samples are the same.
 //!
 //! Offline only: workers spin (then yield) between blocks, which suits a render running flat
 //! out, not an audio callback.
@@ -25,8 +33,11 @@ use crate::graph::{Schedule, Step};
 use crate::node::Transport;
 
 struct Task {
-    steps: std::ops::Range<usize>,
+    /// Step ranges, in order (a fused chain has several).
+    steps: Box<[std::ops::Range<usize>]>,
     deps: Box<[u32]>,
+    /// The pipelined tail: runs on the previous block.
+    tail: bool,
 }
 
 struct Block {
@@ -40,15 +51,23 @@ struct Block {
 #[repr(align(64))]
 struct Done(AtomicU64);
 
+/// The claim counter, on a cache line of its own.
+#[repr(align(64))]
+struct Next(AtomicUsize);
+
 struct Shared {
     tasks: Box<[Task]>,
     steps: Box<[Step]>,
-    per_worker: Box<[Box<[u32]>]>,
+    /// Claim order: the pipelined tail first (it waits for nothing, and started first it runs
+    /// beside the tracks instead of after them), then the rest in topological order.
+    order: Box<[u32]>,
+    next: Next,
     done: Box<[Done]>,
     epoch: AtomicU64,
     finished: AtomicUsize,
     stop: AtomicBool,
-    block: UnsafeCell<Block>,
+    /// This block, and the previous one (for the tail; `frames == 0` before the first).
+    block: UnsafeCell<[Block; 2]>,
 }
 
 // SAFETY: `block` is written by the main thread only between blocks (all workers idle, waiting
@@ -59,18 +78,11 @@ unsafe impl Sync for Shared {}
 pub struct ParallelRunner {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
-}
-
-fn cost(kind: &str, channels: usize) -> f64 {
-    let base = match kind {
-        "eq" => 4.0,
-        "comp" | "limit" | "gate" | "deess" => 3.0,
-        "loudness" => 6.0,
-        "reverb" | "multiband" | "saturate" => 10.0,
-        "player" | "synth" | "drum" => 1.5,
-        _ => 0.5,
-    };
-    base * channels.max(1) as f64
+    /// The second buffer pool: the tracks' outputs of the previous block, read by the tail.
+    spare: crate::buffer::BufferPool,
+    /// The previous block (for the tail), if any.
+    prev: Option<(usize, Transport)>,
+    pipelined: bool,
 }
 
 impl ParallelRunner {
@@ -142,91 +154,144 @@ impl ParallelRunner {
             }
             deps.push(d);
         }
-        // List scheduling: earliest start, with a small penalty for crossing workers.
-        let costs: Vec<f64> = tasks
-            .iter()
-            .map(|r| match s.steps[r.end - 1] {
-                Step::Process { node } => {
-                    let n = &s.nodes[node as usize];
-                    cost(n.node.desc().kind, n.output.len as usize) + (r.len() - 1) as f64 * 0.2
-                }
-                _ => 1.0,
-            })
-            .collect();
-        let mut ready = vec![0.0f64; threads];
-        let mut finish = vec![0.0f64; tasks.len()];
-        let mut worker_of = vec![0usize; tasks.len()];
-        let mut per_worker: Vec<Vec<u32>> = vec![Vec::new(); threads];
+        // Fuse chains: a task whose only dependency feeds nothing else joins that task.
+        let mut users = vec![0usize; tasks.len()];
+        for d in deps.iter().flatten() {
+            users[*d as usize] += 1;
+        }
+        let mut group_of = vec![0usize; tasks.len()];
+        let mut groups: Vec<Vec<usize>> = Vec::new();
         for t in 0..tasks.len() {
-            let (mut best, mut best_start) = (0, f64::MAX);
-            for (w, r) in ready.iter().enumerate() {
-                let dep_ready = deps[t]
-                    .iter()
-                    .map(|&d| {
-                        finish[d as usize] + if worker_of[d as usize] == w { 0.0 } else { 0.5 }
-                    })
-                    .fold(0.0, f64::max);
-                let st = r.max(dep_ready);
-                if st < best_start - 1e-9 {
-                    (best, best_start) = (w, st);
+            match deps[t][..] {
+                [d] if users[d as usize] == 1 => {
+                    group_of[t] = group_of[d as usize];
+                    groups[group_of[t]].push(t);
+                }
+                _ => {
+                    group_of[t] = groups.len();
+                    groups.push(vec![t]);
                 }
             }
-            worker_of[t] = best;
-            finish[t] = best_start + costs[t];
-            ready[best] = finish[t];
-            per_worker[best].push(t as u32);
         }
-        let shared = Arc::new(Shared {
-            tasks: tasks
-                .into_iter()
-                .zip(deps)
-                .map(|(steps, d)| Task {
-                    steps,
+        // Groups in order of their first task are in topological order: only a chain's first
+        // task has dependencies outside it, and those come earlier.
+        let fused: Vec<Task> = groups
+            .iter()
+            .enumerate()
+            .map(|(g, members)| {
+                let mut d: Vec<u32> = members
+                    .iter()
+                    .flat_map(|&t| deps[t].iter().map(|&x| group_of[x as usize] as u32))
+                    .filter(|&x| x as usize != g)
+                    .collect();
+                d.sort_unstable();
+                d.dedup();
+                Task {
+                    steps: members.iter().map(|&t| tasks[t].clone()).collect(),
                     deps: d.into_boxed_slice(),
-                })
-                .collect(),
+                    tail: false,
+                }
+            })
+            .collect();
+        if fused.len() < 2 {
+            return None;
+        }
+        // Pipeline the last chain when it is the only one reading the others' outputs (the
+        // master); it then needs nothing from its own block but its inputs of the previous one.
+        let mut fused = fused;
+        let last = fused.len() - 1;
+        let pipelined = !fused[..last]
+            .iter()
+            .any(|t| t.deps.contains(&(last as u32)));
+        fused[last].tail = pipelined;
+        let shared = Arc::new(Shared {
+            done: (0..fused.len()).map(|_| Done(AtomicU64::new(0))).collect(),
+            order: {
+                let n = fused.len() as u32;
+                let mut o: Vec<u32> = (0..n).collect();
+                if pipelined {
+                    o.rotate_right(1);
+                }
+                o.into_boxed_slice()
+            },
+            tasks: fused.into_boxed_slice(),
             steps: s.steps.clone(),
-            per_worker: per_worker.into_iter().map(Vec::into_boxed_slice).collect(),
-            done: (0..finish.len()).map(|_| Done(AtomicU64::new(0))).collect(),
+            next: Next(AtomicUsize::new(0)),
             epoch: AtomicU64::new(0),
             finished: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
-            block: UnsafeCell::new(Block {
+            block: UnsafeCell::new([(); 2].map(|_| Block {
                 exec: Exec::dangling(),
                 frames: 0,
                 transport: Transport::default(),
-            }),
+            })),
         });
         let threads = (1..threads)
             .filter_map(|w| {
                 let sh = shared.clone();
                 std::thread::Builder::new()
                     .name(format!("mixdown-worker-{w}"))
-                    .spawn(move || worker(&sh, w))
+                    .spawn(move || worker(&sh))
                     .ok()
             })
             .collect();
-        Some(Self { shared, threads })
+        Some(Self {
+            shared,
+            threads,
+            spare: crate::buffer::BufferPool::new(s.pool.len()),
+            prev: None,
+            pipelined,
+        })
     }
 
-    /// Runs one block of `s` (the schedule this runner was planned for).
+    /// Blocks by which the output lags the transport: 1 when the tail runs one block behind,
+    /// 0 when nothing is pipelined.
+    pub(crate) fn lag_blocks(&self) -> usize {
+        usize::from(self.pipelined)
+    }
+
+    /// Runs one block of `s` (the schedule this runner was planned for): everything but the
+    /// tail on this block, the tail on the previous one. Afterwards `s`'s pool holds the tail's
+    /// output for the previous block (silence after the first).
     pub(crate) fn run_block(&mut self, s: &mut Schedule, frames: usize, transport: Transport) {
         let sh = &*self.shared;
+        let prev = match self.prev {
+            Some((f, t)) if self.pipelined => Block {
+                exec: Exec::with_pool(s, &mut self.spare),
+                frames: f,
+                transport: t,
+            },
+            _ => Block {
+                exec: Exec::dangling(),
+                frames: 0,
+                transport,
+            },
+        };
         // SAFETY: all workers are idle (they finished the previous epoch and wait for the next).
         unsafe {
-            *sh.block.get() = Block {
-                exec: Exec::new(s),
-                frames,
-                transport,
-            };
+            *sh.block.get() = [
+                Block {
+                    exec: Exec::new(s),
+                    frames,
+                    transport,
+                },
+                prev,
+            ];
         }
         sh.finished.store(0, Ordering::Relaxed);
+        sh.next.0.store(0, Ordering::Relaxed);
         let epoch = sh.epoch.fetch_add(1, Ordering::AcqRel) + 1;
-        run_tasks(sh, 0, epoch);
+        run_tasks(sh, epoch);
         let others = self.threads.len();
         let mut spins = 0u32;
         while sh.finished.load(Ordering::Acquire) < others {
             backoff(&mut spins);
+        }
+        if self.pipelined {
+            // The tail's output is in the spare pool: make it the schedule's, and keep this
+            // block's track outputs for the tail's next run.
+            std::mem::swap(&mut s.pool, &mut self.spare);
+            self.prev = Some((frames, transport));
         }
     }
 }
@@ -251,11 +316,27 @@ fn backoff(spins: &mut u32) {
     }
 }
 
-fn run_tasks(sh: &Shared, w: usize, epoch: u64) {
+fn run_tasks(sh: &Shared, epoch: u64) {
     // SAFETY: written before the epoch was published (release), read after observing it.
     let block = unsafe { &*sh.block.get() };
-    for &t in sh.per_worker[w].iter() {
-        let task = &sh.tasks[t as usize];
+    loop {
+        let c = sh.next.0.fetch_add(1, Ordering::Relaxed);
+        let Some(&t) = sh.order.get(c) else { return };
+        let t = t as usize;
+        let task = &sh.tasks[t];
+        let block = &block[usize::from(task.tail)];
+        if task.tail {
+            // Its inputs were written in the previous epoch; nothing to wait for. Before the
+            // first block there is nothing to run.
+            if block.frames > 0 {
+                for k in task.steps.iter().flat_map(|r| r.clone()) {
+                    // SAFETY: as below; the tail alone uses the spare pool this block.
+                    unsafe { block.exec.step(sh.steps[k], block.frames, block.transport) };
+                }
+            }
+            sh.done[t].0.store(epoch, Ordering::Release);
+            continue;
+        }
         for &d in task.deps.iter() {
             let mut spins = 0;
             while sh.done[d as usize].0.load(Ordering::Acquire) != epoch {
@@ -266,16 +347,16 @@ fn run_tasks(sh: &Shared, w: usize, epoch: u64) {
                 backoff(&mut spins);
             }
         }
-        for k in task.steps.clone() {
+        for k in task.steps.iter().flat_map(|r| r.clone()) {
             // SAFETY: tasks own disjoint nodes, lines and written buffers (one writer per
             // buffer, checked when planning); dependencies finished (acquire above).
             unsafe { block.exec.step(sh.steps[k], block.frames, block.transport) };
         }
-        sh.done[t as usize].0.store(epoch, Ordering::Release);
+        sh.done[t].0.store(epoch, Ordering::Release);
     }
 }
 
-fn worker(sh: &Shared, w: usize) {
+fn worker(sh: &Shared) {
     let mut seen = 0u64;
     loop {
         let mut spins = 0;
@@ -290,7 +371,7 @@ fn worker(sh: &Shared, w: usize) {
         if sh.stop.load(Ordering::Acquire) {
             return;
         }
-        run_tasks(sh, w, epoch);
+        run_tasks(sh, epoch);
         sh.finished.fetch_add(1, Ordering::AcqRel);
     }
 }

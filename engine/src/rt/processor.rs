@@ -167,6 +167,12 @@ impl Processor {
         self.parallel = ParallelRunner::new(&self.schedule, threads);
     }
 
+    /// Blocks by which the output trails the transport: 1 when a parallel render runs its tail
+    /// (the master chain) one block behind, else 0. Offline renders count it as latency.
+    pub fn lag_blocks(&self) -> usize {
+        self.parallel.as_ref().map_or(0, |r| r.lag_blocks())
+    }
+
     /// The running schedule, mutably (control side, when not running on an audio thread).
     pub fn schedule_mut(&mut self) -> &mut Schedule {
         &mut self.schedule
