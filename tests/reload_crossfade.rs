@@ -4,15 +4,20 @@
 //! equal-power over 30 ms — no dip, no click, no gap. A change that moves the latency of kept
 //! paths cannot crossfade by path and must fall back to a short fade of the whole output.
 
+mod common;
+
 use std::sync::atomic::Ordering;
 
-use mixdown::graph::transition::CROSSFADE_S;
+use mixdown::graph::transition::{plan_reload, transition_spec, CROSSFADE_S};
+use mixdown::graph::{CompileConfig, EdgeFade, GraphSpec};
+use mixdown::node::Mode;
+use mixdown::nodes::{Gain, Polarity};
 use mixdown::reload::Reloader;
 use mixdown::rt::{processor_pair, Controller, Processor};
 use mixdown::script::ScriptOptions;
 
 const BLOCK: usize = 128;
-const SR: f64 = 48000.0;
+const SR: f64 = common::SR;
 
 fn script(a_inserts: &str, with_b: bool) -> String {
     let mut s = String::from(
@@ -274,4 +279,70 @@ fn rerouting_a_track_crossfades_between_the_two_routes() {
     let after = peak(&s.left[s.left.len() - 10 * ms..]);
     assert!((after / before - 1.0).abs() < 1e-3, "{after} vs {before}");
     assert_eq!(s.ctl.shared().path_crossfades.load(Ordering::Relaxed), 1);
+}
+
+/// DC into node "x" (a gain or a polarity flip, the same path in both versions) into "out".
+fn dc_through(polarity: bool) -> GraphSpec {
+    let mut g = common::spec();
+    let c = common::add_clip(&mut g, "dc", vec![1.0; 48_000]);
+    let x = if polarity {
+        g.add("x", Polarity, common::line(2)).unwrap()
+    } else {
+        g.add("x", Gain, common::line(2)).unwrap()
+    };
+    let out = g.add("out", Gain, common::line(3)).unwrap();
+    g.connect(c, x, "in", None).unwrap();
+    g.connect(x, out, "in", None).unwrap();
+    g.set_output(out);
+    g
+}
+
+#[test]
+fn a_node_changed_in_kind_crossfades_from_the_old_instance_to_the_new_one() {
+    let (old, new) = (dc_through(false), dc_through(true));
+    // The transition graph holds both "x" nodes; the old one's connection into "out" fades
+    // out, the new one's fades in.
+    let t = transition_spec(&old, &new).unwrap();
+    assert_eq!(t.nodes.values().filter(|n| n.path == "x").count(), 2);
+    let mut fades: Vec<EdgeFade> = t.graph.edge_weights().map(|e| e.fade).collect();
+    fades.sort_by_key(|f| *f as u8);
+    assert_eq!(
+        fades,
+        [EdgeFade::None, EdgeFade::None, EdgeFade::Out, EdgeFade::In]
+    );
+
+    let cfg = CompileConfig {
+        mode: Mode::Realtime,
+        ..CompileConfig::default()
+    };
+    let first = mixdown::graph::compile(&old, cfg).unwrap();
+    let running = first.summary();
+    let (mut proc, mut ctl) = processor_pair(first);
+    let (mut l, mut out) = (vec![0.0f32; BLOCK], Vec::new());
+    for _ in 0..10 {
+        proc.process(&mut [&mut l]);
+        out.extend_from_slice(&l);
+    }
+    let at = out.len();
+    let planned = plan_reload(Some(&old), &running, &new, cfg).unwrap();
+    assert!(planned.crossfades_paths);
+    assert!(ctl.swap(planned.schedule).is_ok());
+    for _ in 0..30 {
+        proc.process(&mut [&mut l]);
+        out.extend_from_slice(&l);
+        ctl.collect_garbage();
+    }
+    // DC 1 through the gain (0 dB) fades out while DC −1 through the polarity flip fades in.
+    let len = fade_len();
+    for (k, &y) in out.iter().enumerate() {
+        let t = (k.saturating_sub(at) as f32 / len as f32).min(1.0);
+        let want = if k < at {
+            1.0
+        } else {
+            (std::f32::consts::FRAC_PI_2 * (1.0 - t)).sin()
+                - (std::f32::consts::FRAC_PI_2 * t).sin()
+        };
+        assert!((y - want).abs() < 1e-5, "frame {k}: {y} instead of {want}");
+    }
+    assert_eq!(ctl.shared().path_crossfades.load(Ordering::Relaxed), 1);
 }
