@@ -4,6 +4,7 @@
 #   usage: benches/compare.sh [RUNS]        (default 5; needs ../shared/bench/setup.sh and
 #                                            gen_stems.py done, data in $PEERS_DATA)
 # Peers that are not installed are skipped. Figures are wall-clock seconds of the whole process.
+# PRINT_RUNS=1 also lists every run (the spread matters on a shared VM).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-5}"
@@ -47,6 +48,10 @@ for name in "${names[@]}"; do
   secs=180; [[ $name == mix16* ]] && secs=2880
   [ -n "${M[$name]}" ] && printf '%-22s %9.3f %11.0f\n' "$name" "${M[$name]}" "$(awk -v a="$secs" -v b="${M[$name]}" 'BEGIN { print a / b }')"
 done
+if [ -n "${PRINT_RUNS:-}" ]; then
+  echo; echo "runs (s):"
+  for name in "${names[@]}"; do printf '%-22s %s\n' "$name" "${T[$name]:-}"; done
+fi
 echo
 ratio() { [ -n "${M[$1]:-}" ] && [ -n "${M[$2]:-}" ] && printf '%-44s %6.2fx\n' "$2 / $1" "$(awk -v a="${M[$2]}" -v b="${M[$1]}" 'BEGIN { print a / b }')"; }
 for peer in mix16_pedalboard mix16_ecasound mix16_ffmpeg mix16_ref_chain_c; do ratio mix16_mixdown_1t "$peer"; done
