@@ -617,67 +617,72 @@ fn envelope_chain(
     }
 }
 
+/// Defines one build of the envelope recursion (see [`envelope_chain`]) around a mul-add.
 #[cfg(target_arch = "x86_64")]
-macro_rules! chain_body {
-    ($e:ident, $peak:ident, $att:ident, $rel:ident, $ta:ident, $tr:ident, $out:ident,
-     $attack_wins:ident, $muladd:expr) => {{
-        use std::arch::x86_64::*;
-        let (a, r) = (_mm_set_ss($att), _mm_set_ss($rel));
-        let mut x = _mm_set_ss(*$e);
-        let mut p = _mm_set_ss(*$peak);
-        let pick = |u: __m128, d: __m128| {
-            if $attack_wins {
-                _mm_max_ss(u, d)
-            } else {
-                _mm_min_ss(u, d)
+macro_rules! chain_fn {
+    ($(#[$attr:meta])* $name:ident, $muladd:path) => {
+        $(#[$attr])*
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(
+            e: &mut f32,
+            peak: &mut f32,
+            att: f32,
+            rel: f32,
+            ta: &[f32],
+            tr: &[f32],
+            out: &mut [f32],
+            attack_wins: bool,
+        ) {
+            use std::arch::x86_64::*;
+            let (a, r) = (_mm_set_ss(att), _mm_set_ss(rel));
+            let (mut x, mut p) = (_mm_set_ss(*e), _mm_set_ss(*peak));
+            for i in 0..out.len() {
+                let up = $muladd(a, x, _mm_load_ss(ta.as_ptr().add(i)));
+                let down = $muladd(r, x, _mm_load_ss(tr.as_ptr().add(i)));
+                x = if attack_wins {
+                    _mm_max_ss(up, down)
+                } else {
+                    _mm_min_ss(up, down)
+                };
+                p = _mm_max_ss(p, x);
+                _mm_store_ss(out.as_mut_ptr().add(i), x);
             }
-        };
-        for i in 0..$out.len() {
-            let up = $muladd(a, x, _mm_load_ss($ta.as_ptr().add(i)));
-            let down = $muladd(r, x, _mm_load_ss($tr.as_ptr().add(i)));
-            x = pick(up, down);
-            p = _mm_max_ss(p, x);
-            _mm_store_ss($out.as_mut_ptr().add(i), x);
+            *e = _mm_cvtss_f32(x);
+            *peak = _mm_cvtss_f32(p);
         }
-        *$e = _mm_cvtss_f32(x);
-        *$peak = _mm_cvtss_f32(p);
-    }};
+    };
 }
 
 #[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn chain_sse(
-    e: &mut f32,
-    peak: &mut f32,
-    att: f32,
-    rel: f32,
-    ta: &[f32],
-    tr: &[f32],
-    out: &mut [f32],
-    attack_wins: bool,
-) {
-    chain_body!(e, peak, att, rel, ta, tr, out, attack_wins, |m, x, c| {
-        _mm_add_ss(_mm_mul_ss(m, x), c)
-    })
+#[inline]
+unsafe fn muladd_sse(
+    m: std::arch::x86_64::__m128,
+    x: std::arch::x86_64::__m128,
+    c: std::arch::x86_64::__m128,
+) -> std::arch::x86_64::__m128 {
+    use std::arch::x86_64::*;
+    _mm_add_ss(_mm_mul_ss(m, x), c)
 }
 
 #[cfg(target_arch = "x86_64")]
+#[inline]
 #[target_feature(enable = "fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn chain_fma(
-    e: &mut f32,
-    peak: &mut f32,
-    att: f32,
-    rel: f32,
-    ta: &[f32],
-    tr: &[f32],
-    out: &mut [f32],
-    attack_wins: bool,
-) {
-    chain_body!(e, peak, att, rel, ta, tr, out, attack_wins, |m, x, c| {
-        _mm_fmadd_ss(m, x, c)
-    })
+unsafe fn muladd_fma(
+    m: std::arch::x86_64::__m128,
+    x: std::arch::x86_64::__m128,
+    c: std::arch::x86_64::__m128,
+) -> std::arch::x86_64::__m128 {
+    std::arch::x86_64::_mm_fmadd_ss(m, x, c)
 }
+
+#[cfg(target_arch = "x86_64")]
+chain_fn!(chain_sse, muladd_sse);
+#[cfg(target_arch = "x86_64")]
+chain_fn!(
+    #[target_feature(enable = "fma")]
+    chain_fma,
+    muladd_fma
+);
 
 /// Gate / downward expander settings.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -59,33 +59,28 @@ impl<'a> StereoIo<'a> {
 /// reorder (and `f32::max` adds NaN handling to every step).
 #[inline]
 pub fn max_of(x: &[f32]) -> f32 {
-    let mut m = [0.0f32; 8];
-    let mut chunks = x.chunks_exact(8);
-    for c in &mut chunks {
-        for j in 0..8 {
-            m[j] = if c[j] > m[j] { c[j] } else { m[j] };
-        }
-    }
-    for &v in chunks.remainder() {
-        m[0] = if v > m[0] { v } else { m[0] };
-    }
-    m.iter().fold(0.0f32, |a, &b| if b > a { b } else { a })
+    max_by(x, |v| v)
 }
 
 /// The largest magnitude in `x` (sample peak), as vector code (see [`max_of`]).
 #[inline]
 pub fn max_abs(x: &[f32]) -> f32 {
+    max_by(x, f32::abs)
+}
+
+#[inline(always)]
+fn max_by(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut m = [0.0f32; 8];
     let mut chunks = x.chunks_exact(8);
     for c in &mut chunks {
         for j in 0..8 {
-            let a = c[j].abs();
-            m[j] = if a > m[j] { a } else { m[j] };
+            let v = f(c[j]);
+            m[j] = if v > m[j] { v } else { m[j] };
         }
     }
     for &v in chunks.remainder() {
-        let a = v.abs();
-        m[0] = if a > m[0] { a } else { m[0] };
+        let v = f(v);
+        m[0] = if v > m[0] { v } else { m[0] };
     }
     m.iter().fold(0.0f32, |a, &b| if b > a { b } else { a })
 }

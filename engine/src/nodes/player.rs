@@ -424,22 +424,7 @@ impl Node for Player {
             // boundary, since it holds whole frames).
             let mut i = out_from;
             for part in [a, b] {
-                if ch == 2 {
-                    let (l, r) = cx.outputs.split_at_mut(1);
-                    for (f, (yl, yr)) in part
-                        .chunks_exact(2)
-                        .zip(l[0][i..].iter_mut().zip(r[0][i..].iter_mut()))
-                    {
-                        *yl = f[0];
-                        *yr = f[1];
-                    }
-                } else {
-                    for (k, f) in part.chunks_exact(ch).enumerate() {
-                        for (c, x) in f.iter().enumerate() {
-                            cx.outputs[c][i + k] = *x;
-                        }
-                    }
-                }
+                deinterleave(part, ch, cx.outputs, i);
                 i += part.len() / ch;
             }
             chunk.commit_all();
@@ -456,6 +441,27 @@ impl Node for Player {
 
     fn length_frames(&self) -> Option<u64> {
         Some(self.start + self.len)
+    }
+}
+
+/// Copies interleaved `frames` of `ch` channels into planar `outputs` from frame `at` on.
+#[inline]
+fn deinterleave(frames: &[f32], ch: usize, outputs: &mut [&mut [f32]], at: usize) {
+    if ch == 2 {
+        let (l, r) = outputs.split_at_mut(1);
+        for (f, (yl, yr)) in frames
+            .chunks_exact(2)
+            .zip(l[0][at..].iter_mut().zip(r[0][at..].iter_mut()))
+        {
+            *yl = f[0];
+            *yr = f[1];
+        }
+    } else {
+        for (k, f) in frames.chunks_exact(ch).enumerate() {
+            for (c, x) in f.iter().enumerate() {
+                outputs[c][at + k] = *x;
+            }
+        }
     }
 }
 
@@ -495,22 +501,7 @@ impl Player {
             }
             let n = (last - at).min(self.ahead.1 - self.ahead.0);
             let buf = &self.scratch[self.ahead.0 * ch..(self.ahead.0 + n) * ch];
-            if ch == 2 {
-                let (l, r) = cx.outputs.split_at_mut(1);
-                for (f, (yl, yr)) in buf
-                    .chunks_exact(2)
-                    .zip(l[0][at..].iter_mut().zip(r[0][at..].iter_mut()))
-                {
-                    *yl = f[0];
-                    *yr = f[1];
-                }
-            } else {
-                for (k, f) in buf.chunks_exact(ch).enumerate() {
-                    for (c, x) in f.iter().enumerate() {
-                        cx.outputs[c][at + k] = *x;
-                    }
-                }
-            }
+            deinterleave(buf, ch, cx.outputs, at);
             at += n;
             self.ahead.0 += n;
             self.direct_pos += n as u64;
