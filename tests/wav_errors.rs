@@ -320,10 +320,10 @@ fn player_streams_a_file_at_its_start_time() {
     }
 }
 
-/// A file cut short after it was probed: the render finishes (silence where data is missing)
-/// instead of hanging or panicking.
+/// A file cut short after it was probed: the render neither hangs nor panics; it fails with
+/// the file's path and what happened, and leaves no output file behind.
 #[test]
-fn player_survives_a_file_truncated_after_probing() {
+fn a_file_truncated_after_probing_fails_the_render_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = vec![0x10u8; 2 * 20_000];
     let p = write(
@@ -336,9 +336,22 @@ fn player_survives_a_file_truncated_after_probing() {
     let mut g = spec();
     let pl = add_player(&mut g, info, Placement::default());
     g.set_output(pl);
-    let (out, report) = render_to_vec(build(&g), &RenderOptions::default());
-    assert_eq!(report.frames, 20_000);
-    assert!(out[0].iter().all(|v| v.is_finite()));
+    let e = mixdown::render::try_render_to_vec(build(&g), &RenderOptions::default()).unwrap_err();
+    assert_mentions(&e, &["shrinking.wav", "truncated", "player"]);
+    let out = dir.path().join("out.wav");
+    let r = render_to_file(
+        build(&g),
+        &out,
+        OutputFormat::Wav16,
+        &RenderOptions::default(),
+    );
+    assert!(r.is_err());
+    assert!(!out.exists(), "no output file from a failed render");
+    assert_eq!(
+        listing(dir.path()),
+        ["shrinking.wav"],
+        "no .part left behind"
+    );
 }
 
 fn tiny_graph() -> mixdown::graph::GraphSpec {

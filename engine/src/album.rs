@@ -24,7 +24,7 @@ use crate::dsp::biquad::{Coefs, FilterKind};
 use crate::error::{Error, ErrorKind, Errors, Span};
 use crate::io::wav::{OutputFormat, WavSink};
 use crate::measure::{Analyzer, Measurement};
-use crate::render::{prepare_schedule, render_to_file, render_to_vec, RenderOptions};
+use crate::render::{prepare_schedule, render_to_file, try_render_to_vec, RenderOptions};
 use crate::script::{evaluate, evaluate_source, ScriptOptions};
 
 /// Track or album normalisation.
@@ -416,7 +416,7 @@ fn run(
     for f in &files {
         let spec = master(job, so, f, &[], 0.0)?;
         let (s, _) = prepare_schedule(&spec, &quiet)?;
-        let (out, _) = render_to_vec(s, &quiet);
+        let (out, _) = try_render_to_vec(s, &quiet)?;
         before.push(measure(&out, sr).integrated_lufs);
         balances.push(balance(&band_levels(&out, sr)));
         durations.push(out.first().map_or(0, |c| c.len()) as f64 / sr);
@@ -451,7 +451,7 @@ fn run(
         if !eqs[i].is_empty() {
             let spec = master(job, so, f, &eqs[i], 0.0)?;
             let (s, _) = prepare_schedule(&spec, &quiet)?;
-            levels[i] = measure(&render_to_vec(s, &quiet).0, sr).integrated_lufs;
+            levels[i] = measure(&try_render_to_vec(s, &quiet)?.0, sr).integrated_lufs;
         }
     }
     let album_of = |ls: &[Option<f64>]| -> Option<f64> {
@@ -481,7 +481,7 @@ fn run(
         for (i, f) in files.iter().enumerate() {
             let spec = master(job, so, f, &eqs[i], gains[i])?;
             let (s, _) = prepare_schedule(&spec, &quiet)?;
-            let (o, _) = render_to_vec(s, &quiet);
+            let (o, _) = try_render_to_vec(s, &quiet)?;
             let m = measure(&o, sr);
             outs.push((o, m));
         }

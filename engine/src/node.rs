@@ -254,6 +254,13 @@ pub trait Node: Send + 'static {
     fn report(&self) -> Option<String> {
         None
     }
+
+    /// What went wrong inside the node during a render, if anything did (an offline player
+    /// whose file could not be read to the end). An offline render that ends with a failure
+    /// fails with it, and writes no output file.
+    fn failure(&self) -> Option<&crate::error::Error> {
+        None
+    }
 }
 
 /// A node that can sit on a feedback loop: its output for a block is read before its input for

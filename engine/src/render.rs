@@ -90,8 +90,12 @@ impl RenderReport {
     }
 }
 
-/// Renders `schedule` into planar buffers (tests, analysis, two-pass nodes).
-pub fn render_to_vec(schedule: Schedule, opts: &RenderOptions) -> (Vec<Vec<f32>>, RenderReport) {
+/// Renders `schedule` into planar buffers (tests, analysis, two-pass nodes). Fails only when a
+/// node failed (a file that could not be read to the end).
+pub fn try_render_to_vec(
+    schedule: Schedule,
+    opts: &RenderOptions,
+) -> Result<(Vec<Vec<f32>>, RenderReport), Error> {
     let ch = schedule.output_channels();
     let mut out = vec![Vec::new(); ch];
     let (report, _) = run(schedule, opts, |planar| {
@@ -99,9 +103,16 @@ pub fn render_to_vec(schedule: Schedule, opts: &RenderOptions) -> (Vec<Vec<f32>>
             o.extend_from_slice(p);
         }
         Ok(())
-    })
-    .expect("in-memory sink cannot fail");
-    (out, report)
+    })?;
+    Ok((out, report))
+}
+
+/// [`try_render_to_vec`] for graphs that read no files (tests).
+///
+/// # Panics
+/// When a node failed.
+pub fn render_to_vec(schedule: Schedule, opts: &RenderOptions) -> (Vec<Vec<f32>>, RenderReport) {
+    try_render_to_vec(schedule, opts).unwrap_or_else(|e| panic!("render failed: {e}"))
 }
 
 /// Renders `schedule` to a WAV file at `path`, written to `path.part` and renamed when complete.
@@ -170,6 +181,9 @@ where
         clipped: 0,
     };
     let (mut r, p) = render_loop(schedule, opts, &mut |v| outlet.take(v))?;
+    if let Some(e) = p.schedule().failure() {
+        return Err(e);
+    }
     r.elapsed_s = t0.elapsed().as_secs_f64();
     Ok((finish_report(r, p.schedule(), outlet), p))
 }

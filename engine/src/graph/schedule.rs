@@ -305,6 +305,17 @@ impl Schedule {
             .collect()
     }
 
+    /// The first failure a node recorded (see [`Node::failure`]), naming the node.
+    pub fn failure(&self) -> Option<Error> {
+        self.nodes.iter().find_map(|n| {
+            n.node.failure().map(|e| {
+                let mut e = e.clone();
+                e.message = format!("{}: {}", n.path, e.message).into();
+                e
+            })
+        })
+    }
+
     /// Whether every node reported silence in the last block.
     pub fn all_silent(&self) -> bool {
         self.nodes.iter().all(|n| n.status == ProcessStatus::Silent)

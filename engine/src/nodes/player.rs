@@ -123,6 +123,8 @@ pub struct Player {
     direct_pos: u64,
     scratch: Vec<f32>,
     ahead: (usize, usize),
+    /// Offline: why the file stopped being read (the render fails with it).
+    failed: Option<crate::error::Error>,
 }
 
 impl Clone for Player {
@@ -153,6 +155,7 @@ impl Player {
             direct_pos: u64::MAX,
             scratch: Vec::new(),
             ahead: (0, 0),
+            failed: None,
         };
         me.place(me.info.sample_rate);
         me
@@ -320,9 +323,8 @@ impl Node for Player {
             self.ring = None;
             match AudioStream::open(&self.info, self.rate) {
                 Ok(s) => self.direct = Some(Box::new(s)),
-                // Probed when the script ran; vanished since. Plays silence, like a reader
-                // that cannot open its file.
-                Err(e) => eprintln!("mixdown: {e}"),
+                // Probed when the script ran; vanished since: the render fails with this.
+                Err(e) => self.failed = Some(e),
             }
             self.direct_pos = u64::MAX;
             self.scratch = vec![0.0; DIRECT_READ_FRAMES * self.info.channels];
@@ -442,6 +444,10 @@ impl Node for Player {
     fn length_frames(&self) -> Option<u64> {
         Some(self.start + self.len)
     }
+
+    fn failure(&self) -> Option<&crate::error::Error> {
+        self.failed.as_ref()
+    }
 }
 
 /// Copies interleaved `frames` of `ch` channels into planar `outputs` from frame `at` on.
@@ -478,7 +484,7 @@ impl Player {
         let region = pos + first as u64 - self.start;
         if self.direct_pos != region {
             if let Err(e) = stream.seek(self.trim + region) {
-                eprintln!("mixdown: {e}");
+                self.failed = Some(e);
                 self.direct = None;
                 return ProcessStatus::Silent;
             }
@@ -492,8 +498,9 @@ impl Player {
                     Ok(0) => break,
                     Ok(n) => self.ahead = (0, n),
                     Err(e) => {
-                        // The file changed under us (truncated): report once, then silence.
-                        eprintln!("mixdown: {e}");
+                        // The file changed under us (truncated): silence from here, and the
+                        // render fails with this.
+                        self.failed = Some(e);
                         self.direct = None;
                         break;
                     }
