@@ -16,7 +16,8 @@ use crate::param::ParamDesc;
 pub enum Mode {
     /// Live playback: never wait for anything.
     Realtime,
-    /// Offline render: sources may wait for their reader thread; output must be deterministic.
+    /// Offline render: sources read their files themselves, block by block; output must be
+    /// deterministic.
     Offline,
 }
 

@@ -135,7 +135,7 @@ pub fn render_to_file(
 
 /// Where kept frames go: peak and clip counts, the measurement and report collectors, and the
 /// sink. (Running it on a thread of its own was tried: on two cores the third thread only got in
-/// the way of the render workers, 10–30 % slower.)
+/// the way of the render workers — mix16 on two threads took 1.02–1.27 s instead of 0.9 s.)
 struct Outlet<W> {
     write: W,
     analyzer: Option<Analyzer>,
@@ -269,7 +269,7 @@ fn render_loop(
         let keep_to = if explicit_end.is_some() {
             pending[0].len()
         } else {
-            let before_end = content.saturating_sub(from.max(written + from)) as usize;
+            let before_end = content.saturating_sub(written + from) as usize;
             before_end.min(pending[0].len()).max(loud_to)
         };
         if keep_to > 0 {

@@ -20,7 +20,7 @@ mix = {}
 function mix.session(opts) end
 
 ---@class TrackOptions
----@field file? string WAV file, relative to the script.
+---@field file? string Audio file (WAV, FLAC, MP3, Ogg Vorbis), relative to the script.
 ---@field gain_db? number Fader in dB (-120..48).
 ---@field pan? number -1 (left) .. 1 (right).
 ---@field start_s? number Where the file starts on the timeline, seconds.
@@ -41,7 +41,7 @@ function mix.session(opts) end
 
 ---A track: a channel strip with a source.
 ---@param name string Unique name (no '/' or ':').
----@param source string|TrackOptions A WAV file or an option table.
+---@param source string|TrackOptions An audio file (WAV, FLAC, MP3, Ogg Vorbis) or an option table.
 ---@return Strip
 function mix.track(name, source) end
 
@@ -205,7 +205,7 @@ function Param:curve(points) end
 ---@field slope_db? 12|24|36|48
 
 ---@class DelayOptions
----@field time_ms? number Delay time in ms (0.1..10000, automatable).
+---@field time_ms? number Delay time in ms (1..10000, automatable).
 ---@field time_s? number
 ---@field note? string "1/8", "1/8." (dotted), "1/8t" (triplet).
 ---@field feedback? number 0..0.99 (automatable).

@@ -780,6 +780,13 @@ impl Gate {
         Ok(g)
     }
 
+    /// Closes the gate and clears its hold and ballistics (a seek, a rewind). Never allocates.
+    pub fn reset(&mut self) {
+        self.open = false;
+        self.hold = 0;
+        self.ballistics.state = self.range_db;
+    }
+
     /// Changes settings (no allocation). On error nothing changes.
     pub fn set_params(&mut self, p: GateParams) -> Checked {
         p.validate()?;

@@ -629,3 +629,24 @@ fn envelope_chain_picks_attack_above_and_release_below_the_envelope() {
         assert_eq!(peak, out.iter().copied().fold(0.0, f32::max));
     }
 }
+
+#[test]
+fn gate_reset_closes_it_without_hold() {
+    // Opened by a loud signal, then reset (a seek): a quiet signal right after must be gated
+    // at once, not let through for the 20 ms hold of the previous position.
+    let mut g = Gate::new(1, FS, GateParams::default()).unwrap();
+    let mut loud = vec![0.5f32; 4800];
+    g.process_in_place(&mut [&mut loud], None);
+    let mut quiet = vec![0.001f32; 100];
+    let mut not_reset = g.clone();
+    let mut q2 = quiet.clone();
+    not_reset.process_in_place(&mut [&mut q2], None);
+    assert!(
+        q2[50] > 0.0005,
+        "without reset the hold keeps it open: {}",
+        q2[50]
+    );
+    g.reset();
+    g.process_in_place(&mut [&mut quiet], None);
+    assert!(quiet.iter().all(|x| *x < 1e-6), "after reset: {}", quiet[0]);
+}

@@ -197,6 +197,60 @@ pub struct LoudnessMeter {
     blocks: Vec<f64>,
     /// Mean square of the 3 s window every 100 ms (for LRA).
     short_terms: Vec<f64>,
+    /// Live use: gating blocks summarised in a histogram instead of kept (see [`Self::live`]).
+    live: Option<Box<LiveGate>>,
+}
+
+/// Bins of [`LiveGate`]: 0.1 LU from −70 to +30 LUFS.
+const LIVE_BINS: usize = 1000;
+
+/// Integrated loudness for a meter that runs for hours on the audio thread: each 400 ms block
+/// lands in a 0.1 LU bin (count and exact power sum), so memory is fixed and the gated mean
+/// costs O(bins) per 100 ms step, however long it has played. Blocks in the bin that straddles
+/// the relative gate are all kept or all dropped (a ≤ 0.1 LU gating approximation).
+#[derive(Clone, Debug)]
+struct LiveGate {
+    count: Box<[u32]>,
+    sum: Box<[f64]>,
+    integrated: Option<f64>,
+}
+
+impl LiveGate {
+    fn new() -> Self {
+        Self {
+            count: vec![0; LIVE_BINS].into_boxed_slice(),
+            sum: vec![0.0; LIVE_BINS].into_boxed_slice(),
+            integrated: None,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.count.fill(0);
+        self.sum.fill(0.0);
+        self.integrated = None;
+    }
+
+    fn bin(l: f64) -> usize {
+        (((l + 70.0) * 10.0).floor().max(0.0) as usize).min(LIVE_BINS - 1)
+    }
+
+    fn push(&mut self, z: f64) {
+        if z <= abs_gate_power() {
+            return;
+        }
+        let b = Self::bin(lufs(z));
+        self.count[b] += 1;
+        self.sum[b] += z;
+        let total = |from: usize| {
+            (from..LIVE_BINS).fold((0.0, 0u64), |(s, n), i| {
+                (s + self.sum[i], n + u64::from(self.count[i]))
+            })
+        };
+        let (s, n) = total(0);
+        let rel = lufs(s / n as f64) - 10.0;
+        let (s, n) = total(Self::bin(rel) + 1);
+        self.integrated = (n > 0).then(|| lufs(s / n as f64));
+    }
 }
 
 impl LoudnessMeter {
@@ -247,9 +301,21 @@ impl LoudnessMeter {
             next_st_end: 0,
             blocks: Vec::with_capacity(RESERVED_STEPS),
             short_terms: Vec::with_capacity(RESERVED_STEPS),
+            live: None,
         };
         meter.reset();
         meter
+    }
+
+    /// For the audio thread: keeps no history (fixed memory, never allocates in
+    /// [`process`](Self::process), however long it runs); [`integrated_lufs`](Self::integrated_lufs)
+    /// comes from a histogram of the gating blocks, updated every 100 ms, and
+    /// [`loudness_range_lu`](Self::loudness_range_lu) is `None`. Allocates.
+    pub fn live(mut self) -> Self {
+        self.blocks = Vec::new();
+        self.short_terms = Vec::new();
+        self.live = Some(Box::new(LiveGate::new()));
+        self
     }
 
     /// Stereo meter (weights 1.0, 1.0). Allocates, as [`new`](Self::new).
@@ -285,6 +351,9 @@ impl LoudnessMeter {
         self.next_st_end = self.len_s as u64;
         self.blocks.clear();
         self.short_terms.clear();
+        if let Some(g) = self.live.as_mut() {
+            g.clear();
+        }
     }
 
     /// Feeds planar audio: one slice per channel, all of the same length. Never allocates,
@@ -393,12 +462,18 @@ impl LoudnessMeter {
                 self.sum_m = self.ring[self.len_s - self.len_m..].iter().sum();
             }
             if self.frames == self.next_block_end {
-                self.blocks.push(self.sum_m.max(0.0) / self.len_m as f64);
+                let z = self.sum_m.max(0.0) / self.len_m as f64;
+                match self.live.as_mut() {
+                    Some(g) => g.push(z),
+                    None => self.blocks.push(z),
+                }
                 self.next_block_end += self.hop as u64;
             }
             if self.frames == self.next_st_end {
-                self.short_terms
-                    .push(self.sum_s.max(0.0) / self.len_s as f64);
+                if self.live.is_none() {
+                    self.short_terms
+                        .push(self.sum_s.max(0.0) / self.len_s as f64);
+                }
                 self.next_st_end += self.hop as u64;
             }
         }
@@ -432,6 +507,9 @@ impl LoudnessMeter {
     /// relative gate −10 LU (strict ">"). `None` if no block passes the gates. O(blocks),
     /// never allocates.
     pub fn integrated_lufs(&self) -> Option<f64> {
+        if let Some(g) = &self.live {
+            return g.integrated;
+        }
         let abs = abs_gate_power();
         let (sum, n) = gated_sum(&self.blocks, |z| z > abs);
         if n == 0 {
@@ -447,6 +525,9 @@ impl LoudnessMeter {
     /// `None` if no short-term value passes the gates (including programmes under 3 s).
     /// Allocates a temporary copy of the passing values to sort them (O(n log n)).
     pub fn loudness_range_lu(&self) -> Option<f64> {
+        if self.live.is_some() {
+            return None;
+        }
         loudness_range_of(&self.short_terms, 1)
     }
 }

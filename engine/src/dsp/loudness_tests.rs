@@ -775,3 +775,39 @@ fn cross_check_with_ebur128_crate() {
     let d = cross_check("44.1 kHz tone steps", 44100, &[t.clone(), t]);
     assert_deltas("44.1k", &d, 0.01);
 }
+
+#[test]
+fn live_meter_keeps_no_history_and_tracks_the_integrated_loudness() {
+    // Segments of a 1 kHz sine at three levels and a silent gap: gating matters.
+    let fs = 48_000.0;
+    let mut full = LoudnessMeter::stereo(fs);
+    let mut live = LoudnessMeter::stereo(fs).live();
+    let mut phase = 0.0f64;
+    for (seconds, amp) in [
+        (5.0, 0.1),
+        (3.0, 0.0),
+        (4.0, 0.01),
+        (6.0, 0.3),
+        (2.0, 0.003),
+    ] {
+        let n = (seconds * fs) as usize;
+        let mut x = vec![0.0f32; n];
+        for v in x.iter_mut() {
+            *v = (amp * (std::f64::consts::TAU * phase).sin()) as f32;
+            phase = (phase + 1000.0 / fs).fract();
+        }
+        for c in x.chunks(4096) {
+            full.process(&[c, c]);
+            live.process(&[c, c]);
+        }
+        let (a, b) = (full.integrated_lufs(), live.integrated_lufs());
+        match (a, b) {
+            (Some(a), Some(b)) => assert!((a - b).abs() < 0.1, "{a} vs {b}"),
+            (a, b) => assert_eq!(a.is_some(), b.is_some()),
+        }
+    }
+    assert!(live.integrated_lufs().is_some());
+    assert_eq!(live.blocks.capacity(), 0, "no gating history kept live");
+    assert_eq!(live.short_terms.capacity(), 0);
+    assert_eq!(live.loudness_range_lu(), None);
+}

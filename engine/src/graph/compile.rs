@@ -85,6 +85,25 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         names
     };
 
+    // The processor evaluates at most MAX_PARAMS parameters per node.
+    for i in 0..n {
+        let s = spec_of(i);
+        if s.desc.params.len() > crate::rt::MAX_PARAMS {
+            return Err(Error::new(
+                ErrorKind::Graph,
+                format!(
+                    "{} \"{}\" declares {} parameters; a node may have at most {}",
+                    s.desc.kind,
+                    s.path,
+                    s.desc.params.len(),
+                    crate::rt::MAX_PARAMS
+                ),
+            )
+            .at(s.span.as_ref())
+            .into());
+        }
+    }
+
     // Incoming edges per node, sorted by source (deterministic mixing order).
     let mut incoming: Vec<Vec<Edge>> = (0..n).map(|_| Vec::new()).collect();
     for e in (&spec.graph).edge_references() {
@@ -524,6 +543,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         in_latency,
         fresh_latency: out_lat[out_dense] as u32,
         fade_len,
+        fade_delay: 0,
         fade_done: 0,
         then: None,
         lines: lines.into_boxed_slice(),

@@ -191,7 +191,10 @@ pub struct Schedule {
     pub(crate) fresh_latency: u32,
     /// Length of the reload crossfade in frames (0: this schedule has no fading connection).
     pub(crate) fade_len: u32,
-    /// Frames of the crossfade done so far (the processor advances it).
+    /// Frames the crossfade waits before it starts: the longest fresh delay (a compensation line
+    /// on a new connection starts empty), so a new path rises from silence, not mid-waveform.
+    pub(crate) fade_delay: u32,
+    /// Frames of the crossfade done so far, counting the wait (the processor advances it).
     pub(crate) fade_done: u32,
     /// For a transition schedule: the schedule that replaces it once the crossfade is done.
     pub(crate) then: Option<Box<Schedule>>,

@@ -166,6 +166,7 @@ pub fn plan_reload(
     plan_migration(&mut trans, running);
     plan_migration(&mut fin, &trans.summary());
     if seamless(running, &trans, &fin) {
+        trans.fade_delay = trans.fresh_latency;
         fin.ack_serial = trans.serial;
         trans.then = Some(fin);
         return Ok(Planned {

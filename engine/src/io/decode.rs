@@ -8,7 +8,7 @@
 //!   second) — and the frame count is exact, MP3 included. The result is cached per path, size
 //!   and modification time, so a live reload does not decode unchanged files again.
 //! - [`Decoder`] streams interleaved f32 frames at the file's own rate, in chunks, with
-//!   [`Decoder::seek`] to any frame. It runs on a reader thread, never on the audio thread.
+//!   [`Decoder::seek`] to any frame. Live, it runs on a reader thread, never on the audio thread.
 //! - [`crate::io::resample::AudioStream`] puts a [`Decoder`] behind a resampler when the file's
 //!   rate differs from the session's.
 

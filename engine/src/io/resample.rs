@@ -1,6 +1,6 @@
 //! Sample-rate conversion for files whose rate differs from the session's, with
-//! [rubato](https://docs.rs/rubato), chunk by chunk on the reader thread (never on the audio
-//! thread).
+//! [rubato](https://docs.rs/rubato), chunk by chunk as a player reads (live on its reader
+//! thread, never on the audio thread).
 //!
 //! ## Quality
 //!
@@ -273,7 +273,7 @@ impl<S: FrameSource> Resampled<S> {
 }
 
 /// A probed file as a stream at a chosen rate: decoded, and resampled when the file's rate
-/// differs. Used by the player's reader thread.
+/// differs. Used by the player (live: on its reader thread).
 pub struct AudioStream {
     inner: StreamInner,
     frames: u64,

@@ -1,5 +1,5 @@
-//! WAV files through hound: probing with clear errors, streaming reads on a reader thread into a
-//! lock-free ring, and atomic writes (temporary file, then rename) with TPDF dither.
+//! WAV files through hound: probing with clear errors, streaming reads (by a player, live on its
+//! reader thread), and atomic writes (temporary file, then rename) with TPDF dither.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};

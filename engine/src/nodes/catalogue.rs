@@ -124,9 +124,11 @@ pub fn build(
                 super::DelayTime::Seconds(s) => s * 1000.0,
                 super::DelayTime::Frames(f) => f as f64 / sample_rate * 1000.0,
             };
-            if !(0.1..=super::echo::MAX_TIME_S * 1000.0).contains(&ms) {
+            if !(crate::dsp::echo::MIN_TIME_S * 1000.0..=super::echo::MAX_TIME_S * 1000.0)
+                .contains(&ms)
+            {
                 return Err(format!(
-                    "the delay time {ms:.1} ms is out of range; allowed 0.1 ms to 10 s"
+                    "the delay time {ms:.1} ms is out of range; allowed 1 ms to 10 s"
                 ));
             }
             let ping_pong = o.bool("ping_pong").unwrap_or(false);

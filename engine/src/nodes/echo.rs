@@ -12,7 +12,7 @@ pub const MAX_TIME_S: f64 = 10.0;
 
 /// Parameters (automatable).
 pub const PARAMS: &[ParamDesc] = &[
-    ParamDesc::new("time_ms", Unit::Ms, 0.1, 10000.0, 250.0, "delay time in ms"),
+    ParamDesc::new("time_ms", Unit::Ms, 1.0, 10000.0, 250.0, "delay time in ms"),
     ParamDesc::new(
         "feedback",
         Unit::Linear,

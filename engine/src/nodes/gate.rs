@@ -103,8 +103,7 @@ impl Node for Gate {
     }
 
     fn prepare(&mut self, cfg: &ProcessConfig) {
-        let d = PARAMS.iter().map(|p| p.default).collect::<Vec<_>>();
-        let v: [f32; 7] = std::array::from_fn(|i| d[i]);
+        let v: [f32; 7] = std::array::from_fn(|i| PARAMS[i].default);
         self.dsp = Dsp::new(cfg.output_channels, cfg.sample_rate, params(v)).ok();
         self.current = v;
     }
@@ -139,5 +138,8 @@ impl Node for Gate {
 impl Gate {
     fn prepare_state(&mut self) {
         self.current = [f32::NAN; 7];
+        if let Some(d) = self.dsp.as_mut() {
+            d.reset();
+        }
     }
 }

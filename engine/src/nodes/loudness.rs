@@ -70,7 +70,6 @@ pub struct Loudness {
     mode: Mode,
     gain: f32,
     live_gain_db: f64,
-    frames: u64,
     sample_rate: f64,
     /// Consecutive silent input frames (to report `Silent` once the limiter has flushed).
     quiet: usize,
@@ -97,7 +96,6 @@ impl Loudness {
             mode: Mode::Offline,
             gain: 1.0,
             live_gain_db: 0.0,
-            frames: 0,
             sample_rate: 48000.0,
             quiet: 0,
             next_pos: None,
@@ -128,10 +126,14 @@ impl Node for Loudness {
         let ch = cfg.output_channels;
         self.mode = cfg.mode;
         self.sample_rate = cfg.sample_rate;
-        self.meter = Some(LoudnessMeter::for_channels(cfg.sample_rate, ch));
+        let meter = LoudnessMeter::for_channels(cfg.sample_rate, ch);
+        // Live, the meter runs for as long as the music plays: no history that could grow.
+        self.meter = Some(match cfg.mode {
+            Mode::Realtime => meter.live(),
+            Mode::Offline => meter,
+        });
         self.limiter = Limiter::new(ch, cfg.sample_rate, self.ceiling_db, 5.0, 100.0, true).ok();
         self.gain = db_to_gain(load(&self.cell.gain_db) as f32);
-        self.frames = 0;
         self.quiet = 0;
         self.next_pos = None;
         self.zeros = vec![0.0; cfg.max_block];
@@ -185,7 +187,6 @@ impl Node for Loudness {
         let gain = if self.mode == Mode::Realtime {
             // Follow the loudness heard so far, updated every 100 ms, gliding per block.
             meter.process(input);
-            self.frames += cx.frames as u64;
             if let Some(i) = meter.integrated_lufs().filter(|v| v.is_finite()) {
                 let want = (self.target_lufs - i).clamp(-20.0, 20.0);
                 self.live_gain_db += (want - self.live_gain_db) * 0.05;

@@ -1,7 +1,7 @@
-//! `player`: streams an audio file (WAV, FLAC, MP3, Ogg Vorbis) from disk. A reader thread
-//! decodes chunks — and resamples them to the session rate when the file's rate differs (see
-//! [`crate::io::resample`]) — into a lock-free ring ahead of the playhead; the audio thread only
-//! pops from the ring. The whole file is never in memory. Placement: the file starts at
+//! `player`: streams an audio file (WAV, FLAC, MP3, Ogg Vorbis) from disk, decoded — and
+//! resampled to the session rate when the file's rate differs (see [`crate::io::resample`]) —
+//! chunk by chunk. Live, a reader thread does that into a lock-free ring ahead of the playhead
+//! and the audio thread only pops from the ring. The whole file is never in memory. Placement: the file starts at
 //! `start_s` on the song's timeline; `trim_start_s` skips into the file, `length_s` cuts it
 //! short (seconds of the file; frames are counted at the session rate).
 //!
@@ -136,7 +136,7 @@ impl Clone for Player {
 
 impl Player {
     /// A player of `info` (already probed) at `placement`. The file may be at any rate: it is
-    /// resampled to the session's rate (known at `prepare`) on the reader thread.
+    /// resampled to the session's rate (known at `prepare`) as it is read.
     pub fn new(info: impl IntoAudioInfo, placement: Placement) -> Self {
         let info = info.into_audio_info();
         let mut me = Self {

@@ -23,8 +23,9 @@ pub(crate) struct Exec {
     line_quiet: *mut u64,
     data: *mut f32,
     silent: *mut crate::buffer::SilentFlag,
-    /// Reload crossfade: frames done before this block, and its length (0: none).
-    fade_done: u32,
+    /// Reload crossfade: frames done before this block (less the wait before it starts; may be
+    /// negative), and its length (0: none).
+    fade_done: i64,
     fade_len: u32,
 }
 
@@ -42,7 +43,7 @@ impl Exec {
             line_quiet: s.line_quiet.as_mut_ptr(),
             data: s.pool.base_ptr(),
             silent: s.pool.silent_ptr(),
-            fade_done: s.fade_done,
+            fade_done: s.fade_done as i64 - s.fade_delay as i64,
             fade_len: s.fade_len,
         }
     }
@@ -122,7 +123,7 @@ impl Exec {
                     let (a, b) = (self.buf(src, frames), self.buf_mut(dst, frames));
                     let len = self.fade_len.max(1) as f32;
                     for (i, (o, x)) in b.iter_mut().zip(a).enumerate() {
-                        let t = ((self.fade_done as usize + i) as f32 / len).min(1.0);
+                        let t = ((self.fade_done + i as i64) as f32 / len).clamp(0.0, 1.0);
                         // sin(π/2·t) rising, sin(π/2·(1 − t)) falling: exactly 0 and 1 at the
                         // ends, so the hand-over to the final schedule changes nothing.
                         let t = if fade_in { t } else { 1.0 - t };

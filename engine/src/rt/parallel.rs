@@ -82,7 +82,8 @@ pub struct ParallelRunner {
     spare: crate::buffer::BufferPool,
     /// The previous block (for the tail), if any.
     prev: Option<(usize, Transport)>,
-    pipelined: bool,
+    /// The schedule this runner was planned for (its steps are copied here).
+    serial: u64,
 }
 
 impl ParallelRunner {
@@ -196,22 +197,20 @@ impl ParallelRunner {
         if fused.len() < 2 {
             return None;
         }
-        // Pipeline the last chain when it is the only one reading the others' outputs (the
-        // master); it then needs nothing from its own block but its inputs of the previous one.
+        // Pipeline the last chain (the one holding the output: the master). Nothing depends on
+        // it, so it needs nothing from its own block but its inputs of the previous one.
         let mut fused = fused;
         let last = fused.len() - 1;
-        let pipelined = !fused[..last]
+        debug_assert!(!fused[..last]
             .iter()
-            .any(|t| t.deps.contains(&(last as u32)));
-        fused[last].tail = pipelined;
+            .any(|t| t.deps.contains(&(last as u32))));
+        fused[last].tail = true;
         let shared = Arc::new(Shared {
             done: (0..fused.len()).map(|_| Done(AtomicU64::new(0))).collect(),
             order: {
                 let n = fused.len() as u32;
                 let mut o: Vec<u32> = (0..n).collect();
-                if pipelined {
-                    o.rotate_right(1);
-                }
+                o.rotate_right(1);
                 o.into_boxed_slice()
             },
             tasks: fused.into_boxed_slice(),
@@ -240,23 +239,26 @@ impl ParallelRunner {
             threads,
             spare: crate::buffer::BufferPool::new(s.pool.len()),
             prev: None,
-            pipelined,
+            serial: s.serial,
         })
     }
 
-    /// Blocks by which the output lags the transport: 1 when the tail runs one block behind,
-    /// 0 when nothing is pipelined.
+    /// Blocks by which the output lags the transport: the tail runs one block behind.
     pub(crate) fn lag_blocks(&self) -> usize {
-        usize::from(self.pipelined)
+        1
     }
 
     /// Runs one block of `s` (the schedule this runner was planned for): everything but the
     /// tail on this block, the tail on the previous one. Afterwards `s`'s pool holds the tail's
     /// output for the previous block (silence after the first).
     pub(crate) fn run_block(&mut self, s: &mut Schedule, frames: usize, transport: Transport) {
+        debug_assert_eq!(
+            s.serial, self.serial,
+            "a runner runs the schedule it was planned for"
+        );
         let sh = &*self.shared;
         let prev = match self.prev {
-            Some((f, t)) if self.pipelined => Block {
+            Some((f, t)) => Block {
                 exec: Exec::with_pool(s, &mut self.spare),
                 frames: f,
                 transport: t,
@@ -287,12 +289,10 @@ impl ParallelRunner {
         while sh.finished.load(Ordering::Acquire) < others {
             backoff(&mut spins);
         }
-        if self.pipelined {
-            // The tail's output is in the spare pool: make it the schedule's, and keep this
-            // block's track outputs for the tail's next run.
-            std::mem::swap(&mut s.pool, &mut self.spare);
-            self.prev = Some((frames, transport));
-        }
+        // The tail's output is in the spare pool: make it the schedule's, and keep this block's
+        // track outputs for the tail's next run.
+        std::mem::swap(&mut s.pool, &mut self.spare);
+        self.prev = Some((frames, transport));
     }
 }
 
@@ -357,6 +357,9 @@ fn run_tasks(sh: &Shared, epoch: u64) {
 }
 
 fn worker(sh: &Shared) {
+    // The same floating-point mode as the main thread (denormals flushed), or tasks would not
+    // compute the same bits on every thread.
+    let _ftz = crate::dsp::denormal::FlushDenormals::new();
     let mut seen = 0u64;
     loop {
         let mut spins = 0;

@@ -208,10 +208,8 @@ impl Processor {
             let Ok(msg) = self.rx.pop() else { return };
             match msg {
                 ControlMsg::Swap(mut new) if new.then.is_some() => {
-                    if new.based_on == self.schedule.serial
-                        && self.fade == Fade::None
-                        && self.pending.is_none()
-                    {
+                    // (No fade-in is playing here, see `busy`; no fade-out means nothing pending.)
+                    if new.based_on == self.schedule.serial && self.fade == Fade::None {
                         self.apply(new);
                     } else if let Some(fin) = new.then.take() {
                         // Planned against a schedule that is no longer running: no crossfade
@@ -251,20 +249,19 @@ impl Processor {
         if let Some(old) = self.pending.replace(new) {
             let _ = self.tx.push(ReturnMsg::Retired(old));
         }
-        if !matches!(self.fade, Fade::Out(_)) {
-            // Start fading out from wherever a fade-in had got to.
-            let done = match self.fade {
-                Fade::In(k) => self.fade_len.saturating_sub(k.saturating_sub(self.hold)),
-                _ => 0,
-            };
-            self.fade = Fade::Out(done);
+        // A swap is never taken during a fade-in (see `drain`), so this starts a fade-out or
+        // lets the running one go on.
+        if self.fade == Fade::None {
+            self.fade = Fade::Out(0);
         }
     }
 
     /// Replaces the running schedule, handing matched node instances (with their state) over to
     /// the new one. Never allocates: instances are swapped box for box.
-    fn apply(&mut self, mut new: Box<Schedule>) {
-        if new.based_on == self.schedule.serial {
+    /// Returns whether instances were handed over (the schedule was planned against this one).
+    fn apply(&mut self, mut new: Box<Schedule>) -> bool {
+        let migrate = new.based_on == self.schedule.serial;
+        if migrate {
             let old = &mut *self.schedule;
             for &(n, o) in new.migrate.iter() {
                 let (Some(ns), Some(os)) =
@@ -293,8 +290,10 @@ impl Processor {
         self.shared
             .running_serial
             .store(self.schedule.ack_serial, Ordering::Relaxed);
-        // Cannot fail: drain checked for room.
+        // Cannot fail: every caller checked for room (drain: 4 slots; the fade-out and the
+        // transition hand-over: 1).
         let _ = self.tx.push(ReturnMsg::Retired(old));
+        migrate
     }
 
     /// Equal-power fade gain for frame `k` of a fade, and advances the fade state.
@@ -304,8 +303,9 @@ impl Processor {
         match self.fade {
             Fade::None => 1.0,
             Fade::Out(k) => {
-                let g = (std::f32::consts::FRAC_PI_2 * k as f32 / len).cos();
-                self.fade = Fade::Out(k + 1);
+                // Silent past the end (while the swap waits for room on the return ring).
+                let g = (std::f32::consts::FRAC_PI_2 * (1.0 - k as f32 / len).max(0.0)).sin();
+                self.fade = Fade::Out(k.saturating_add(1));
                 g
             }
             Fade::In(k) => {
@@ -332,22 +332,30 @@ impl Processor {
         let total = outputs.first().map_or(0, |o| o.len());
         let mut done = 0;
         while done < total {
-            if let Fade::Out(k) = self.fade {
-                if k >= self.fade_len {
-                    if let Some(p) = self.pending.take() {
-                        self.apply(p);
+            // At the end of a fade-out, swap (once the retired schedule has somewhere to go:
+            // until then the output stays silent).
+            if matches!(self.fade, Fade::Out(k) if k >= self.fade_len) && self.tx.slots() >= 1 {
+                // Fresh delay lines and lookaheads start empty: stay silent until they are
+                // full, or their paths would start mid-waveform. Nothing carried over if the
+                // schedule was planned against another one: then everything is fresh.
+                self.hold = match self.pending.take() {
+                    Some(p) => {
+                        let migrated = self.apply(p);
                         self.shared.crossfades.fetch_add(1, Ordering::Relaxed);
+                        if migrated {
+                            self.schedule.fresh_latency
+                        } else {
+                            self.schedule.latency_frames
+                        }
                     }
-                    self.fade = Fade::In(0);
-                    // Fresh delay lines and lookaheads start empty: stay silent until they
-                    // are full, or their paths would start mid-waveform.
-                    self.hold = self.schedule.fresh_latency;
-                }
+                    None => self.schedule.fresh_latency,
+                };
+                self.fade = Fade::In(0);
             }
             let mut frames = (total - done).min(self.schedule.block_limit).min(MAX_BLOCK);
             if let Fade::Out(k) = self.fade {
                 // End the block where the fade-out ends, so the swap lands on that frame.
-                frames = frames.min((self.fade_len - k) as usize).max(1);
+                frames = frames.min(self.fade_len.saturating_sub(k) as usize).max(1);
             }
             self.run_block(frames);
             let from = self.schedule.output.len as usize;
@@ -388,9 +396,9 @@ impl Processor {
             return;
         }
         s.fade_done = s.fade_done.saturating_add(frames as u32);
-        if s.fade_done >= s.fade_len && self.tx.slots() >= 1 {
+        if s.fade_done >= s.fade_delay + s.fade_len && self.tx.slots() >= 1 {
             if let Some(fin) = s.then.take() {
-                self.apply(fin);
+                let _ = self.apply(fin);
                 self.shared.path_crossfades.fetch_add(1, Ordering::Relaxed);
             }
         }

@@ -191,7 +191,7 @@ fn file_source(
         Ok(info) => {
             let mut m = lua.app_data_mut::<Model>().expect("model");
             m.files.push(info.path.clone());
-            // Any rate plays: the player resamples to the session rate on its reader thread.
+            // Any rate plays: the player resamples to the session rate as it reads.
             let info = Arc::new(info);
             let config = format!("{}|{placement:?}", info.path.display());
             m.spec
