@@ -414,3 +414,25 @@ fn reloads_between_all_example_scripts_play_on() {
         "{by_path} by path, {faded} faded"
     );
 }
+
+#[test]
+fn a_track_added_beside_a_lookahead_rises_from_silence() {
+    // Track a has a 5 ms lookahead limiter, so a new track's connection into the master gets a
+    // compensation delay that starts empty. Its fade must wait for the delay to fill, or the
+    // track would appear mid-waveform, half up at once.
+    let limited = "a:limit { ceiling_db = -1, lookahead_ms = 5 }";
+    let mut s = Session::new(&script(limited, false));
+    s.play(40);
+    assert!(
+        s.reload(&script(limited, true)),
+        "adding a track crossfades by path"
+    );
+    s.play(60);
+    let p = peak(&s.right);
+    assert!(p > 0.3, "the new track plays: {p}");
+    // Its first millisecond (one cycle of the 1 kHz sine) is still near the bottom of the
+    // ramp: sin(π/2 · 48/1440) ≈ 0.05 of full level.
+    let first = s.right.iter().position(|x| *x != 0.0).unwrap();
+    let onset = peak(&s.right[first..first + 48]);
+    assert!(onset < 0.1 * p, "starts at {:.2} of full level", onset / p);
+}
