@@ -135,13 +135,21 @@ fn truncated_header() {
     assert_mentions(&e, &["truncated", "header"]);
 }
 
+/// 64-bit float is not for the direct WAV reader (it says so by name); the general decoder
+/// plays it, exactly.
 #[test]
-fn float64_is_refused_by_name() {
+fn float64_goes_to_the_general_decoder_and_plays_exactly() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(dir.path(), "f64.wav", &wav(3, 1, 64, 8, &[0u8; 800], 800));
+    let data: Vec<u8> = [0.5f64, -0.25, 0.125, 0.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let p = write(dir.path(), "f64.wav", &wav(3, 1, 64, 8, &data, data.len() as u32));
     let e = probe_err(&p);
     assert_eq!(e.kind, ErrorKind::Format);
     assert_mentions(&e, &["unsupported", "64-bit float"]);
+    let (_, planar) = mixdown::io::decode::read_all_audio(&p).unwrap();
+    assert_eq!(planar[0], [0.5, -0.25, 0.125, 0.0]);
 }
 
 #[test]
@@ -161,18 +169,25 @@ fn twelve_bit_is_refused_by_name() {
     }
 }
 
-/// 24-bit samples in 4-byte containers would be read as packed 24-bit (noise): refused instead.
+/// 24-bit samples in 4-byte containers would be misread as packed 24-bit (noise) by the direct
+/// WAV reader, which refuses them; the general decoder plays them, exactly.
 #[test]
-fn padded_24_bit_is_refused_rather_than_misread() {
+fn padded_24_bit_is_not_misread() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(
-        dir.path(),
-        "24in32.wav",
-        &wav_extensible(2, 24, 4, &[0u8; 800]),
-    );
+    // 0.5 and -0.25 at 24 bits, left-justified in 32-bit containers; two channels.
+    let frame: Vec<u8> = [0x40_0000i32 << 8, -0x20_0000i32 << 8]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let data = frame.repeat(100);
+    let p = write(dir.path(), "24in32.wav", &wav_extensible(2, 24, 4, &data));
     let e = probe_err(&p);
     assert_eq!(e.kind, ErrorKind::Format);
     assert_mentions(&e, &["unsupported", "24-bit", "4-byte"]);
+    let (_, planar) = mixdown::io::decode::read_all_audio(&p).unwrap();
+    assert_eq!(planar[0].len(), 100);
+    assert!(planar[0].iter().all(|v| *v == 0.5), "{:?}", &planar[0][..4]);
+    assert!(planar[1].iter().all(|v| *v == -0.25), "{:?}", &planar[1][..4]);
 }
 
 #[test]
