@@ -144,7 +144,11 @@ fn float64_goes_to_the_general_decoder_and_plays_exactly() {
         .iter()
         .flat_map(|v| v.to_le_bytes())
         .collect();
-    let p = write(dir.path(), "f64.wav", &wav(3, 1, 64, 8, &data, data.len() as u32));
+    let p = write(
+        dir.path(),
+        "f64.wav",
+        &wav(3, 1, 64, 8, &data, data.len() as u32),
+    );
     let e = probe_err(&p);
     assert_eq!(e.kind, ErrorKind::Format);
     assert_mentions(&e, &["unsupported", "64-bit float"]);
@@ -187,7 +191,11 @@ fn padded_24_bit_is_not_misread() {
     let (_, planar) = mixdown::io::decode::read_all_audio(&p).unwrap();
     assert_eq!(planar[0].len(), 100);
     assert!(planar[0].iter().all(|v| *v == 0.5), "{:?}", &planar[0][..4]);
-    assert!(planar[1].iter().all(|v| *v == -0.25), "{:?}", &planar[1][..4]);
+    assert!(
+        planar[1].iter().all(|v| *v == -0.25),
+        "{:?}",
+        &planar[1][..4]
+    );
 }
 
 #[test]

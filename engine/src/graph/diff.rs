@@ -98,5 +98,5 @@ fn line_id<'a>(ids: &'a [NodeIdentity], k: &LineKey) -> Option<LineId<'a>> {
 /// Whether replacing `running` by `new` changes only parameter values (no node added, removed or
 /// re-routed): such swaps need no crossfade.
 pub fn is_parameter_only(new: &Schedule, running: &ScheduleSummary) -> bool {
-    new.topology == running.topology && new.migrate.len() == new.identities.len()
+    new.only_parameters_differ_from(running.serial, running.topology)
 }

@@ -230,6 +230,15 @@ impl Schedule {
         self.migrate.len()
     }
 
+    /// Whether this schedule, planned against the one with `serial` and `topology`, differs from
+    /// it only in parameter values (same nodes and routing, every instance carried over): such
+    /// swaps need no crossfade.
+    pub(crate) fn only_parameters_differ_from(&self, serial: u64, topology: u64) -> bool {
+        self.based_on == serial
+            && self.topology == topology
+            && self.migrate.len() == self.nodes.len()
+    }
+
     /// The steps, for inspection and golden tests.
     pub fn steps(&self) -> &[Step] {
         &self.steps

@@ -67,7 +67,6 @@ struct Handshake {
     ack: AtomicU64,
     flushed: AtomicU64,
     underruns: AtomicU64,
-    done: AtomicBool,
 }
 
 /// What [`Player::new`] accepts: a probed file ([`AudioInfo`] from
@@ -116,7 +115,6 @@ pub struct Player {
     consumed: u64,
     /// Generation of the data expected in the ring.
     gen: u64,
-    mode: Mode,
     /// Offline: the stream read synchronously; the region frame of the next unread frame; read
     /// interleaved frames and the unread part of them (`scratch[ahead.0 .. ahead.1]`, in frames).
     direct: Option<Box<AudioStream>>,
@@ -150,7 +148,6 @@ impl Player {
             hs: Arc::new(Handshake::default()),
             consumed: 0,
             gen: 0,
-            mode: Mode::Offline,
             direct: None,
             direct_pos: u64::MAX,
             scratch: Vec::new(),
@@ -194,8 +191,9 @@ impl Player {
         let spawned = std::thread::Builder::new()
             .name("mixdown-reader".into())
             .spawn(move || reader_thread(tx, &hs, &info, rate, trim, len));
-        if spawned.is_err() {
-            self.hs.done.store(true, Ordering::Release);
+        if let Err(e) = spawned {
+            // Plays silence (counted as underruns), as when the file cannot be opened.
+            eprintln!("mixdown: cannot start a reader thread: {e}");
         }
     }
 }
@@ -226,8 +224,6 @@ fn reader_thread(
                 eprintln!("mixdown: {e}");
             }
         }
-        hs.done
-            .store(hs.want.load(Ordering::Acquire) == gen, Ordering::Release);
         // Wait for a seek request (or stop).
         loop {
             if hs.stop.load(Ordering::Relaxed) {
@@ -237,7 +233,6 @@ fn reader_thread(
             if want != gen {
                 gen = want;
                 from = hs.seek_to.load(Ordering::Acquire);
-                hs.done.store(false, Ordering::Release);
                 hs.ack.store(gen, Ordering::Release);
                 // Wait until the node has flushed what we pushed before.
                 while hs.flushed.load(Ordering::Acquire) != gen {
@@ -315,7 +310,6 @@ impl Node for Player {
     }
 
     fn prepare(&mut self, cfg: &ProcessConfig) {
-        self.mode = cfg.mode;
         self.place(cfg.sample_rate.round() as u32);
         let from = cfg.start_frame.saturating_sub(self.start).min(self.len);
         if cfg.mode == Mode::Offline {
@@ -377,27 +371,14 @@ impl Node for Player {
         if region_first > self.consumed {
             // Behind the transport: skip what is buffered, or seek if it is not enough.
             let skip = region_first - self.consumed;
-            if self.mode == Mode::Offline && skip < RING_FRAMES as u64 {
-                // Offline is exact: wait for the frames to skip, unless the stream has ended.
-                while ((ring.slots() / ch) as u64) < skip && !self.hs.done.load(Ordering::Acquire) {
-                    std::thread::yield_now();
-                }
-            }
             if (ring.slots() / ch) as u64 >= skip && skip < RING_FRAMES as u64 {
                 if let Ok(c) = ring.read_chunk(skip as usize * ch) {
                     c.commit_all();
                 }
                 self.consumed = region_first;
-            } else if self.mode == Mode::Realtime || skip >= RING_FRAMES as u64 {
+            } else {
                 self.request_seek(region_first, cx.transport.sample_rate);
                 return ProcessStatus::Continue;
-            } else {
-                // Offline, and the stream ended before this point (the file is shorter than it
-                // was when probed): nothing more will come, so play silence from here.
-                if let Ok(c) = ring.read_chunk(ring.slots()) {
-                    c.commit_all();
-                }
-                self.consumed = region_first;
             }
         } else if region_last <= self.consumed {
             // The transport is before the buffered data (pre-roll): wait.
@@ -409,11 +390,6 @@ impl Node for Player {
         let ring = self.ring.as_mut().expect("ring");
         let out_from = first + (self.consumed - region_first) as usize;
         let want_frames = last - out_from;
-        if self.mode == Mode::Offline {
-            while ring.slots() < want_frames * ch && !self.hs.done.load(Ordering::Acquire) {
-                std::thread::yield_now();
-            }
-        }
         let got = (ring.slots() / ch).min(want_frames);
         if got < want_frames {
             self.hs
@@ -431,13 +407,9 @@ impl Node for Player {
             }
             chunk.commit_all();
         }
-        // Late frames are lost (played as silence); keep the region position in step.
-        self.consumed += want_frames as u64;
-        if got < want_frames {
-            // Discard the frames that arrive late so the stream stays aligned.
-            let late = (want_frames - got) as u64;
-            self.consumed -= late;
-        }
+        // Late frames played as silence; when they arrive, the next block skips them (above),
+        // so the stream stays aligned with the transport.
+        self.consumed += got as u64;
         ProcessStatus::Continue
     }
 
@@ -520,7 +492,6 @@ impl Player {
         let target = (region_frame + (SEEK_PREROLL_S * sample_rate) as u64).min(self.len);
         self.hs.seek_to.store(target, Ordering::Release);
         self.hs.want.fetch_add(1, Ordering::AcqRel);
-        self.hs.done.store(false, Ordering::Release);
         self.consumed = target;
     }
 }

@@ -167,10 +167,7 @@ impl Exec {
         for p in slot.params.iter_mut() {
             params_moved |= p.advance(pos, frames);
         }
-        let mut params = [ParamValue::Const(0.0); MAX_PARAMS];
-        for (i, p) in slot.params.iter().enumerate().take(MAX_PARAMS) {
-            params[i] = p.value(frames);
-        }
+        let params = param_values(&slot.params, frames);
         let params = &params[..slot.params.len().min(MAX_PARAMS)];
         let input_silent = slot
             .inputs
@@ -239,10 +236,7 @@ impl Exec {
 
     unsafe fn feedback_write(&self, idx: usize, frames: usize) {
         let slot = &mut *self.nodes.add(idx);
-        let mut params = [ParamValue::Const(0.0); MAX_PARAMS];
-        for (i, p) in slot.params.iter().enumerate().take(MAX_PARAMS) {
-            params[i] = p.value(frames);
-        }
+        let params = param_values(&slot.params, frames);
         let params = &params[..slot.params.len().min(MAX_PARAMS)];
         let mut ins: [&[f32]; MAX_CHANNELS] = [&[]; MAX_CHANNELS];
         for (c, &b) in slot.inputs[0].as_slice().iter().enumerate() {
@@ -252,6 +246,16 @@ impl Exec {
             f.write(&ins[..slot.inputs[0].len as usize], params);
         }
     }
+}
+
+/// The block's values of `params` (the compiler keeps their count within [`MAX_PARAMS`]).
+#[inline]
+fn param_values(params: &[crate::param::ParamSlot], frames: usize) -> [ParamValue<'_>; MAX_PARAMS] {
+    let mut v = [ParamValue::Const(0.0); MAX_PARAMS];
+    for (o, p) in v.iter_mut().zip(params) {
+        *o = p.value(frames);
+    }
+    v
 }
 
 /// Whether any sample is NaN or infinite: an OR over exponent tests, which vectorises (a float

@@ -219,9 +219,8 @@ impl Processor {
                     }
                 }
                 ControlMsg::Swap(new) => {
-                    let param_only = new.based_on == self.schedule.serial
-                        && new.topology == self.schedule.topology
-                        && new.migrate.len() == new.nodes.len();
+                    let param_only = new
+                        .only_parameters_differ_from(self.schedule.serial, self.schedule.topology);
                     if param_only && self.fade == Fade::None {
                         self.apply(new);
                     } else {
