@@ -36,12 +36,7 @@ use super::biquad::check;
 
 /// Checks a sample rate (finite, > 0) and one crossover frequency (0 < hz < sample_rate/2).
 pub fn validate_hz(sample_rate: f64, hz: f64) -> Result<(), ParamError> {
-    check(
-        sample_rate.is_finite() && sample_rate > 0.0,
-        "sample_rate",
-        sample_rate,
-        "> 0 Hz",
-    )?;
+    super::biquad::check_sample_rate(sample_rate)?;
     check(
         hz > 0.0 && hz < 0.5 * sample_rate,
         "hz",
@@ -295,12 +290,7 @@ impl Crossover {
     /// Checks the settings of [`Crossover::new`]: `sample_rate > 0`, `1..=`[`MAX_CHANNELS`]
     /// channels, 1..=[`MAX_SPLITS`] frequencies, each `0 < hz < sample_rate/2`, strictly rising.
     pub fn validate(sample_rate: f64, channels: usize, hz: &[f64]) -> Result<(), ParamError> {
-        check(
-            sample_rate.is_finite() && sample_rate > 0.0,
-            "sample_rate",
-            sample_rate,
-            "> 0 Hz",
-        )?;
+        super::biquad::check_sample_rate(sample_rate)?;
         let ch_range = "1..=64 channels";
         check(
             (1..=MAX_CHANNELS).contains(&channels),

@@ -89,12 +89,7 @@ impl Default for EchoParams {
 impl EchoParams {
     /// Checks every field (see the field docs for the ranges).
     pub fn validate(&self, sample_rate: f64, max_time_s: f64) -> Result<(), ParamError> {
-        check(
-            sample_rate.is_finite() && sample_rate > 0.0,
-            "sample_rate",
-            sample_rate,
-            "> 0 Hz",
-        )?;
+        super::biquad::check_sample_rate(sample_rate)?;
         let t = self.time_s;
         check(
             t >= MIN_TIME_S && t <= max_time_s,
@@ -203,12 +198,7 @@ pub struct Echo {
 impl Echo {
     /// Allocates two lines for up to `max_time_s` seconds, then applies `params`. Control thread.
     pub fn new(sample_rate: f64, max_time_s: f64, params: EchoParams) -> Result<Self, ParamError> {
-        check(
-            sample_rate.is_finite() && sample_rate > 0.0,
-            "sample_rate",
-            sample_rate,
-            "> 0 Hz",
-        )?;
+        super::biquad::check_sample_rate(sample_rate)?;
         let m = max_time_s;
         check(
             (MIN_TIME_S..=60.0).contains(&m),

@@ -94,12 +94,7 @@ impl Default for ReverbParams {
 impl ReverbParams {
     /// Checks every field (see the field docs for the ranges).
     pub fn validate(&self, sample_rate: f64, max_predelay_ms: f64) -> Result<(), ParamError> {
-        check(
-            sample_rate.is_finite() && sample_rate > 0.0,
-            "sample_rate",
-            sample_rate,
-            "> 0 Hz",
-        )?;
+        super::biquad::check_sample_rate(sample_rate)?;
         let d = self.decay_s;
         check(
             (MIN_DECAY_S..=MAX_DECAY_S).contains(&d),
@@ -229,12 +224,7 @@ impl Reverb {
         max_predelay_ms: f64,
         params: ReverbParams,
     ) -> Result<Self, ParamError> {
-        check(
-            sample_rate.is_finite() && sample_rate > 0.0,
-            "sample_rate",
-            sample_rate,
-            "> 0 Hz",
-        )?;
+        super::biquad::check_sample_rate(sample_rate)?;
         let m = max_predelay_ms;
         check(
             (0.0..=10_000.0).contains(&m),

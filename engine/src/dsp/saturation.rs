@@ -377,12 +377,7 @@ impl Saturator {
         channels: usize,
         params: SaturatorParams,
     ) -> Result<Self, ParamError> {
-        check(
-            sample_rate.is_finite() && sample_rate > 0.0,
-            "sample_rate",
-            sample_rate,
-            "> 0 Hz",
-        )?;
+        super::biquad::check_sample_rate(sample_rate)?;
         check(
             (1..=64).contains(&channels),
             "channels",

@@ -32,15 +32,6 @@ fn ramp_frames(sample_rate: f64) -> u32 {
     (RAMP_MS * 1e-3 * sample_rate).round() as u32
 }
 
-fn check_rate(sample_rate: f64) -> Result<(), ParamError> {
-    check(
-        sample_rate.is_finite() && sample_rate > 0.0,
-        "sample_rate",
-        sample_rate,
-        "> 0 Hz",
-    )
-}
-
 /// Mid/side stereo width.
 #[derive(Clone, Copy, Debug)]
 pub struct Width {
@@ -61,7 +52,7 @@ impl Width {
 
     /// A width processor starting at `width` (no ramp).
     pub fn new(sample_rate: f64, width: f64) -> Result<Self, ParamError> {
-        check_rate(sample_rate)?;
+        super::biquad::check_sample_rate(sample_rate)?;
         Self::validate(width)?;
         Ok(Self {
             sample_rate,
