@@ -50,41 +50,45 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("'{s}' must look like key=value"))
 }
 
+/// `mixdown render`'s arguments.
+#[derive(clap::Args)]
+struct RenderArgs {
+    /// The mix script; omit to render the built-in demo.
+    script: Option<PathBuf>,
+    /// Output file (default: the script's mix.render path, else out/<script>.wav).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// wav16 | wav24 | wav32f (16/24-bit get TPDF dither).
+    #[arg(long)]
+    format: Option<OutputFormat>,
+    /// Start of the written range: seconds (12.5) or bar:beat (17:1).
+    #[arg(long)]
+    from: Option<String>,
+    /// End of the written range: seconds or bar:beat.
+    #[arg(long)]
+    to: Option<String>,
+    /// Processing block size in frames (1..=2048); the output does not depend on it.
+    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1..=2048))]
+    block: u64,
+    /// Worker threads for independent tracks and buses (default: all cores); the output is
+    /// bit-identical whatever the count.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Do not print the loudness summary.
+    #[arg(long)]
+    quiet: bool,
+    /// Also write the report as JSON and pictures (loudness over time, waveform with true-peak
+    /// overs, long-term spectrum; PNG and SVG) into this folder.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    #[command(flatten)]
+    script_args: ScriptArgs,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Render a mix script to a WAV file (no script: the built-in demo song).
-    Render {
-        /// The mix script; omit to render the built-in demo.
-        script: Option<PathBuf>,
-        /// Output file (default: the script's mix.render path, else out/<script>.wav).
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        /// wav16 | wav24 | wav32f (16/24-bit get TPDF dither).
-        #[arg(long)]
-        format: Option<OutputFormat>,
-        /// Start of the written range: seconds (12.5) or bar:beat (17:1).
-        #[arg(long)]
-        from: Option<String>,
-        /// End of the written range: seconds or bar:beat.
-        #[arg(long)]
-        to: Option<String>,
-        /// Processing block size in frames (1..=2048); the output does not depend on it.
-        #[arg(long, default_value_t = 2048)]
-        block: usize,
-        /// Worker threads for independent tracks and buses (default: all cores); the output is
-        /// bit-identical whatever the count.
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Do not print the loudness summary.
-        #[arg(long)]
-        quiet: bool,
-        /// Also write the report as JSON and pictures (loudness over time, waveform with true-peak
-        /// overs, long-term spectrum; PNG and SVG) into this folder.
-        #[arg(long)]
-        report: Option<PathBuf>,
-        #[command(flatten)]
-        script_args: ScriptArgs,
-    },
+    Render(RenderArgs),
     /// Evaluate and compile a script, report every problem, render nothing.
     Check {
         /// The mix script.
@@ -213,19 +217,22 @@ fn compile_or_report(spec: &GraphSpec) -> Result<mixdown::graph::Schedule, Error
     Ok(s)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn cmd_render(
-    script: Option<PathBuf>,
-    output: Option<PathBuf>,
-    format: Option<OutputFormat>,
-    from: Option<String>,
-    to: Option<String>,
-    block: usize,
-    threads: usize,
-    quiet: bool,
-    report: Option<PathBuf>,
-    sa: &ScriptArgs,
-) -> Result<(), Errors> {
+fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
+    let RenderArgs {
+        script,
+        output,
+        format,
+        from,
+        to,
+        block,
+        threads,
+        quiet,
+        report,
+        script_args,
+    } = a;
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let sa = &script_args;
     let mut ev = load(script.as_deref(), sa)?;
     let job = ev.renders.first().cloned();
     let stem_name = script
@@ -239,7 +246,7 @@ fn cmd_render(
         .or(job.as_ref().map(|j| j.format))
         .unwrap_or(OutputFormat::Wav24);
     let opts = RenderOptions {
-        block,
+        block: block as usize,
         from_s: from.map(|f| parse_time(&f, &ev.spec)).transpose()?,
         to_s: to.map(|t| parse_time(&t, &ev.spec)).transpose()?,
         progress: true,
@@ -428,33 +435,7 @@ fn cmd_graph(
 
 fn run(cli: Cli) -> Result<(), Errors> {
     match cli.cmd {
-        Cmd::Render {
-            script,
-            output,
-            format,
-            from,
-            to,
-            block,
-            threads,
-            quiet,
-            report,
-            script_args,
-        } => {
-            let threads = threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            cmd_render(
-                script,
-                output,
-                format,
-                from,
-                to,
-                block,
-                threads,
-                quiet,
-                report,
-                &script_args,
-            )
-        }
+        Cmd::Render(a) => cmd_render(a),
         Cmd::Check {
             script,
             script_args,
