@@ -289,6 +289,10 @@ impl ParallelRunner {
         while sh.finished.load(Ordering::Acquire) < others {
             backoff(&mut spins);
         }
+        assert!(
+            !sh.stop.load(Ordering::Acquire),
+            "a render worker thread panicked (see above)"
+        );
         // The tail's output is in the spare pool: make it the schedule's, and keep this block's
         // track outputs for the tail's next run.
         std::mem::swap(&mut s.pool, &mut self.spare);
@@ -374,7 +378,15 @@ fn worker(sh: &Shared) {
         if sh.stop.load(Ordering::Acquire) {
             return;
         }
-        run_tasks(sh, epoch);
+        // A node that panics (a bug) must not leave the others waiting for its task forever:
+        // stop everyone, and let the main thread report it.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_tasks(sh, epoch)));
+        if ran.is_err() {
+            sh.stop.store(true, Ordering::Release);
+        }
         sh.finished.fetch_add(1, Ordering::AcqRel);
+        if ran.is_err() {
+            return;
+        }
     }
 }
