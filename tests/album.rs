@@ -38,6 +38,8 @@ fn run(d: &Path) -> mixdown::album::AlbumReport {
     render_album(
         &ev.albums[0],
         &ScriptOptions::default(),
+        &mixdown::script::Evaluator::InProcess,
+        &mixdown::io::output::WritePolicy::new([d.to_path_buf()]),
         &RenderOptions::default(),
         Some(&d.join("report")),
     )

@@ -84,13 +84,7 @@ fn session(info: &Arc<WavInfo>, k: usize) -> GraphSpec {
     let factory: NodeFactory =
         Arc::new(move || Box::new(Player::new(info.clone(), Placement::default())));
     let player = g
-        .add_with(
-            "vox/player",
-            &mixdown::nodes::player::DESC,
-            String::new(),
-            factory,
-            None,
-        )
+        .add_with("vox/player", &mixdown::nodes::player::DESC, factory, None)
         .unwrap();
     let fader = g.add("vox/gain", Gain, None).unwrap();
     g.set_param(fader, "gain_db", -((k % 7) as f64)).unwrap();

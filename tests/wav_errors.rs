@@ -297,14 +297,8 @@ fn add_player(
 ) -> mixdown::graph::NodeKey {
     let factory: mixdown::graph::NodeFactory =
         Arc::new(move || Box::new(Player::new(info.clone(), at)));
-    g.add_with(
-        "player",
-        &mixdown::nodes::player::DESC,
-        String::new(),
-        factory,
-        None,
-    )
-    .unwrap()
+    g.add_with("player", &mixdown::nodes::player::DESC, factory, None)
+        .unwrap()
 }
 
 /// A player streams its file exactly, placed on the timeline.
@@ -412,10 +406,10 @@ fn render_into_a_folder_that_cannot_be_created_fails_cleanly() {
     assert_eq!(listing(dir.path()), vec!["file"]);
 }
 
-/// The output name is taken by a folder: the render fails at the final rename, and neither the
-/// output nor its `.part` file is left behind.
+/// The output name is taken by a folder: the render is refused before it starts (a destination
+/// that is not a regular file is never replaced), and no temporary file is left behind.
 #[test]
-fn failed_final_rename_leaves_no_part_file() {
+fn output_name_taken_by_a_folder_is_refused_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("song.wav");
     std::fs::create_dir(&out).unwrap();
@@ -427,8 +421,9 @@ fn failed_final_rename_leaves_no_part_file() {
         &RenderOptions::default(),
     )
     .unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Io);
+    assert_eq!(e.kind, ErrorKind::Denied);
     assert!(e.to_string().contains("song.wav"), "{e}");
+    assert!(e.to_string().contains("not a regular file"), "{e}");
     assert_eq!(listing(dir.path()), vec!["song.wav"]);
     assert_eq!(listing(&out), vec!["keep.txt"]);
 }

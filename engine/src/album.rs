@@ -22,13 +22,14 @@ use std::path::{Path, PathBuf};
 
 use crate::dsp::biquad::{Coefs, FilterKind};
 use crate::error::{Error, ErrorKind, Errors, Span};
+use crate::io::output::WritePolicy;
 use crate::io::wav::{OutputFormat, WavSink};
 use crate::measure::{Analyzer, Measurement};
 use crate::render::{prepare_schedule, render_to_file, try_render_to_vec, RenderOptions};
-use crate::script::{evaluate, evaluate_source, ScriptOptions};
+use crate::script::{Evaluator, Job, MasteringJob, ScriptOptions};
 
 /// Track or album normalisation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AlbumMode {
     /// Every song to the target.
     Track,
@@ -37,7 +38,7 @@ pub enum AlbumMode {
 }
 
 /// Where the matching EQ aims.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum MatchEq {
     /// No matching.
     Off,
@@ -48,7 +49,7 @@ pub enum MatchEq {
 }
 
 /// One song of an album.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct AlbumSong {
     /// Name used for output files (`%s` in `out`).
     pub name: String,
@@ -57,7 +58,7 @@ pub struct AlbumSong {
 }
 
 /// A `mix.album` job.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct AlbumJob {
     /// Songs in order.
     pub songs: Vec<AlbumSong>,
@@ -85,6 +86,9 @@ pub struct AlbumJob {
     pub sample_rate: f64,
     /// The album script's folder.
     pub dir: PathBuf,
+    /// Where relative output paths resolve (the command line's `--out-dir`; default `dir`).
+    #[serde(default)]
+    pub out_base: Option<PathBuf>,
     /// Where `mix.album` was called.
     pub span: Option<Span>,
 }
@@ -293,58 +297,29 @@ pub fn response_peak(gains: &[f64], sample_rate: f64) -> f64 {
         .fold(0.0, f64::max)
 }
 
-fn mastering_script(job: &AlbumJob, file: &Path, eq: &[f64], gain_db: f64) -> String {
-    let mut s = format!(
-        "mix.session {{ sample_rate = {} }}\nmix.track(\"song\", {{ file = {:?} }})\n",
-        job.sample_rate,
-        file.display().to_string()
-    );
-    if eq.iter().any(|g| g.abs() > 1e-3) {
-        let bands: Vec<String> = eq
-            .iter()
-            .enumerate()
-            .map(|(i, g)| {
-                let ty = match i {
-                    0 => "low_shelf",
-                    7 => "high_shelf",
-                    _ => "bell",
-                };
-                format!(
-                    "mix.{ty} {{ hz = {}, q = 0.9, gain_db = {g:.4} }}",
-                    BANDS_HZ[i]
-                )
-            })
-            .collect();
-        let _ = writeln!(s, "mix.master:eq {{ {} }}", bands.join(", "));
-    }
-    let opts = format!(
-        "{{ target_lufs = {}, ceiling_db = {}, gain_db = {gain_db:.6} }}",
-        job.target_lufs, job.ceiling_db
-    );
-    match &job.chain {
-        Some(m) => {
-            let _ = writeln!(s, "local chain = require {m:?}\nchain(mix.master, {opts})");
-        }
-        None => {
-            let _ = writeln!(s, "mix.master:loudness {opts}");
-        }
-    }
-    s
-}
-
 fn master(
     job: &AlbumJob,
     so: &ScriptOptions,
+    evaluator: &Evaluator,
     file: &Path,
     eq: &[f64],
     gain_db: f64,
 ) -> Result<crate::graph::GraphSpec, Errors> {
-    let src = mastering_script(job, file, eq, gain_db);
     let mut so = so.clone();
     if let Some(d) = file.parent() {
         so.read_dirs.push(d.to_path_buf());
     }
-    Ok(evaluate_source(&src, "album-mastering.lua", &job.dir, &so)?.spec)
+    let m = MasteringJob {
+        dir: job.dir.clone(),
+        file: file.to_path_buf(),
+        sample_rate: job.sample_rate,
+        eq_db: eq.to_vec(),
+        chain: job.chain.clone(),
+        target_lufs: job.target_lufs,
+        ceiling_db: job.ceiling_db,
+        gain_db,
+    };
+    Ok(evaluator.run(&Job::Mastering(m), &so, None)?.spec)
 }
 
 fn measure(planar: &[Vec<f32>], sr: f64) -> Measurement {
@@ -360,6 +335,8 @@ fn measure(planar: &[Vec<f32>], sr: f64) -> Measurement {
 pub fn render_album(
     job: &AlbumJob,
     so: &ScriptOptions,
+    evaluator: &Evaluator,
+    policy: &WritePolicy,
     ro: &RenderOptions,
     report_dir: Option<&Path>,
 ) -> Result<AlbumReport, Errors> {
@@ -370,7 +347,36 @@ pub fn render_album(
     let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = std::env::temp_dir().join(format!("mixdown-album-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let result = run(job, so, ro, &tmp, report_dir);
+    let base = job.out_base.clone().unwrap_or_else(|| job.dir.clone());
+    // Every destination is checked before any work is done.
+    let mut dests = Vec::new();
+    for song in &job.songs {
+        let p = base.join(job.out.replace("%s", &song.name));
+        dests.push(policy.prepare(&p).map_err(|e| {
+            Errors::from(
+                Error::new(e.kind, format!("mix.album out: {}", e.message)).at(job.span.as_ref()),
+            )
+        })?);
+    }
+    let continuous = match &job.continuous {
+        Some(c) => Some(policy.prepare(&base.join(c)).map_err(|e| {
+            Errors::from(
+                Error::new(e.kind, format!("mix.album continuous: {}", e.message))
+                    .at(job.span.as_ref()),
+            )
+        })?),
+        None => None,
+    };
+    let result = run(
+        job,
+        so,
+        evaluator,
+        ro,
+        &tmp,
+        report_dir,
+        &dests,
+        continuous.as_deref(),
+    );
     let _ = std::fs::remove_dir_all(&tmp);
     result
 }
@@ -382,12 +388,16 @@ fn spectrum_points(planar: &[Vec<f32>], sr: f64) -> Vec<crate::report::SpectrumP
     w.spectrum().log_points()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     job: &AlbumJob,
     so: &ScriptOptions,
+    evaluator: &Evaluator,
     ro: &RenderOptions,
     tmp: &Path,
     report_dir: Option<&Path>,
+    dests: &[PathBuf],
+    continuous_dest: Option<&Path>,
 ) -> Result<AlbumReport, Errors> {
     let sr = job.sample_rate;
     let quiet = RenderOptions {
@@ -399,7 +409,7 @@ fn run(
     let mut files = Vec::new();
     for song in &job.songs {
         if song.path.extension().is_some_and(|e| e == "lua") {
-            let ev = evaluate(&song.path, so)?;
+            let ev = evaluator.run(&Job::File(song.path.clone()), so, None)?;
             let (s, _) = prepare_schedule(&ev.spec, &quiet)?;
             let f = tmp.join(format!("{}.premaster.wav", song.name));
             render_to_file(s, &f, OutputFormat::Wav32f, &quiet)?;
@@ -414,7 +424,7 @@ fn run(
     let mut durations = Vec::new();
     let mut spectra_before = Vec::new();
     for f in &files {
-        let spec = master(job, so, f, &[], 0.0)?;
+        let spec = master(job, so, evaluator, f, &[], 0.0)?;
         let (s, _) = prepare_schedule(&spec, &quiet)?;
         let (out, _) = try_render_to_vec(s, &quiet)?;
         before.push(measure(&out, sr).integrated_lufs);
@@ -449,7 +459,7 @@ fn run(
     let mut levels = before.clone();
     for (i, f) in files.iter().enumerate() {
         if !eqs[i].is_empty() {
-            let spec = master(job, so, f, &eqs[i], 0.0)?;
+            let spec = master(job, so, evaluator, f, &eqs[i], 0.0)?;
             let (s, _) = prepare_schedule(&spec, &quiet)?;
             levels[i] = measure(&try_render_to_vec(s, &quiet)?.0, sr).integrated_lufs;
         }
@@ -479,7 +489,7 @@ fn run(
     for pass in 0..2 {
         outs.clear();
         for (i, f) in files.iter().enumerate() {
-            let spec = master(job, so, f, &eqs[i], gains[i])?;
+            let spec = master(job, so, evaluator, f, &eqs[i], gains[i])?;
             let (s, _) = prepare_schedule(&spec, &quiet)?;
             let (o, _) = try_render_to_vec(s, &quiet)?;
             let m = measure(&o, sr);
@@ -506,7 +516,7 @@ fn run(
     // Write songs.
     let mut reports = Vec::new();
     for (i, song) in job.songs.iter().enumerate() {
-        let path = job.dir.join(job.out.replace("%s", &song.name));
+        let path = dests[i].clone();
         let (o, m) = &outs[i];
         let mut sink = WavSink::create(&path, o.len(), sr as u32, job.format)?;
         let views: Vec<&[f32]> = o.iter().map(|c| c.as_slice()).collect();
@@ -525,10 +535,10 @@ fn run(
         });
     }
     // The continuous file.
-    let continuous = match &job.continuous {
+    let continuous = match continuous_dest {
         None => None,
         Some(p) => {
-            let path = job.dir.join(p);
+            let path = p.to_path_buf();
             let ch = outs.iter().map(|(o, _)| o.len()).max().unwrap_or(2);
             let mut sink = WavSink::create(&path, ch, sr as u32, job.format)?;
             let fade = (job.fade_s * sr) as usize;

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// Where something was created: a file (as the user wrote it) and a 1-based line.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct Span {
     /// Path of the script, as shown to the user.
     pub file: String,
@@ -36,7 +36,7 @@ impl fmt::Display for Span {
 }
 
 /// What went wrong, broadly.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The Lua script failed to parse or run.
@@ -51,12 +51,16 @@ pub enum ErrorKind {
     Format,
     /// The audio device failed or is missing.
     Device,
+    /// A limit was reached (evaluation time or memory, node or event counts, sizes).
+    Limit,
+    /// The script or command tried to read or write where it is not allowed.
+    Denied,
     /// Anything else.
     Other,
 }
 
 /// The public error type.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Error {
     /// Broad category.
     pub kind: ErrorKind,
@@ -102,7 +106,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Several errors reported together (a script with three mistakes shows all three).
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Errors(pub Vec<Error>);
 
 impl fmt::Display for Errors {

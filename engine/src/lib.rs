@@ -43,6 +43,7 @@
 
 pub mod album;
 pub mod buffer;
+pub mod cli;
 pub mod dsp;
 pub mod error;
 pub mod graph;
@@ -52,6 +53,7 @@ pub mod measure;
 pub mod node;
 pub mod nodes;
 pub mod param;
+pub mod registry;
 pub mod reload;
 pub mod render;
 pub mod report;

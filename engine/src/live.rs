@@ -6,7 +6,6 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Errors};
@@ -14,16 +13,18 @@ use crate::io::playback::{self, PlaybackConfig};
 use crate::measure::Analyzer;
 use crate::reload::{Reloader, Watcher, DEBOUNCE};
 use crate::rt::{processor_pair, ControlMsg};
-use crate::script::ScriptOptions;
+use crate::script::{Evaluator, Job, ScriptOptions};
 use crate::units::Tempo;
 
 /// Options of `mixdown play`.
 #[derive(Clone, Debug)]
 pub struct PlayOptions {
-    /// The mix script.
-    pub script: PathBuf,
+    /// The mix script (or the built-in demo).
+    pub script: Job,
     /// Evaluation limits and module folders.
     pub script_options: ScriptOptions,
+    /// Where scripts are evaluated.
+    pub evaluator: Evaluator,
     /// Output device id.
     pub device: Option<String>,
     /// Frames per callback.
@@ -45,8 +46,9 @@ pub struct PlayOptions {
 impl Default for PlayOptions {
     fn default() -> Self {
         Self {
-            script: PathBuf::new(),
+            script: Job::File(PathBuf::new()),
             script_options: ScriptOptions::default(),
+            evaluator: Evaluator::InProcess,
             device: None,
             buffer_frames: None,
             from_s: 0.0,
@@ -76,7 +78,11 @@ pub struct PlaySummary {
 
 /// Plays until `q`, Ctrl-C/SIGTERM or `duration_s`.
 pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
-    let mut reloader = Reloader::new(opts.script.clone(), opts.script_options.clone());
+    let mut reloader = Reloader::with_evaluator(
+        opts.script.clone(),
+        opts.script_options.clone(),
+        opts.evaluator.clone(),
+    );
     let ev = reloader.evaluate()?;
     for w in &ev.warnings {
         eprintln!("warning: {w}");
@@ -101,11 +107,10 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
         Some(meter_tx),
     )?;
 
-    let quit = Arc::new(AtomicBool::new(false));
-    {
-        let q = quit.clone();
-        let _ = ctrlc::set_handler(move || q.store(true, Ordering::SeqCst));
-    }
+    // Ctrl-C / SIGTERM stop playback cleanly (a second one ends the process at once).
+    crate::io::signals::install();
+    crate::io::signals::set_exit_on_signal(false);
+    let quit = AtomicBool::new(false);
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let _raw = interactive.then(RawMode::enable).flatten();
 
@@ -124,7 +129,7 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
     let mut dirty: Option<Instant> = None;
     let mut last_draw = Instant::now() - Duration::from_secs(1);
     loop {
-        if quit.load(Ordering::SeqCst) {
+        if quit.load(Ordering::SeqCst) || crate::io::signals::quit_requested() {
             break;
         }
         if let Some(d) = opts.duration_s {

@@ -241,6 +241,16 @@ pub trait Node: Send + 'static {
     /// Called on the control thread after an analysis pass over the whole programme.
     fn finish_analysis(&mut self) {}
 
+    /// What an analysis pass learned, handed to the fresh instance of the next pass (each pass
+    /// compiles the graph anew). Control thread.
+    fn analysis_state(&self) -> Option<std::sync::Arc<dyn std::any::Any + Send + Sync>> {
+        None
+    }
+
+    /// Takes over the state a previous pass's instance of the same node returned from
+    /// [`Node::analysis_state`]. Control thread, after `prepare`, before processing.
+    fn resume_analysis(&mut self, _state: std::sync::Arc<dyn std::any::Any + Send + Sync>) {}
+
     /// The loudness target a node aims at (drawn on report pictures).
     fn loudness_target(&self) -> Option<f64> {
         None

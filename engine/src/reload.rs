@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Errors};
 use crate::graph::transition::plan_reload;
 use crate::graph::{CompileConfig, GraphSpec, Schedule, ScheduleSummary};
 use crate::node::Mode;
-use crate::script::{evaluate, Evaluated, ScriptOptions};
+use crate::script::{Evaluated, Evaluator, Job, ScriptOptions};
 
 /// Default debounce time for saves.
 pub const DEBOUNCE: Duration = Duration::from_millis(50);
@@ -101,8 +101,9 @@ impl Watcher {
 
 /// Builds schedules for a live session and plans their migration.
 pub struct Reloader {
-    script: PathBuf,
+    job: Job,
     opts: ScriptOptions,
+    evaluator: Evaluator,
     running: ScheduleSummary,
     /// The graph behind the running schedule, and the one behind the last schedule built.
     running_spec: Option<GraphSpec>,
@@ -127,11 +128,17 @@ pub struct Built {
 }
 
 impl Reloader {
-    /// A reloader for `script`.
+    /// A reloader for `script`, evaluated in this process.
     pub fn new(script: PathBuf, opts: ScriptOptions) -> Self {
+        Self::with_evaluator(Job::File(script), opts, Evaluator::InProcess)
+    }
+
+    /// A reloader for `job`, evaluated by `evaluator`.
+    pub fn with_evaluator(job: Job, opts: ScriptOptions, evaluator: Evaluator) -> Self {
         Self {
-            script,
+            job,
             opts,
+            evaluator,
             running: ScheduleSummary::default(),
             running_spec: None,
             built_spec: None,
@@ -139,9 +146,11 @@ impl Reloader {
         }
     }
 
-    /// Evaluates the script (control thread).
+    /// Evaluates the script (control thread). An isolated evaluation stops early when
+    /// SIGINT/SIGTERM arrives.
     pub fn evaluate(&self) -> Result<Evaluated, Errors> {
-        evaluate(&self.script, &self.opts)
+        self.evaluator
+            .run(&self.job, &self.opts, Some(crate::io::signals::quit_flag()))
     }
 
     /// Evaluates and compiles for playback starting at `start_frame`, planning migration against

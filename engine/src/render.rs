@@ -5,7 +5,9 @@
 //! latency so it lines up with the sources, and trailing silence after the content is trimmed, so
 //! the result is identical at every block size.
 
+use std::any::Any;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::buffer::MAX_BLOCK;
@@ -309,14 +311,16 @@ fn render_loop(
 /// with the number of passes run.
 pub fn prepare_schedule(spec: &GraphSpec, opts: &RenderOptions) -> Result<(Schedule, u32), Errors> {
     let mut passes = 0;
+    let mut carried: Vec<(Box<str>, Arc<dyn Any + Send + Sync>)> = Vec::new();
     loop {
-        let s = compile(
+        let mut s = compile(
             spec,
             CompileConfig {
                 parallel: opts.threads > 1,
                 ..CompileConfig::default()
             },
         )?;
+        s.resume_analysis(&carried);
         if !s.needs_analysis() || passes >= crate::nodes::loudness::MAX_PASSES {
             return Ok((s, passes));
         }
@@ -327,6 +331,7 @@ pub fn prepare_schedule(spec: &GraphSpec, opts: &RenderOptions) -> Result<(Sched
         };
         let (_, mut proc) = run(s, &quiet, |_| Ok(()))?;
         proc.schedule_mut().finish_analysis();
+        carried = proc.schedule().analysis_states();
         passes += 1;
     }
 }

@@ -23,7 +23,7 @@ pub fn ms_to_samples(ms: f64, sample_rate: f64) -> f64 {
 }
 
 /// Musical time: the session's tempo and time signature turn bars and beats into seconds.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Tempo {
     /// Quarter-note beats per minute.
     pub bpm: f64,

@@ -144,6 +144,8 @@ pub(super) fn release_sources(
 pub(super) struct Builder {
     pub steps: Vec<Step>,
     pub free: Vec<u32>,
+    /// Whether each buffer is on the free list (keeps freeing linear in the graph's size).
+    pub is_free: Vec<bool>,
     pub count: u32,
     pub no_reuse: bool,
 }
@@ -151,9 +153,11 @@ pub(super) struct Builder {
 impl Builder {
     pub fn alloc(&mut self) -> u32 {
         if let Some(i) = self.free.pop() {
+            self.is_free[i as usize] = false;
             return i;
         }
         self.count += 1;
+        self.is_free.push(false);
         self.count - 1
     }
 
@@ -172,7 +176,8 @@ impl Builder {
         }
         // Reverse so the next allocation reuses the lowest indices first (stable dumps).
         for &i in pb.as_slice().iter().rev() {
-            if !self.free.contains(&i) {
+            if !self.is_free[i as usize] {
+                self.is_free[i as usize] = true;
                 self.free.push(i);
             }
         }

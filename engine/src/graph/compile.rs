@@ -57,18 +57,32 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
     };
     // Dense indices in creation order.
     let keys: Vec<_> = spec.nodes.keys().collect();
-    let dense_of = |ix: NodeIndex| -> usize {
-        let k = spec.graph[ix];
-        keys.iter()
-            .position(|x| *x == k)
-            .expect("edge endpoint in spec")
-    };
+    let dense: slotmap::SecondaryMap<super::NodeKey, usize> =
+        keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    let dense_of = |ix: NodeIndex| -> usize { dense[spec.graph[ix]] };
     let n = keys.len();
-    let mut instances: Vec<Option<Box<dyn Node>>> = keys
-        .iter()
-        .map(|k| Some((spec.nodes[*k].factory)()))
-        .collect();
     let spec_of = |i: usize| &spec.nodes[keys[i]];
+    let mut instances: Vec<Option<Box<dyn Node>>> = Vec::with_capacity(n);
+    let mut build_errors = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        match spec.nodes[*k].instantiate() {
+            Ok(node) => instances.push(Some(node)),
+            Err(m) => {
+                let s = spec_of(i);
+                build_errors.push(
+                    Error::new(
+                        ErrorKind::Graph,
+                        format!("{} \"{}\": {m}", s.kind_name(), s.path),
+                    )
+                    .at(s.span.as_ref()),
+                );
+                instances.push(None);
+            }
+        }
+    }
+    if !build_errors.is_empty() {
+        return Err(Errors(build_errors));
+    }
     // "name" (file:line) of each node on a cycle, sorted, for the error message.
     let cycle_names = |members: &[usize]| -> Vec<String> {
         let mut names: Vec<String> = members
@@ -88,14 +102,14 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
     // The processor evaluates at most MAX_PARAMS parameters per node.
     for i in 0..n {
         let s = spec_of(i);
-        if s.desc.params.len() > crate::rt::MAX_PARAMS {
+        if s.desc().params.len() > crate::rt::MAX_PARAMS {
             return Err(Error::new(
                 ErrorKind::Graph,
                 format!(
                     "{} \"{}\" declares {} parameters; a node may have at most {}",
-                    s.desc.kind,
+                    s.kind_name(),
                     s.path,
-                    s.desc.params.len(),
+                    s.desc().params.len(),
                     crate::rt::MAX_PARAMS
                 ),
             )
@@ -249,7 +263,8 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
                     ErrorKind::Graph,
                     format!(
                         "{} \"{}\" reaches no output and will not be heard",
-                        s.desc.kind, s.path
+                        s.kind_name(),
+                        s.path
                     ),
                 )
                 .at(s.span.as_ref()),
@@ -261,12 +276,12 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
     // Channels: monotone fixpoint (feedback edges may carry counts backwards).
     let mut out_ch = vec![0usize; n];
     let mut in_ch: Vec<Vec<usize>> = (0..n)
-        .map(|i| vec![0; spec_of(i).desc.inputs.len()])
+        .map(|i| vec![0; spec_of(i).desc().inputs.len()])
         .collect();
     for _round in 0..4 {
         let mut changed = false;
         for &i in &order {
-            let desc = spec_of(i).desc;
+            let desc = spec_of(i).desc();
             for (p, port) in desc.inputs.iter().enumerate() {
                 let widest = incoming[i]
                     .iter()
@@ -299,7 +314,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
                         ErrorKind::Graph,
                         format!(
                             "{} \"{}\": {c} channels into port '{}'; at most {MAX_CHANNELS} are supported",
-                            s.desc.kind, s.path, s.desc.inputs[p].name
+                            s.kind_name(), s.path, s.desc().inputs[p].name
                         ),
                     )
                     .at(s.span.as_ref()),
@@ -359,7 +374,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         let s = spec_of(i);
         let node = instances[i].take().expect("instance");
         let params = s
-            .desc
+            .desc()
             .params
             .iter()
             .zip(&s.params)
@@ -402,7 +417,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         for (p, pb) in port_bufs
             .iter_mut()
             .enumerate()
-            .take(spec_of(i).desc.inputs.len().min(2))
+            .take(spec_of(i).desc().inputs.len().min(2))
         {
             *pb = assemble_port(
                 &mut b,
@@ -494,8 +509,8 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
             let s = spec_of(i);
             NodeIdentity {
                 path: s.path.clone().into_boxed_str(),
-                kind: s.desc.kind,
-                config: s.config.clone().into_boxed_str(),
+                kind: s.kind_name(),
+                config: s.config.clone(),
                 channels: [
                     in_ch[i].first().copied().unwrap_or(0) as u8,
                     in_ch[i].get(1).copied().unwrap_or(0) as u8,

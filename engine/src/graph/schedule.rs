@@ -109,8 +109,8 @@ pub struct NodeIdentity {
     pub path: Box<str>,
     /// Kind.
     pub kind: &'static str,
-    /// Construction options as text.
-    pub config: Box<str>,
+    /// Construction options (compared by value).
+    pub config: crate::registry::Config,
     /// Input channel counts (in, sidechain) and output channel count.
     pub channels: [u8; 3],
 }
@@ -290,6 +290,35 @@ impl Schedule {
     pub fn finish_analysis(&mut self) {
         for n in self.nodes.iter_mut() {
             n.node.finish_analysis();
+        }
+    }
+
+    /// What the nodes learned in an analysis pass, by node path (see
+    /// [`crate::node::Node::analysis_state`]). Control thread.
+    pub fn analysis_states(
+        &self,
+    ) -> Vec<(Box<str>, std::sync::Arc<dyn std::any::Any + Send + Sync>)> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.node.analysis_state().map(|s| (n.path.clone(), s)))
+            .collect()
+    }
+
+    /// Hands the states of a previous pass to this schedule's fresh instances, by node path.
+    /// Control thread, before the schedule runs.
+    pub fn resume_analysis(
+        &mut self,
+        states: &[(Box<str>, std::sync::Arc<dyn std::any::Any + Send + Sync>)],
+    ) {
+        if states.is_empty() {
+            return;
+        }
+        let by_path: std::collections::HashMap<&str, _> =
+            states.iter().map(|(p, s)| (&**p, s)).collect();
+        for n in self.nodes.iter_mut() {
+            if let Some(s) = by_path.get(&*n.path) {
+                n.node.resume_analysis((*s).clone());
+            }
         }
     }
 

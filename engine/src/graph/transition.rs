@@ -27,10 +27,10 @@ use crate::error::Errors;
 pub const CROSSFADE_S: f64 = 0.03;
 
 /// A node across versions of a script: path, kind and construction options.
-type Ident<'a> = (&'a str, &'static str, &'a str);
+type Ident<'a> = (&'a str, &'static str, &'a crate::registry::Config);
 
 fn ident(n: &NodeSpec) -> Ident<'_> {
-    (&n.path, n.desc.kind, &n.config)
+    (&n.path, n.kind_name(), &n.config)
 }
 
 fn ident_of(id: &NodeIdentity) -> Ident<'_> {

@@ -29,7 +29,7 @@ use crate::error::{Error, ErrorKind};
 use crate::io::wav::{self, WavInfo, WavStream};
 
 /// What an audio file holds.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AudioInfo {
     /// Path as given to [`probe_audio`].
     pub path: PathBuf,
@@ -93,6 +93,66 @@ type CacheKey = (PathBuf, u64, Option<std::time::SystemTime>);
 fn cache() -> &'static Mutex<HashMap<CacheKey, AudioInfo>> {
     static CACHE: OnceLock<Mutex<HashMap<CacheKey, AudioInfo>>> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Every cached probe whose file is unchanged, with its stamp (sent to the evaluator process so
+/// a reload does not decode unchanged compressed files again).
+pub fn known_probes() -> Vec<(String, AudioInfo)> {
+    let Ok(c) = cache().lock() else {
+        return Vec::new();
+    };
+    c.iter()
+        .filter(|((p, len, t), _)| {
+            std::fs::metadata(p).is_ok_and(|m| m.len() == *len && m.modified().ok() == *t)
+        })
+        .map(|((p, _, _), info)| (file_stamp(p), info.clone()))
+        .collect()
+}
+
+/// Caches a probe made elsewhere (the evaluator process, or the parent for the child). Only
+/// plausible results of compressed files are kept (a WAV's header is re-read in no time, and
+/// its layout must come from this process's own reading); the decoders check channels and rate
+/// again when they open the file.
+pub fn remember_probe(info: AudioInfo) {
+    let plausible = (1..=crate::buffer::MAX_CHANNELS).contains(&info.channels)
+        && (MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&info.sample_rate)
+        && info.frames > 0
+        && info.wav.is_none()
+        && !has_riff_header(&info.path);
+    if !plausible {
+        return;
+    }
+    let Ok(meta) = std::fs::metadata(&info.path) else {
+        return;
+    };
+    let key = (info.path.clone(), meta.len(), meta.modified().ok());
+    if let Ok(mut c) = cache().lock() {
+        if c.len() > 4096 {
+            c.clear();
+        }
+        c.insert(key, info);
+    }
+}
+
+/// Lowest sample rate of an audio file mixdown reads.
+pub const MIN_SAMPLE_RATE: u32 = 8000;
+/// Highest sample rate of an audio file mixdown reads.
+pub const MAX_SAMPLE_RATE: u32 = 768_000;
+
+/// The identity of a file's contents as far as the file system tells: size and modification
+/// time (`"size:mtime_ns"`). A node reading a file whose stamp changed is a new node on reload.
+pub fn file_stamp(path: &Path) -> String {
+    match std::fs::metadata(path) {
+        Ok(m) => {
+            let t = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{}:{t}", m.len())
+        }
+        Err(_) => String::new(),
+    }
 }
 
 /// Opens `path`, finds out what it holds (by content; the extension is only a hint) and checks

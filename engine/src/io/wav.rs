@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
+use crate::io::output::PartFile;
 
 /// Sample encoding of a WAV file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum WavEncoding {
     /// Integer PCM of this many bits (8, 16, 24, 32).
     Int(u16),
@@ -19,7 +20,7 @@ pub enum WavEncoding {
 }
 
 /// What a WAV file holds.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WavInfo {
     /// Path as opened.
     pub path: PathBuf,
@@ -408,7 +409,7 @@ pub fn read_all(path: &Path) -> Result<(WavInfo, Vec<Vec<f32>>), Error> {
 }
 
 /// Output sample format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OutputFormat {
     /// 16-bit integer with TPDF dither.
     Wav16,
@@ -432,12 +433,13 @@ impl std::str::FromStr for OutputFormat {
     }
 }
 
-/// Writes a WAV to `path.part` and renames it to `path` on [`WavSink::finish`]; dropped without
-/// finishing, it deletes the partial file, so a failed render never leaves half a file.
+/// Writes a WAV through a [`PartFile`] (a temporary file in the destination folder, renamed
+/// into place on [`WavSink::finish`]); dropped without finishing, it deletes the temporary file,
+/// so a failed render never leaves half a file.
 pub struct WavSink {
     writer: Option<hound::WavWriter<std::io::BufWriter<File>>>,
+    part: Option<PartFile>,
     final_path: PathBuf,
-    part_path: PathBuf,
     format: OutputFormat,
     channels: usize,
     rng: u64,
@@ -445,7 +447,8 @@ pub struct WavSink {
 }
 
 impl WavSink {
-    /// Creates the temporary file.
+    /// Creates the temporary file. The destination folder must exist (see
+    /// [`crate::io::output::WritePolicy::prepare`]); it is created here when it does not.
     pub fn create(
         path: &Path,
         channels: usize,
@@ -458,14 +461,18 @@ impl WavSink {
             OutputFormat::Wav32f => (32, hound::SampleFormat::Float),
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io(dir, format!("cannot create folder: {e}")))?;
+            if !dir.is_dir() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::io(dir, format!("cannot create folder: {e}")))?;
+            }
         }
-        let mut part = path.as_os_str().to_owned();
-        part.push(".part");
-        let part_path = PathBuf::from(part);
-        let writer = hound::WavWriter::create(
-            &part_path,
+        let mut part = PartFile::create(path)?;
+        let file = part
+            .file()
+            .try_clone()
+            .map_err(|e| Error::io(path, format!("cannot create output: {e}")))?;
+        let writer = hound::WavWriter::new(
+            std::io::BufWriter::with_capacity(1 << 16, file),
             hound::WavSpec {
                 channels: channels as u16,
                 sample_rate,
@@ -476,8 +483,8 @@ impl WavSink {
         .map_err(|e| Error::io(path, format!("cannot create output: {e}")))?;
         Ok(Self {
             writer: Some(writer),
+            part: Some(part),
             final_path: path.to_path_buf(),
-            part_path,
             format,
             channels,
             rng: 0x9E37_79B9_7F4A_7C15,
@@ -526,30 +533,12 @@ impl WavSink {
         self.frames
     }
 
-    /// Finalises the header and renames the file into place.
+    /// Finalises the header, syncs, and renames the file into place.
     pub fn finish(mut self) -> Result<(), Error> {
         let w = self.writer.take().expect("writer open");
-        let done = w
-            .finalize()
-            .map_err(|e| Error::io(&self.final_path, format!("cannot finish file: {e}")))
-            .and_then(|()| {
-                std::fs::rename(&self.part_path, &self.final_path).map_err(|e| {
-                    Error::io(&self.final_path, format!("cannot move into place: {e}"))
-                })
-            });
-        if done.is_err() {
-            // Never leave half a render behind.
-            let _ = std::fs::remove_file(&self.part_path);
-        }
-        done
-    }
-}
-
-impl Drop for WavSink {
-    fn drop(&mut self) {
-        if self.writer.take().is_some() {
-            let _ = std::fs::remove_file(&self.part_path);
-        }
+        w.finalize()
+            .map_err(|e| Error::io(&self.final_path, format!("cannot finish file: {e}")))?;
+        self.part.take().expect("part open").commit()
     }
 }
 

@@ -12,6 +12,9 @@ use crate::node::{
     Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW, SIDECHAIN_FOLLOW,
 };
 use crate::param::{ParamDesc, Unit};
+use crate::registry::{
+    all_params, no_check, no_initial, Config, NodeKind, OptDefault, OptionDesc, Role,
+};
 
 /// Parameters (automatable).
 pub const PARAMS: &[ParamDesc] = &[
@@ -65,6 +68,59 @@ pub static DESC: NodeDesc = NodeDesc {
     params: PARAMS,
 };
 
+/// Registry entry: `strip:comp { threshold_db, ratio, ..., sidechain = strip }`.
+pub static KIND: NodeKind = NodeKind {
+    name: "comp",
+    doc: "Feed-forward compressor: soft knee (Giannoulis–Massberg–Reiss), one-pole attack/release (63 % at the stated time), peak or RMS detection, stereo link, makeup, sidechain input with its own high-pass, optional lookahead (compensated).",
+    role: Role::Insert,
+    desc: &DESC,
+    options: &[
+        OptionDesc::choice(
+            "detection",
+            &["peak", "rms"],
+            OptDefault::Text("peak"),
+            "level detector",
+        ),
+        OptionDesc::num(
+            "rms_ms",
+            Unit::Ms,
+            0.1,
+            500.0,
+            OptDefault::Num(10.0),
+            "RMS window (detection = \"rms\")",
+        ),
+        OptionDesc::choice(
+            "link",
+            &["max", "average", "off"],
+            OptDefault::Text("max"),
+            "stereo link: the loudest channel, the average, or each channel on its own",
+        ),
+        OptionDesc::num(
+            "sidechain_hpf_hz",
+            Unit::Hz,
+            10.0,
+            24000.0,
+            OptDefault::None,
+            "high-pass on the detector path",
+        )
+        .below_nyquist(0.99),
+        OptionDesc::bool("auto_makeup", false, "add the makeup that restores the level at the threshold"),
+        OptionDesc::num(
+            "lookahead_ms",
+            Unit::Ms,
+            0.0,
+            100.0,
+            OptDefault::Num(0.0),
+            "lookahead (reported as latency and compensated)",
+        ),
+    ],
+    aliases: &[],
+    check: no_check,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |c| Ok(Box::new(Comp::new(CompOptions::from_config(c)))),
+};
+
 /// Construction options (not automatable).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CompOptions {
@@ -80,6 +136,28 @@ pub struct CompOptions {
     pub auto_makeup: bool,
     /// Lookahead in ms (adds that much latency).
     pub lookahead_ms: f64,
+}
+
+impl CompOptions {
+    /// From a normalised config.
+    pub fn from_config(c: &Config) -> Self {
+        Self {
+            detection: if c.text("detection") == Some("rms") {
+                Detection::Rms
+            } else {
+                Detection::Peak
+            },
+            rms_ms: c.num("rms_ms"),
+            link: match c.text("link") {
+                Some("average") => Link::Average,
+                Some("off") => Link::PerChannel,
+                _ => Link::Max,
+            },
+            sidechain_hpf_hz: c.opt_num("sidechain_hpf_hz"),
+            auto_makeup: c.flag("auto_makeup"),
+            lookahead_ms: c.num("lookahead_ms"),
+        }
+    }
 }
 
 impl Default for CompOptions {

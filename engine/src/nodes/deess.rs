@@ -7,6 +7,7 @@ use crate::dsp::crossover::{Crossover, Slope};
 use crate::dsp::dynamics::{Compressor, CompressorParams, Detection, Link};
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
+use crate::registry::{all_params, no_check, no_initial, NodeKind, OptDefault, OptionDesc, Role};
 
 /// Parameters (automatable).
 pub const PARAMS: &[ParamDesc] = &[
@@ -33,6 +34,28 @@ pub static DESC: NodeDesc = NodeDesc {
     kind: "deess",
     inputs: &[IN_FOLLOW],
     params: PARAMS,
+};
+
+/// Registry entry: `strip:deess { hz, threshold_db, ratio }`.
+pub static KIND: NodeKind = NodeKind {
+    name: "deess",
+    doc: "Split-band de-esser: the band above `hz` is compressed, the rest is untouched.",
+    role: Role::Insert,
+    desc: &DESC,
+    options: &[OptionDesc::num(
+        "hz",
+        Unit::Hz,
+        2000.0,
+        24000.0,
+        OptDefault::Num(6000.0),
+        "lower edge of the sibilance band",
+    )
+    .below_nyquist(0.9)],
+    aliases: &[],
+    check: no_check,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |c| Ok(Box::new(Deess::new(c.num("hz")))),
 };
 
 /// The de-esser node.

@@ -3,11 +3,15 @@
 //! reads its output before its input is written, so the processor uses blocks no longer than the
 //! delay (Web Audio's DelayNode rule).
 
+use crate::graph::Session;
 use crate::node::{
     FeedbackNode, Node, NodeDesc, ParamValue, ProcessConfig, ProcessContext, ProcessStatus,
     IN_FOLLOW,
 };
 use crate::param::{ParamDesc, Unit};
+use crate::registry::{
+    all_params, no_initial, Alias, Config, Conversion, NodeKind, OptDefault, OptionDesc, Role,
+};
 use crate::units::db_to_gain;
 
 /// Parameters of [`Delay`].
@@ -22,10 +26,76 @@ pub const PARAMS: &[ParamDesc] = &[ParamDesc::new(
 
 /// Kind description.
 pub static DESC: NodeDesc = NodeDesc {
-    kind: "delay",
+    kind: "delay_line",
     inputs: &[IN_FOLLOW],
     params: PARAMS,
 };
+
+/// Longest delay of a `delay_line`, seconds.
+pub const MAX_TIME_S: f64 = 10.0;
+
+/// Registry entry: `strip:delay_line { time_ms | time_s | frames | note }`.
+pub static KIND: NodeKind = NodeKind {
+    name: "delay_line",
+    doc: "A plain delay by a whole number of frames (`gain_db` automatable); the one node that may close a feedback loop in the routing.",
+    role: Role::Insert,
+    desc: &DESC,
+    options: &[
+        OptionDesc::num(
+            "time_s",
+            Unit::Seconds,
+            0.0,
+            MAX_TIME_S,
+            OptDefault::Num(0.25),
+            "delay in seconds (rounded to the nearest frame)",
+        ),
+        OptionDesc::num(
+            "frames",
+            Unit::Count,
+            0.0,
+            MAX_TIME_S * 768_000.0,
+            OptDefault::None,
+            "delay in frames (overrides the time); at most 10 s",
+        )
+        .integer(),
+    ],
+    aliases: &[
+        Alias {
+            key: "time_ms",
+            target: "time_s",
+            conversion: Conversion::Scale(0.001),
+            doc: "delay in milliseconds",
+        },
+        Alias {
+            key: "note",
+            target: "time_s",
+            conversion: Conversion::NoteSeconds(1.0),
+            doc: "delay as a note value at the session tempo: \"1/8\", \"1/8.\" (dotted), \"1/8t\" (triplet)",
+        },
+    ],
+    check: check_frames,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |c| Ok(Box::new(Delay::new(time_of(c)))),
+};
+
+fn time_of(c: &Config) -> DelayTime {
+    match c.opt_num("frames") {
+        Some(f) => DelayTime::Frames(f as u64),
+        None => DelayTime::Seconds(c.num("time_s")),
+    }
+}
+
+fn check_frames(c: &Config, s: &Session) -> Result<(), String> {
+    match c.opt_num("frames") {
+        Some(f) if f > MAX_TIME_S * s.sample_rate => Err(format!(
+            "frames = {f} is out of range; allowed 0 to {} (10 s at {} Hz)",
+            MAX_TIME_S * s.sample_rate,
+            s.sample_rate
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// How long the delay is.
 #[derive(Clone, Copy, Debug, PartialEq)]

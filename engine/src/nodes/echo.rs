@@ -6,6 +6,9 @@
 use crate::dsp::echo::{Echo as Dsp, EchoParams};
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
+use crate::registry::{
+    all_params, no_check, no_initial, Alias, Conversion, NodeKind, OptDefault, OptionDesc, Role,
+};
 
 /// Longest delay time.
 pub const MAX_TIME_S: f64 = 10.0;
@@ -44,6 +47,59 @@ pub static DESC: NodeDesc = NodeDesc {
     kind: "delay",
     inputs: &[IN_FOLLOW],
     params: PARAMS,
+};
+
+/// Registry entry: `strip:delay { time_ms | time_s | note, feedback, ping_pong, ... }`.
+pub static KIND: NodeKind = NodeKind {
+    name: "delay",
+    doc: "A musical echo: time in ms or note values (automatable, glides without clicks), feedback, ping-pong, filtered feedback, wet/dry.",
+    role: Role::Insert,
+    desc: &DESC,
+    options: &[
+        OptionDesc::bool("ping_pong", false, "alternate the repeats between left and right"),
+        OptionDesc::num(
+            "lowpass_hz",
+            Unit::Hz,
+            20.0,
+            24000.0,
+            OptDefault::None,
+            "low-pass in the feedback path (darker repeats)",
+        )
+        .below_nyquist(0.99),
+        OptionDesc::num(
+            "highpass_hz",
+            Unit::Hz,
+            10.0,
+            24000.0,
+            OptDefault::None,
+            "high-pass in the feedback path (thinner repeats)",
+        )
+        .below_nyquist(0.99),
+    ],
+    aliases: &[
+        Alias {
+            key: "time_s",
+            target: "time_ms",
+            conversion: Conversion::Scale(1000.0),
+            doc: "delay time in seconds",
+        },
+        Alias {
+            key: "note",
+            target: "time_ms",
+            conversion: Conversion::NoteSeconds(1000.0),
+            doc: "delay time as a note value at the session tempo: \"1/8\", \"1/8.\", \"1/8t\"",
+        },
+    ],
+    check: no_check,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |c| {
+        Ok(Box::new(Echo::new(
+            c.flag("ping_pong"),
+            c.opt_num("lowpass_hz"),
+            c.opt_num("highpass_hz"),
+        )))
+    },
 };
 
 /// The echo node.

@@ -6,6 +6,7 @@
 use crate::dsp::biquad::{Cascade, FilterKind, FilterParams};
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
+use crate::registry::{no_initial, NodeKind, OptDefault, OptKind, OptionDesc, Role};
 
 /// Most bands one `eq` holds.
 pub const MAX_BANDS: usize = 8;
@@ -14,7 +15,7 @@ macro_rules! band_params {
     ($($n:literal),*) => {
         &[$(
             ParamDesc::new(concat!("b", $n, "_hz"), Unit::Hz, 10.0, 24000.0, 1000.0, "band centre or corner frequency in Hz"),
-            ParamDesc::new(concat!("b", $n, "_q"), Unit::Ratio, 0.025, 40.0, std::f32::consts::FRAC_1_SQRT_2, "band Q (shelves: α = sin w0 / 2Q)"),
+            ParamDesc::new(concat!("b", $n, "_q"), Unit::Linear, 0.025, 40.0, std::f32::consts::FRAC_1_SQRT_2, "band Q (shelves: α = sin w0 / 2Q)").with_smoothing(crate::param::Smoothing::Log),
             ParamDesc::new(concat!("b", $n, "_gain_db"), Unit::Db, -48.0, 48.0, 0.0, "band gain in dB (bell and shelves)"),
         )*]
     };
@@ -25,6 +26,54 @@ pub static DESC: NodeDesc = NodeDesc {
     kind: "eq",
     inputs: &[IN_FOLLOW],
     params: band_params!(1, 2, 3, 4, 5, 6, 7, 8),
+};
+
+/// Band shapes by name, in the order of [`band_kind`].
+pub const BAND_TYPES: &[&str] = &[
+    "bell",
+    "low_shelf",
+    "high_shelf",
+    "highpass",
+    "lowpass",
+    "notch",
+    "bandpass",
+    "allpass",
+];
+
+/// Registry entry: `strip:eq { mix.bell { hz, q, gain_db }, ... }`.
+pub static KIND: NodeKind = NodeKind {
+    name: "eq",
+    doc: "Parametric EQ of up to 8 RBJ-cookbook bands (bell, shelves, high/low-pass, notch, band-pass, all-pass); band n has `b<n>_hz`, `b<n>_q`, `b<n>_gain_db`, all automatable.",
+    role: Role::Insert,
+    desc: &DESC,
+    options: &[OptionDesc {
+        key: "bands",
+        kind: OptKind::Words {
+            choices: BAND_TYPES,
+            max_len: MAX_BANDS,
+        },
+        default: OptDefault::None,
+        doc: "the shape of each band, in order (set by the band tables: mix.bell{...}, ...)",
+        user: true,
+    }],
+    aliases: &[],
+    check: |c, _| {
+        if c.words("bands").is_empty() {
+            Err("needs at least one band, e.g. :eq { mix.bell { hz = 1000, q = 1, gain_db = 3 } }".into())
+        } else {
+            Ok(())
+        }
+    },
+    has_param: |c, i| i / 3 < c.words("bands").len(),
+    initial_params: no_initial,
+    build: |c| {
+        let kinds = c
+            .words("bands")
+            .iter()
+            .map(|w| band_kind(w).ok_or_else(|| format!("unknown band shape \"{w}\"")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Box::new(Eq::new(kinds)))
+    },
 };
 
 /// The shape of each band, by name as used in Lua (`mix.bell`, `mix.low_shelf`, …).

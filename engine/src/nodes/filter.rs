@@ -2,8 +2,10 @@
 //! sections, exactly −3.01 dB at `hz`). `hz` is automatable.
 
 use crate::dsp::biquad::{butterworth_q, Cascade, FilterKind, FilterParams};
+use crate::graph::Session;
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
+use crate::registry::{all_params, no_initial, Config, NodeKind, OptDefault, OptionDesc, Role};
 
 /// `highpass` kind.
 pub static HIGHPASS: NodeDesc = NodeDesc {
@@ -31,6 +33,55 @@ pub static LOWPASS: NodeDesc = NodeDesc {
         12000.0,
         "corner frequency in Hz (−3 dB)",
     )],
+};
+
+const SLOPE: OptionDesc = OptionDesc::num(
+    "slope_db",
+    Unit::Db,
+    12.0,
+    48.0,
+    OptDefault::Num(12.0),
+    "steepness in dB/octave: 12, 24, 36 or 48",
+);
+
+fn check_slope(c: &Config, _: &Session) -> Result<(), String> {
+    let s = c.num("slope_db");
+    if [12.0, 24.0, 36.0, 48.0].contains(&s) {
+        Ok(())
+    } else {
+        Err(format!(
+            "slope_db = {} is not available; use 12, 24, 36 or 48 (dB/octave)",
+            crate::param::trim(s)
+        ))
+    }
+}
+
+/// Registry entry: `strip:highpass { hz, slope_db }`.
+pub static HIGHPASS_KIND: NodeKind = NodeKind {
+    name: "highpass",
+    doc: "Butterworth high-pass (−3.01 dB at `hz`, automatable).",
+    role: Role::Insert,
+    desc: &HIGHPASS,
+    options: &[SLOPE],
+    aliases: &[],
+    check: check_slope,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |c| Ok(Box::new(Filter::new(true, c.num("slope_db") as u32))),
+};
+
+/// Registry entry: `strip:lowpass { hz, slope_db }`.
+pub static LOWPASS_KIND: NodeKind = NodeKind {
+    name: "lowpass",
+    doc: "Butterworth low-pass (−3.01 dB at `hz`, automatable).",
+    role: Role::Insert,
+    desc: &LOWPASS,
+    options: &[SLOPE],
+    aliases: &[],
+    check: check_slope,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |c| Ok(Box::new(Filter::new(false, c.num("slope_db") as u32))),
 };
 
 /// A Butterworth high- or low-pass.

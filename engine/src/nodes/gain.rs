@@ -2,6 +2,7 @@
 
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
+use crate::registry::{all_params, no_check, no_initial, NodeKind, Role};
 use crate::units::db_to_gain;
 
 /// Parameters of [`Gain`].
@@ -19,6 +20,20 @@ pub static DESC: NodeDesc = NodeDesc {
     kind: "gain",
     inputs: &[IN_FOLLOW],
     params: PARAMS,
+};
+
+/// Registry entry: `strip:gain { gain_db }` (also every fader and send).
+pub static KIND: NodeKind = NodeKind {
+    name: "gain",
+    doc: "A gain stage: multiplies the signal by `gain_db` (−120 dB is silence).",
+    role: Role::Insert,
+    desc: &DESC,
+    options: &[],
+    aliases: &[],
+    check: no_check,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |_| Ok(Box::new(Gain)),
 };
 
 /// Index of `gain_db`.

@@ -6,6 +6,7 @@ use crate::node::{
     Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW, SIDECHAIN_FOLLOW,
 };
 use crate::param::{ParamDesc, Unit};
+use crate::registry::{all_params, no_check, no_initial, NodeKind, Role};
 
 /// Parameters (automatable).
 pub const PARAMS: &[ParamDesc] = &[
@@ -72,6 +73,20 @@ pub static DESC: NodeDesc = NodeDesc {
     kind: "gate",
     inputs: &[IN_FOLLOW, SIDECHAIN_FOLLOW],
     params: PARAMS,
+};
+
+/// Registry entry: `strip:gate { threshold_db, ..., sidechain = strip }`.
+pub static KIND: NodeKind = NodeKind {
+    name: "gate",
+    doc: "Noise gate and downward expander (ratio 100 gates, lower ratios expand), with hold, hysteresis and an optional sidechain key.",
+    role: Role::Insert,
+    desc: &DESC,
+    options: &[],
+    aliases: &[],
+    check: no_check,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |_| Ok(Box::new(Gate::default())),
 };
 
 /// The gate node.

@@ -15,10 +15,10 @@ use crate::dsp::voice::{Drum, DrumKind, Instrument, Synth, SynthPreset};
 use crate::graph::Session;
 use crate::node::{Node, NodeDesc, ParamValue, ProcessConfig, ProcessContext, ProcessStatus};
 use crate::param::{ParamDesc, Unit};
-use crate::script::Opts;
+use crate::registry::{
+    all_params, no_initial, Alias, Config, Conversion, NodeKind, OptDefault, OptionDesc, Role,
+};
 use crate::units::db_to_gain;
-
-pub use crate::script::inserts_built::Built;
 
 const LEVEL: ParamDesc = ParamDesc::new(
     "level_db",
@@ -65,6 +65,179 @@ pub static SYNTH_DESC: NodeDesc = NodeDesc {
     kind: "synth",
     inputs: &[],
     params: &[LEVEL],
+};
+
+/// Longest step pattern, in characters.
+pub const MAX_PATTERN_CHARS: usize = 100_000;
+
+const START: OptionDesc = OptionDesc::num(
+    "start_s",
+    Unit::Seconds,
+    0.0,
+    36_000.0,
+    OptDefault::Num(0.0),
+    "when the source starts, seconds into the song",
+);
+const LENGTH: OptionDesc = OptionDesc::num(
+    "length_s",
+    Unit::Seconds,
+    0.0,
+    36_000.0,
+    OptDefault::None,
+    "how long it plays (default: to the session's length_s)",
+);
+const SEED: OptionDesc = OptionDesc::num(
+    "seed",
+    Unit::Count,
+    0.0,
+    1e15,
+    OptDefault::Num(1.0),
+    "random seed (the same seed gives the same sound)",
+)
+.integer();
+const STEPS: OptionDesc = OptionDesc::num(
+    "steps_per_beat",
+    Unit::Count,
+    1.0,
+    64.0,
+    OptDefault::Num(4.0),
+    "pattern steps per beat (4 = 16th notes)",
+)
+.integer();
+const SWING: OptionDesc = OptionDesc::num(
+    "swing",
+    Unit::Linear,
+    0.0,
+    0.75,
+    OptDefault::Num(0.0),
+    "delay of every second step, as a share of a step",
+);
+const TEMPO: OptionDesc = OptionDesc::num(
+    "tempo_bpm",
+    Unit::Count,
+    20.0,
+    400.0,
+    OptDefault::Num(120.0),
+    "tempo of the pattern (the session's)",
+)
+.hidden();
+const PATTERN: OptionDesc = OptionDesc {
+    key: "pattern",
+    kind: crate::registry::OptKind::Text(MAX_PATTERN_CHARS),
+    default: OptDefault::None,
+    doc: "the step pattern: drums one character a step (X x o . -), synths space-separated notes, chords, . rests, _ holds",
+    user: true,
+};
+const PLACEMENT_ALIASES: &[Alias] = &[
+    Alias {
+        key: "start_bar",
+        target: "start_s",
+        conversion: Conversion::BarSeconds,
+        doc: "when the source starts, as a bar number (1 = the start)",
+    },
+    Alias {
+        key: "bars",
+        target: "length_s",
+        conversion: Conversion::BarsSeconds,
+        doc: "how long it plays, in bars",
+    },
+];
+
+/// Registry entry: `{ osc = "saw", hz = 110, level_db = -12 }`.
+pub static OSC_KIND: NodeKind = NodeKind {
+    name: "osc",
+    doc: "Band-limited oscillator: sine, saw, square or triangle at `hz` (automatable).",
+    role: Role::Source { selector: "osc" },
+    desc: &OSC_DESC,
+    options: &[
+        OptionDesc::choice(
+            "osc",
+            &["sine", "saw", "square", "triangle"],
+            OptDefault::None,
+            "waveform",
+        ),
+        START,
+        LENGTH,
+    ],
+    aliases: PLACEMENT_ALIASES,
+    check: check_generator,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |c| build(c, &OSC_DESC),
+};
+
+/// Registry entry: `{ noise = "pink", level_db = -20 }`.
+pub static NOISE_KIND: NodeKind = NodeKind {
+    name: "noise",
+    doc: "White or pink noise (seeded, reproducible).",
+    role: Role::Source { selector: "noise" },
+    desc: &NOISE_DESC,
+    options: &[
+        OptionDesc::choice("noise", &["white", "pink"], OptDefault::None, "colour"),
+        SEED,
+        START,
+        LENGTH,
+    ],
+    aliases: PLACEMENT_ALIASES,
+    check: check_generator,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |c| build(c, &NOISE_DESC),
+};
+
+/// Registry entry: `{ drum = "kick", pattern = "X...x..." }`.
+pub static DRUM_KIND: NodeKind = NodeKind {
+    name: "drum",
+    doc: "A drum voice (kick, snare, hat, open_hat, clap) played by a step pattern at the session tempo.",
+    role: Role::Source { selector: "drum" },
+    desc: &DRUM_DESC,
+    options: &[
+        OptionDesc::choice(
+            "drum",
+            &["kick", "snare", "hat", "open_hat", "clap"],
+            OptDefault::None,
+            "voice",
+        ),
+        PATTERN,
+        SEED,
+        STEPS,
+        SWING,
+        TEMPO,
+        START,
+        LENGTH,
+    ],
+    aliases: PLACEMENT_ALIASES,
+    check: check_generator,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |c| build(c, &DRUM_DESC),
+};
+
+/// Registry entry: `{ synth = "bass", pattern = "c2 . eb2 _" }`.
+pub static SYNTH_KIND: NodeKind = NodeKind {
+    name: "synth",
+    doc: "A synth preset (bass, pad, lead, pluck) played by a step pattern of notes and chords at the session tempo.",
+    role: Role::Source { selector: "synth" },
+    desc: &SYNTH_DESC,
+    options: &[
+        OptionDesc::choice(
+            "synth",
+            &["bass", "pad", "lead", "pluck"],
+            OptDefault::None,
+            "preset",
+        ),
+        PATTERN,
+        STEPS,
+        SWING,
+        TEMPO,
+        START,
+        LENGTH,
+    ],
+    aliases: PLACEMENT_ALIASES,
+    check: check_generator,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |c| build(c, &SYNTH_DESC),
 };
 
 #[derive(Clone, Debug)]
@@ -117,79 +290,60 @@ impl From<GenConfig> for Generator {
     }
 }
 
-/// Builds a generator source from a track's option table; `length_s` of the session is the
-/// default length of sequenced and continuous sources.
-pub fn from_options(o: &mut Opts, session: Session) -> Result<Built, String> {
-    let tempo = session.tempo;
-    let start_s = match (
-        o.num_in("start_s", 0.0, 1e6, " s"),
-        o.num_in("start_bar", 1.0, 1e5, ""),
-    ) {
-        (Some(s), _) => s,
-        (None, Some(b)) => tempo.bar_s(b),
-        (None, None) => 0.0,
-    };
-    let length_s = match (
-        o.num_in("length_s", 0.0, 1e6, " s"),
-        o.num_in("bars", 0.0, 1e5, ""),
-    ) {
-        (Some(l), _) => Some(l),
-        (None, Some(b)) => Some(b * tempo.beats_per_bar as f64 * tempo.beat_s()),
-        (None, None) => None,
-    };
-    let seed = o.num_in("seed", 0.0, 1e15, "").unwrap_or(1.0) as u64;
-    let steps_per_beat = o.num_in("steps_per_beat", 1.0, 64.0, "").unwrap_or(4.0) as u32;
-    let swing = o.num_in("swing", 0.0, 0.75, "").unwrap_or(0.0);
-    let pattern = |o: &mut Opts| -> Result<Arc<Pattern>, String> {
-        let text = o
-            .str("pattern")
-            .ok_or("needs pattern = \"...\" (e.g. \"x...x...\" or \"c2 . eb2 .\")")?;
-        Pattern::parse(&text)
-            .map(Arc::new)
-            .map_err(|e| format!("pattern: {e}"))
-    };
-    let (kind, desc) = if let Some(w) = o.str("osc") {
-        let wf = Waveform::from_name(&w).ok_or_else(|| {
-            format!("osc = \"{w}\" is not a waveform; use sine, saw, square or triangle")
-        })?;
-        (Kind::Osc(wf), &OSC_DESC)
-    } else if let Some(n) = o.str("noise") {
-        match n.as_str() {
-            "white" => (Kind::White(seed), &NOISE_DESC),
-            "pink" => (Kind::Pink(seed), &NOISE_DESC),
-            other => return Err(format!("noise = \"{other}\"; use \"white\" or \"pink\"")),
-        }
-    } else if let Some(d) = o.str("drum") {
-        let k = DrumKind::from_name(&d).ok_or_else(|| {
-            format!("drum = \"{d}\" is not a drum; use kick, snare, hat, open_hat or clap")
-        })?;
-        (Kind::Drum(k, seed, pattern(o)?), &DRUM_DESC)
-    } else if let Some(s) = o.str("synth") {
-        let p = SynthPreset::from_name(&s).ok_or_else(|| {
-            format!("synth = \"{s}\" is not a preset; use bass, pad, lead or pluck")
-        })?;
-        (Kind::Synth(p, pattern(o)?), &SYNTH_DESC)
-    } else {
-        return Err("no generator given".into());
-    };
+fn check_generator(c: &Config, _: &Session) -> Result<(), String> {
+    kind_of(c, &OSC_DESC).map(|_| ())
+}
+
+fn pattern(c: &Config) -> Result<Arc<Pattern>, String> {
+    let text = c
+        .text("pattern")
+        .ok_or("needs pattern = \"...\" (e.g. \"x...x...\" or \"c2 . eb2 .\")")?;
+    Pattern::parse(text)
+        .map(Arc::new)
+        .map_err(|e| format!("pattern: {e}"))
+}
+
+/// The generator a config selects (its selector option names the variant).
+fn kind_of(c: &Config, fallback: &'static NodeDesc) -> Result<Kind, String> {
+    let seed = c.num("seed") as u64;
+    if let Some(w) = c.text("osc") {
+        let wf =
+            Waveform::from_name(w).ok_or_else(|| format!("osc = \"{w}\" is not a waveform"))?;
+        return Ok(Kind::Osc(wf));
+    }
+    if let Some(n) = c.text("noise") {
+        return Ok(if n == "pink" {
+            Kind::Pink(seed)
+        } else {
+            Kind::White(seed)
+        });
+    }
+    if let Some(d) = c.text("drum") {
+        let k = DrumKind::from_name(d).ok_or_else(|| format!("drum = \"{d}\" is not a drum"))?;
+        return Ok(Kind::Drum(k, seed, pattern(c)?));
+    }
+    if let Some(p) = c.text("synth") {
+        let k =
+            SynthPreset::from_name(p).ok_or_else(|| format!("synth = \"{p}\" is not a preset"))?;
+        return Ok(Kind::Synth(k, pattern(c)?));
+    }
+    Err(format!(
+        "{} needs its {} option",
+        fallback.kind, fallback.kind
+    ))
+}
+
+fn build(c: &Config, desc: &'static NodeDesc) -> Result<Box<dyn Node>, String> {
     let cfg = GenConfig {
-        kind,
-        tempo_bpm: tempo.bpm,
-        steps_per_beat,
-        swing,
-        start_s,
-        length_s,
+        kind: kind_of(c, desc)?,
+        tempo_bpm: c.num("tempo_bpm"),
+        steps_per_beat: c.num("steps_per_beat").max(1.0) as u32,
+        swing: c.num("swing"),
+        start_s: c.num("start_s"),
+        length_s: c.opt_num("length_s"),
         desc,
     };
-    let config = format!("{cfg:?}");
-    let initial: Vec<(usize, f32)> = o.params(desc);
-    Ok(Built {
-        desc,
-        factory: Arc::new(move || Box::new(Generator::from(cfg.clone()))),
-        config,
-        sidechain: None,
-        initial,
-    })
+    Ok(Box::new(Generator::from(cfg)))
 }
 
 impl Node for Generator {

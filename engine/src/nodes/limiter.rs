@@ -8,6 +8,7 @@ use super::compressor::GainReductionMeter;
 use crate::dsp::limiter::Limiter as Dsp;
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
+use crate::registry::{all_params, no_check, no_initial, NodeKind, OptDefault, OptionDesc, Role};
 
 /// Parameters (automatable).
 pub const PARAMS: &[ParamDesc] = &[
@@ -34,6 +35,30 @@ pub static DESC: NodeDesc = NodeDesc {
     kind: "limit",
     inputs: &[IN_FOLLOW],
     params: PARAMS,
+};
+
+/// Registry entry: `strip:limit { ceiling_db, release_ms, lookahead_ms, true_peak }`.
+pub static KIND: NodeKind = NodeKind {
+    name: "limit",
+    doc: "Lookahead brick-wall limiter, true-peak aware: the output stays at or below `ceiling_db`. The lookahead is compensated.",
+    role: Role::Insert,
+    desc: &DESC,
+    options: &[
+        OptionDesc::num(
+            "lookahead_ms",
+            Unit::Ms,
+            0.0,
+            100.0,
+            OptDefault::Num(5.0),
+            "lookahead (reported as latency and compensated)",
+        ),
+        OptionDesc::bool("true_peak", true, "hold the true (inter-sample) peak, not just the sample peak"),
+    ],
+    aliases: &[],
+    check: no_check,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |c| Ok(Box::new(Limit::new(c.num("lookahead_ms"), c.flag("true_peak")))),
 };
 
 /// The limiter node.

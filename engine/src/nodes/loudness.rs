@@ -18,7 +18,10 @@ use std::sync::Arc;
 
 use crate::dsp::limiter::Limiter;
 use crate::dsp::loudness::LoudnessMeter;
+use crate::graph::Session;
 use crate::node::{Mode, Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
+use crate::param::Unit;
+use crate::registry::{all_params, no_initial, Config, NodeKind, OptDefault, OptionDesc, Role};
 use crate::units::db_to_gain;
 
 /// Kind description (no automatable parameters: the gain is computed).
@@ -27,6 +30,63 @@ pub static DESC: NodeDesc = NodeDesc {
     inputs: &[IN_FOLLOW],
     params: &[],
 };
+
+/// Registry entry: `strip:loudness { target_lufs, ceiling_db }` or `{ gain_db, ceiling_db }`.
+pub static KIND: NodeKind = NodeKind {
+    name: "loudness",
+    doc: "Brings the programme to `target_lufs` (integrated, BS.1770 gated) into a true-peak limiter at `ceiling_db`; offline it measures the whole programme first. `gain_db` applies a fixed gain instead.",
+    role: Role::Insert,
+    desc: &DESC,
+    options: &[
+        OptionDesc::num(
+            "target_lufs",
+            Unit::Lufs,
+            -70.0,
+            0.0,
+            OptDefault::Num(-14.0),
+            "integrated loudness to reach",
+        ),
+        OptionDesc::num(
+            "ceiling_db",
+            Unit::DbTp,
+            -60.0,
+            0.0,
+            OptDefault::Num(-1.0),
+            "true-peak ceiling of the limiter",
+        ),
+        OptionDesc::num(
+            "gain_db",
+            Unit::Db,
+            -60.0,
+            60.0,
+            OptDefault::None,
+            "a fixed gain instead of a target (album mastering)",
+        ),
+    ],
+    aliases: &[],
+    check: check_target,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |c| {
+        let ceiling = c.num("ceiling_db");
+        Ok(Box::new(match c.opt_num("gain_db") {
+            Some(g) => Loudness::with_gain(g, ceiling),
+            None => Loudness::new(c.num("target_lufs"), ceiling),
+        }))
+    },
+};
+
+fn check_target(c: &Config, _: &Session) -> Result<(), String> {
+    let (target, ceiling) = (c.num("target_lufs"), c.num("ceiling_db"));
+    if c.opt_num("gain_db").is_none() && target > ceiling {
+        return Err(format!(
+            "target_lufs = {target} LUFS is louder than ceiling_db = {ceiling} dBTP allows; \
+             allowed -70 LUFS to {ceiling} LUFS with this ceiling (music that loud would be \
+             limited flat) — lower the target or raise the ceiling"
+        ));
+    }
+    Ok(())
+}
 
 /// Most analysis passes before giving up on the target: the input pass and up to five
 /// output passes (a heavily limited master can need four corrections to land within 0.05 LU).
@@ -267,6 +327,17 @@ impl Node for Loudness {
                     store(&cell.gain_db, g + (err / slope).clamp(-12.0, 12.0));
                 }
             }
+        }
+    }
+
+    fn analysis_state(&self) -> Option<Arc<dyn std::any::Any + Send + Sync>> {
+        Some(self.cell.clone())
+    }
+
+    fn resume_analysis(&mut self, state: Arc<dyn std::any::Any + Send + Sync>) {
+        if let Ok(cell) = state.downcast::<LoudnessCell>() {
+            self.cell = cell;
+            self.gain = db_to_gain(load(&self.cell.gain_db) as f32);
         }
     }
 

@@ -1,6 +1,7 @@
 //! `meter`: a peak-meter tap. Passes the signal through and publishes the peak of each channel
 //! (max since the last read) through atomics, so a UI thread can read it without locks.
 
+use crate::registry::{all_params, no_check, no_initial, NodeKind, Role};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -12,6 +13,20 @@ pub static DESC: NodeDesc = NodeDesc {
     kind: "meter",
     inputs: &[IN_FOLLOW],
     params: &[],
+};
+
+/// Registry entry: `strip:meter {}`.
+pub static KIND: NodeKind = NodeKind {
+    name: "meter",
+    doc: "A peak-meter tap: passes the signal through and publishes each channel's peak.",
+    role: Role::Insert,
+    desc: &DESC,
+    options: &[],
+    aliases: &[],
+    check: no_check,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |_| Ok(Box::new(Meter::default())),
 };
 
 /// Peak values shared between the audio thread (writer) and readers.

@@ -19,7 +19,6 @@ pub use pan::Pan;
 pub use player::{Placement, Player};
 pub use polarity::Polarity;
 pub use sum::Sum;
-pub mod catalogue;
 pub mod compressor;
 pub mod deess;
 pub mod echo;
@@ -33,6 +32,36 @@ pub mod multiband;
 pub mod reverb;
 pub mod saturate;
 pub mod width;
+
+/// Every node kind scripts and deserialised graphs may use: the registry
+/// ([`crate::registry`]). Inserts appear in this order in the docs.
+pub static KINDS: &[&crate::registry::NodeKind] = &[
+    &eq::KIND,
+    &filter::HIGHPASS_KIND,
+    &filter::LOWPASS_KIND,
+    &compressor::KIND,
+    &gate::KIND,
+    &deess::KIND,
+    &limiter::KIND,
+    &loudness::KIND,
+    &echo::KIND,
+    &delay::KIND,
+    &reverb::KIND,
+    &saturate::KIND,
+    &width::KIND,
+    &multiband::KIND,
+    &gain::KIND,
+    &polarity::KIND,
+    &mute::KIND,
+    &meter::KIND,
+    &generators::OSC_KIND,
+    &generators::NOISE_KIND,
+    &generators::DRUM_KIND,
+    &generators::SYNTH_KIND,
+    &player::KIND,
+    &sum::KIND,
+    &pan::KIND,
+];
 
 /// `Silent` once the input is silent and the node's output has decayed below −180 dBFS, else
 /// `Continue`: for nodes with short internal memories (filters, oversamplers).

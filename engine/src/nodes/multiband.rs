@@ -7,6 +7,9 @@ use crate::dsp::crossover::{Crossover, Slope};
 use crate::dsp::dynamics::{Compressor, CompressorParams};
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
+use crate::registry::{
+    no_check, no_initial, Config, NodeKind, OptDefault, OptKind, OptionDesc, Role,
+};
 
 /// Most bands.
 pub const MAX_BANDS: usize = 4;
@@ -74,6 +77,34 @@ pub static DESC: NodeDesc = NodeDesc {
     kind: "multiband",
     inputs: &[IN_FOLLOW],
     params: &PARAMS,
+};
+
+/// Registry entry: `strip:multiband { crossovers_hz, b1_threshold_db, b1_ratio, ..., attack_ms, release_ms }`.
+pub static KIND: NodeKind = NodeKind {
+    name: "multiband",
+    doc: "A 2–4 band compressor on Linkwitz–Riley crossovers that sum back flat when nothing compresses; band n has `b<n>_threshold_db` and `b<n>_ratio`.",
+    role: Role::Insert,
+    desc: &DESC,
+    options: &[OptionDesc {
+        key: "crossovers_hz",
+        kind: OptKind::List {
+            unit: Unit::Hz,
+            min: 10.0,
+            max: 24000.0,
+            nyquist: Some(0.9),
+            min_len: 1,
+            max_len: MAX_BANDS - 1,
+            rising: true,
+        },
+        default: OptDefault::List(&[200.0, 2000.0, 8000.0]),
+        doc: "crossover frequencies, rising: 1 to 3 of them make 2 to 4 bands",
+        user: true,
+    }],
+    aliases: &[],
+    check: no_check,
+    has_param: |c, i| i >= 2 * MAX_BANDS || i / 2 <= c.list("crossovers_hz").len(),
+    initial_params: no_initial,
+    build: |c: &Config| Ok(Box::new(Multiband::new(c.list("crossovers_hz").to_vec()))),
 };
 
 /// The multiband compressor node.

@@ -2,6 +2,7 @@
 
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
+use crate::registry::{all_params, no_check, no_initial, NodeKind, Role};
 
 /// Parameters of [`Mute`].
 pub const PARAMS: &[ParamDesc] = &[ParamDesc::new(
@@ -18,6 +19,20 @@ pub static DESC: NodeDesc = NodeDesc {
     kind: "mute",
     inputs: &[IN_FOLLOW],
     params: PARAMS,
+};
+
+/// Registry entry: `strip:mute { mute }`.
+pub static KIND: NodeKind = NodeKind {
+    name: "mute",
+    doc: "Silences the signal while `mute` is 1 (true), with a 5 ms fade so toggling never clicks.",
+    role: Role::Insert,
+    desc: &DESC,
+    options: &[],
+    aliases: &[],
+    check: no_check,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |_| Ok(Box::new(Mute::default())),
 };
 
 /// Fade time of a mute toggle.

@@ -2,6 +2,7 @@
 //! centre, L² + R² = 1 everywhere), or balances a stereo source (0 dB at centre:
 //! L × min(1, 1 − p), R × min(1, 1 + p)). Wider sources pass through unchanged.
 
+use crate::registry::{all_params, no_check, no_initial, NodeKind, Role};
 use std::f32::consts::FRAC_PI_4;
 
 use crate::node::{
@@ -24,6 +25,20 @@ pub static DESC: NodeDesc = NodeDesc {
     kind: "pan",
     inputs: &[IN_FOLLOW],
     params: PARAMS,
+};
+
+/// Registry entry: the pan stage of every strip.
+pub static KIND: NodeKind = NodeKind {
+    name: "pan",
+    doc: "Constant-power (−3 dB) panner for mono sources, balance for stereo ones.",
+    role: Role::Internal,
+    desc: &DESC,
+    options: &[],
+    aliases: &[],
+    check: no_check,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |_| Ok(Box::new(Pan)),
 };
 
 /// The panner.

@@ -30,6 +30,10 @@ use crate::io::decode::AudioInfo;
 use crate::io::resample::{frames_at_rate, AudioStream};
 use crate::io::wav::WavInfo;
 use crate::node::{Mode, Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus};
+use crate::param::Unit;
+use crate::registry::{
+    all_params, no_initial, Config, NodeKind, OptDefault, OptKind, OptionDesc, Role,
+};
 
 /// Kind description.
 pub static DESC: NodeDesc = NodeDesc {
@@ -37,6 +41,74 @@ pub static DESC: NodeDesc = NodeDesc {
     inputs: &[],
     params: &[],
 };
+
+/// Registry entry: the source of a file track, `mix.track(name, { file = "x.wav", ... })`.
+pub static KIND: NodeKind = NodeKind {
+    name: "player",
+    doc: "Streams an audio file (WAV, FLAC, MP3, Ogg Vorbis; any rate, resampled to the session's) placed on the timeline.",
+    role: Role::Internal,
+    desc: &DESC,
+    options: &[
+        OptionDesc {
+            key: "file",
+            kind: OptKind::Text(4096),
+            default: OptDefault::None,
+            doc: "the audio file (resolved against the script's folder)",
+            user: true,
+        },
+        OptionDesc::num(
+            "start_s",
+            Unit::Seconds,
+            0.0,
+            1e6,
+            OptDefault::Num(0.0),
+            "song time at which the file starts",
+        ),
+        OptionDesc::num(
+            "trim_start_s",
+            Unit::Seconds,
+            0.0,
+            1e6,
+            OptDefault::Num(0.0),
+            "seconds skipped at the start of the file",
+        ),
+        OptionDesc::num(
+            "length_s",
+            Unit::Seconds,
+            0.0,
+            1e6,
+            OptDefault::None,
+            "seconds played at most, after the trim",
+        ),
+        OptionDesc {
+            key: "stamp",
+            kind: OptKind::Text(64),
+            default: OptDefault::None,
+            doc: "the file's size and modification time (a changed file is a new node)",
+            user: false,
+        },
+    ],
+    aliases: &[],
+    check: |c, _| match c.text("file") {
+        Some(_) => Ok(()),
+        None => Err("needs a file".into()),
+    },
+    has_param: all_params,
+    initial_params: no_initial,
+    build: build_player,
+};
+
+fn build_player(c: &Config) -> Result<Box<dyn Node>, String> {
+    let file = c.text("file").ok_or("needs a file")?;
+    let info = crate::io::decode::probe_audio(std::path::Path::new(file))
+        .map_err(|e| e.message.to_string())?;
+    let placement = Placement {
+        start_s: c.num("start_s"),
+        trim_start_s: c.num("trim_start_s"),
+        length_s: c.opt_num("length_s"),
+    };
+    Ok(Box::new(Player::new(info, placement)))
+}
 
 /// Frames the ring holds ahead of the playhead.
 pub const RING_FRAMES: usize = 1 << 15;

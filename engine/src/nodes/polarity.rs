@@ -2,6 +2,7 @@
 
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
+use crate::registry::{all_params, no_check, no_initial, NodeKind, Role};
 
 /// Parameters of [`Polarity`].
 pub const PARAMS: &[ParamDesc] = &[ParamDesc::new(
@@ -18,6 +19,20 @@ pub static DESC: NodeDesc = NodeDesc {
     kind: "polarity",
     inputs: &[IN_FOLLOW],
     params: PARAMS,
+};
+
+/// Registry entry: `strip:polarity { invert }`.
+pub static KIND: NodeKind = NodeKind {
+    name: "polarity",
+    doc: "Inverts the signal's polarity while `invert` is 1 (true).",
+    role: Role::Insert,
+    desc: &DESC,
+    options: &[],
+    aliases: &[],
+    check: no_check,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |_| Ok(Box::new(Polarity)),
 };
 
 /// Polarity inversion.

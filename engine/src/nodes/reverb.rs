@@ -5,6 +5,7 @@
 use crate::dsp::reverb::{Reverb as Dsp, ReverbParams};
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
+use crate::registry::{all_params, no_check, no_initial, NodeKind, Role};
 
 /// Longest predelay.
 pub const MAX_PREDELAY_MS: f64 = 500.0;
@@ -66,6 +67,20 @@ pub static DESC: NodeDesc = NodeDesc {
     kind: "reverb",
     inputs: &[IN_FOLLOW],
     params: PARAMS,
+};
+
+/// Registry entry: `strip:reverb { decay_s, predelay_ms, damping, size, wet, dry }`.
+pub static KIND: NodeKind = NodeKind {
+    name: "reverb",
+    doc: "Algorithmic stereo reverb (a 16-line feedback delay network): RT60 `decay_s`, predelay, high-frequency damping, size.",
+    role: Role::Insert,
+    desc: &DESC,
+    options: &[],
+    aliases: &[],
+    check: no_check,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |_| Ok(Box::new(Reverb::default())),
 };
 
 /// The reverb node: stereo out.

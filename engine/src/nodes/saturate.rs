@@ -3,8 +3,10 @@
 //! reported as latency and compensated.
 
 use crate::dsp::saturation::{Curve, Oversampling, Saturator, SaturatorParams};
+use crate::graph::Session;
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
+use crate::registry::{all_params, no_initial, Config, NodeKind, OptDefault, OptionDesc, Role};
 
 /// Parameters (automatable).
 pub const PARAMS: &[ParamDesc] = &[
@@ -33,6 +35,70 @@ pub static DESC: NodeDesc = NodeDesc {
     inputs: &[IN_FOLLOW],
     params: PARAMS,
 };
+
+/// Registry entry: `strip:saturate { drive_db, mix, output_db, curve, oversample, auto_gain }`.
+pub static KIND: NodeKind = NodeKind {
+    name: "saturate",
+    doc: "Saturation (tanh, soft or hard clipping) with oversampling; its latency is compensated.",
+    role: Role::Insert,
+    desc: &DESC,
+    options: &[
+        OptionDesc::choice(
+            "curve",
+            &["tanh", "soft", "hard"],
+            OptDefault::Text("tanh"),
+            "transfer curve",
+        ),
+        OptionDesc::num(
+            "oversample",
+            Unit::Count,
+            1.0,
+            16.0,
+            OptDefault::Num(8.0),
+            "oversampling factor: 1, 2, 4, 8 or 16",
+        ),
+        OptionDesc::bool(
+            "auto_gain",
+            false,
+            "compensate the drive so the level stays about the same",
+        ),
+    ],
+    aliases: &[],
+    check: check_oversample,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |c| {
+        let curve = match c.text("curve") {
+            Some("soft") => Curve::SoftClip,
+            Some("hard") => Curve::HardClip,
+            _ => Curve::Tanh,
+        };
+        let os = oversampling(c.num("oversample")).ok_or("bad oversampling factor")?;
+        Ok(Box::new(Saturate::new(curve, os, c.flag("auto_gain"))))
+    },
+};
+
+fn oversampling(x: f64) -> Option<Oversampling> {
+    Some(match x {
+        1.0 => Oversampling::X1,
+        2.0 => Oversampling::X2,
+        4.0 => Oversampling::X4,
+        8.0 => Oversampling::X8,
+        16.0 => Oversampling::X16,
+        _ => return None,
+    })
+}
+
+fn check_oversample(c: &Config, _: &Session) -> Result<(), String> {
+    let x = c.num("oversample");
+    match oversampling(x) {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "oversample = {} is not available; use 1, 2, 4, 8 or 16",
+            crate::param::trim(x)
+        )),
+    }
+}
 
 /// The saturator node.
 #[derive(Clone, Debug)]

@@ -2,12 +2,36 @@
 //! latencies); the node passes the sum on. Buses and the master are built from it.
 
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
+use crate::param::Unit;
+use crate::registry::{all_params, no_check, no_initial, NodeKind, OptDefault, OptionDesc, Role};
 
 /// Kind description.
 pub static DESC: NodeDesc = NodeDesc {
     kind: "bus",
     inputs: &[IN_FOLLOW],
     params: &[],
+};
+
+/// Registry entry: the summing point of every bus and of the master.
+pub static KIND: NodeKind = NodeKind {
+    name: "bus",
+    doc: "A summing point: the sum of everything routed into it.",
+    role: Role::Internal,
+    desc: &DESC,
+    options: &[OptionDesc::num(
+        "channels",
+        Unit::Count,
+        0.0,
+        crate::buffer::MAX_CHANNELS as f64,
+        OptDefault::Num(2.0),
+        "output channels (2 for a stereo bus); 0 follows the widest input",
+    )
+    .integer()],
+    aliases: &[],
+    check: no_check,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |c| Ok(Box::new(Sum::new(c.num("channels") as usize))),
 };
 
 /// A bus: output = sum of inputs.

@@ -8,6 +8,7 @@ use crate::node::{
     Channels, Node, NodeDesc, PortDesc, ProcessConfig, ProcessContext, ProcessStatus,
 };
 use crate::param::{ParamDesc, Unit};
+use crate::registry::{all_params, no_check, no_initial, NodeKind, OptDefault, OptionDesc, Role};
 
 /// Parameters (automatable).
 pub const PARAMS: &[ParamDesc] = &[ParamDesc::new(
@@ -27,6 +28,27 @@ pub static DESC: NodeDesc = NodeDesc {
         channels: Channels::Fixed(2),
     }],
     params: PARAMS,
+};
+
+/// Registry entry: `strip:width { width, mono_below_hz }`.
+pub static KIND: NodeKind = NodeKind {
+    name: "width",
+    doc: "Stereo width by mid/side (0 mono, 1 unchanged, 2 twice the side), optionally folding the low end to mono.",
+    role: Role::Insert,
+    desc: &DESC,
+    options: &[OptionDesc::num(
+        "mono_below_hz",
+        Unit::Hz,
+        20.0,
+        1000.0,
+        OptDefault::None,
+        "fold everything below this to mono (Linkwitz–Riley 8th order)",
+    )],
+    aliases: &[],
+    check: no_check,
+    has_param: all_params,
+    initial_params: no_initial,
+    build: |c| Ok(Box::new(Width::new(c.opt_num("mono_below_hz")))),
 };
 
 /// The width node.

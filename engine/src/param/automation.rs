@@ -11,7 +11,7 @@
 //! - a curve of points is a `Set` at its first point and `Linear` ramps through the rest.
 
 /// One automation event; times in seconds from the start of the song.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum AutomationEvent {
     /// Jump to `value` at `t_s`.
     Set {
@@ -58,7 +58,7 @@ impl AutomationEvent {
 }
 
 /// The automation of one parameter.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Timeline {
     /// Events in time order (insertion keeps order for equal times).
     pub events: Vec<AutomationEvent>,
@@ -127,11 +127,24 @@ pub struct Segments {
 }
 
 impl Timeline {
-    /// Adds an event, keeping time order.
-    pub fn push(&mut self, e: AutomationEvent) {
+    /// Adds an event after the others. Events must come in time order: one earlier than the
+    /// last event is refused, with the two times (seconds) in the error.
+    pub fn push(&mut self, e: AutomationEvent) -> Result<(), (f64, f64)> {
         let t = e.time_s();
-        let at = self.events.partition_point(|x| x.time_s() <= t);
-        self.events.insert(at, e);
+        if let Some(last) = self.events.last() {
+            if t < last.time_s() {
+                return Err((t, last.time_s()));
+            }
+        }
+        self.events.push(e);
+        Ok(())
+    }
+
+    /// Whether the events are in time order (a deserialised timeline is checked with it).
+    pub fn is_ordered(&self) -> bool {
+        self.events
+            .windows(2)
+            .all(|w| w[0].time_s() <= w[1].time_s())
     }
 
     /// Whether there is any automation.
@@ -155,7 +168,7 @@ impl Timeline {
             match *e {
                 AutomationEvent::Set { t_s, value } => {
                     let t = frame(t_s);
-                    segs.retain(|s| s.start < t);
+                    truncate_from(&mut segs, t);
                     segs.push(Segment {
                         start: t,
                         shape: Shape::Const(value),
@@ -165,7 +178,7 @@ impl Timeline {
                 AutomationEvent::Linear { t_s, value } | AutomationEvent::Exp { t_s, value } => {
                     let t = frame(t_s).max(prev_t);
                     let v1 = value as f64;
-                    segs.retain(|s| s.start < prev_t);
+                    truncate_from(&mut segs, prev_t);
                     let exp = matches!(e, AutomationEvent::Exp { .. })
                         && prev_v != 0.0
                         && v1 != 0.0
@@ -200,7 +213,7 @@ impl Timeline {
                 AutomationEvent::Target { t_s, value, tau_s } => {
                     let t = frame(t_s).max(prev_t);
                     let v0 = value_at(&segs, t) as f64;
-                    segs.retain(|s| s.start < t);
+                    truncate_from(&mut segs, t);
                     segs.push(Segment {
                         start: t,
                         shape: Shape::Target {
@@ -218,6 +231,17 @@ impl Timeline {
             segs: segs.into_boxed_slice(),
             cursor: 0,
         }
+    }
+}
+
+/// Drops the segments that start at or after frame `t`, keeping the first (frame 0) one: events
+/// come in time order, so only trailing segments go and compiling stays linear.
+fn truncate_from(segs: &mut Vec<Segment>, t: u64) {
+    while segs.len() > 1 && segs.last().is_some_and(|s| s.start >= t) {
+        segs.pop();
+    }
+    if t == 0 && segs.len() == 1 && segs[0].start >= t {
+        segs.clear();
     }
 }
 
@@ -293,7 +317,7 @@ mod tests {
         tl.push(AutomationEvent::Set {
             t_s: 0.137,
             value: 1.0,
-        });
+        }).unwrap();
         for block in [1, 17, 64, 512] {
             let out = render(&tl, 0.0, 400, block);
             assert_eq!(out[136], 0.0, "block {block}");
@@ -307,11 +331,11 @@ mod tests {
         tl.push(AutomationEvent::Set {
             t_s: 0.1,
             value: 0.0,
-        });
+        }).unwrap();
         tl.push(AutomationEvent::Linear {
             t_s: 0.2,
             value: 10.0,
-        });
+        }).unwrap();
         let out = render(&tl, 5.0, 300, 17);
         assert_eq!(out[99], 5.0);
         assert_eq!(out[100], 0.0);
@@ -327,16 +351,16 @@ mod tests {
         tl.push(AutomationEvent::Set {
             t_s: 0.0,
             value: 100.0,
-        });
+        }).unwrap();
         tl.push(AutomationEvent::Exp {
             t_s: 0.2,
             value: 10000.0,
-        });
+        }).unwrap();
         tl.push(AutomationEvent::Target {
             t_s: 0.3,
             value: 0.0,
             tau_s: 0.05,
-        });
+        }).unwrap();
         let out = render(&tl, 0.0, 500, 64);
         assert!((out[100] - 1000.0).abs() < 0.01, "{}", out[100]);
         assert_eq!(out[250], 10000.0);

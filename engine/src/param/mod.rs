@@ -30,8 +30,14 @@ pub enum Unit {
     Linear,
     /// Pan/balance position, −1 (left) … +1 (right).
     Pan,
-    /// On/off as 0/1.
+    /// On/off as 0/1 (scripts may write `true`/`false`).
     Switch,
+    /// Loudness units relative to full scale (BS.1770).
+    Lufs,
+    /// True-peak decibels (BS.1770).
+    DbTp,
+    /// A plain count or a quantity without a unit.
+    Count,
 }
 
 impl Unit {
@@ -43,7 +49,9 @@ impl Unit {
             Unit::Ms => " ms",
             Unit::Seconds => " s",
             Unit::Ratio => ":1",
-            Unit::Linear | Unit::Pan | Unit::Switch => "",
+            Unit::Lufs => " LUFS",
+            Unit::DbTp => " dBTP",
+            Unit::Linear | Unit::Pan | Unit::Switch | Unit::Count => "",
         }
     }
 }
@@ -104,6 +112,12 @@ impl ParamDesc {
         }
     }
 
+    /// The same parameter with another glide style.
+    pub const fn with_smoothing(mut self, smoothing: Smoothing) -> Self {
+        self.smoothing = smoothing;
+        self
+    }
+
     /// Checks a user value, returning a sentence naming the parameter, the value, and the range.
     pub fn check(&self, value: f64) -> Result<f32, String> {
         if !value.is_finite() {
@@ -133,7 +147,7 @@ pub fn trim(v: f64) -> String {
 }
 
 /// Initial value and automation of one parameter of one node instance.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ParamSetting {
     /// Value before any automation event (and the target of direct sets).
     pub value: f32,

@@ -20,15 +20,15 @@ pub(super) fn album(lua: &Lua, opts: Table) -> LuaResult<()> {
                 match v {
                     Ok(Value::String(s)) => {
                         let file = s.to_string_lossy();
-                        let path = ctx.dir.join(&file);
-                        match ctx.check_path(&path) {
-                            Err(e) => o.error(e.message.to_string()),
-                            Ok(_) if !path.is_file() => o.error(format!(
-                                "song {}: \"{file}\" not found (looked for {})",
+                        match ctx.resolve_read(&file) {
+                            Err(e) => o.error(format!("song {}: {}", i + 1, e.message)),
+                            Ok(path) if !path.is_file() => o.error(format!(
+                                "song {}: \"{}\" not found (looked for {})",
                                 i + 1,
+                                crate::registry::schema::printable(&file),
                                 path.display()
                             )),
-                            Ok(_) => {
+                            Ok(path) => {
                                 let name = path.file_stem().map_or(format!("song{}", i + 1), |s| {
                                     s.to_string_lossy().to_string()
                                 });
@@ -104,16 +104,21 @@ pub(super) fn album(lua: &Lua, opts: Table) -> LuaResult<()> {
     let reference = o.str("reference");
     let match_on = o.bool("match_eq").unwrap_or(false);
     let match_eq = match (reference, match_on) {
-        (Some(r), _) => {
-            let p = ctx.dir.join(&r);
-            if !p.is_file() {
+        (Some(r), _) => match ctx.resolve_read(&r) {
+            Ok(p) if p.is_file() => MatchEq::Reference(p),
+            Ok(p) => {
                 o.error(format!(
-                    "reference \"{r}\" not found (looked for {})",
+                    "reference \"{}\" not found (looked for {})",
+                    crate::registry::schema::printable(&r),
                     p.display()
                 ));
+                MatchEq::Off
             }
-            MatchEq::Reference(p)
-        }
+            Err(e) => {
+                o.error(format!("reference: {}", e.message));
+                MatchEq::Off
+            }
+        },
         (None, true) => MatchEq::Album,
         (None, false) => MatchEq::Off,
     };
@@ -143,6 +148,7 @@ pub(super) fn album(lua: &Lua, opts: Table) -> LuaResult<()> {
             format,
             sample_rate,
             dir: ctx.dir.clone(),
+            out_base: None,
             span,
         });
     });

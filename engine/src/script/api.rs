@@ -7,7 +7,7 @@
 
 use mlua::{Lua, MetaMethod, Result as LuaResult, Table, UserData, UserDataMethods, Value};
 
-use super::inserts;
+use super::inserts::{self, insert, insert_kind};
 use super::model::{Model, RenderJob, SendModel, StripId, StripKind, MASTER};
 use super::options::{type_name, Opts};
 use super::sources;
@@ -15,7 +15,7 @@ use super::Ctx;
 use crate::error::{Error, ErrorKind, Span};
 use crate::graph::spec::did_you_mean;
 use crate::graph::NodeKey;
-use crate::nodes::Gain;
+use crate::registry::{self, Config};
 
 /// The script line calling into Rust.
 pub fn call_span(lua: &Lua) -> Option<Span> {
@@ -60,15 +60,28 @@ pub struct ParamRef {
 
 fn param_ref(m: &Model, node: NodeKey, id: &str) -> Result<ParamRef, String> {
     let n = &m.spec.nodes[node];
-    match n.desc.params.iter().find(|p| p.id == id) {
-        Some(p) => Ok(ParamRef { node, id: p.id }),
+    let desc = n.desc();
+    match desc
+        .params
+        .iter()
+        .enumerate()
+        .find(|(i, p)| p.id == id && n.has_param(*i))
+    {
+        Some((_, p)) => Ok(ParamRef { node, id: p.id }),
         None => {
-            let ids: Vec<&str> = n.desc.params.iter().map(|p| p.id).collect();
+            let ids: Vec<&str> = desc
+                .params
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| n.has_param(*i))
+                .map(|(_, p)| p.id)
+                .collect();
+            let id = crate::registry::schema::printable(id);
             Err(format!(
                 "{} \"{}\" has no parameter '{id}'{}; parameters: {}",
-                n.desc.kind,
+                desc.kind,
                 n.path,
-                did_you_mean(id, &ids),
+                did_you_mean(&id, &ids),
                 if ids.is_empty() {
                     "none".into()
                 } else {
@@ -91,29 +104,15 @@ fn strip_param(m: &Model, s: StripId, key: &str) -> Option<ParamRef> {
     }
 }
 
-const STRIP_METHODS: &[&str] = &[
-    "to",
-    "send",
-    "insert",
-    "eq",
-    "highpass",
-    "lowpass",
-    "comp",
-    "gate",
-    "deess",
-    "limit",
-    "loudness",
-    "delay",
-    "delay_line",
-    "reverb",
-    "saturate",
-    "width",
-    "multiband",
-    "gain",
-    "polarity",
-    "mute",
-    "meter",
-];
+/// Strip methods that are not inserts.
+const STRIP_ROUTING: &[&str] = &["to", "send", "insert"];
+
+/// Every strip method name (routing, then the registry's inserts), for did-you-mean.
+fn strip_methods() -> Vec<&'static str> {
+    let mut m = STRIP_ROUTING.to_vec();
+    m.extend(registry::inserts().map(|k| k.name));
+    m
+}
 
 impl UserData for StripRef {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
@@ -160,7 +159,10 @@ impl UserData for StripRef {
                     return Ok(NodeRef(m.strips[this.0].fader));
                 }
                 let path = format!("{}/send:{}", m.strips[this.0].name, m.strips[d].name);
-                let key = m.spec.add(path, Gain, span.clone()).map_err(raise)?;
+                let key = m
+                    .spec
+                    .add_kind(path, &crate::nodes::gain::KIND, Config::new(), span.clone())
+                    .map_err(|mut e| raise(e.remove(0)))?;
                 m.spec.set_param(key, "gain_db", gain_db).map_err(raise)?;
                 m.strips[this.0].sends.push(SendModel {
                     dest: d,
@@ -171,29 +173,27 @@ impl UserData for StripRef {
                 Ok(NodeRef(key))
             })
         });
-        for &kind in STRIP_METHODS.iter().skip(3) {
-            methods.add_method(kind, move |lua, this, opts: Value| {
+        for kind in registry::inserts() {
+            methods.add_method(kind.name, move |lua, this, opts: Value| {
                 insert(lua, this.0, kind, opts)
             });
         }
-        methods.add_method("insert", |lua, this, (kind, opts): (String, Value)| {
-            let kind: &'static str = STRIP_METHODS
-                .iter()
-                .skip(3)
-                .find(|k| **k == kind)
-                .copied()
-                .ok_or_else(|| {
-                    raise(
-                        Error::new(
-                            ErrorKind::Script,
-                            format!(
-                                "unknown insert '{kind}'{}",
-                                did_you_mean(&kind, STRIP_METHODS)
-                            ),
-                        )
-                        .at(call_span(lua).as_ref()),
+        methods.add_method("insert", |lua, this, (name, opts): (String, Value)| {
+            let kind = insert_kind(&name).ok_or_else(|| {
+                let names: Vec<&str> = registry::inserts().map(|k| k.name).collect();
+                raise(
+                    Error::new(
+                        ErrorKind::Script,
+                        format!(
+                            "unknown insert '{}'{}; inserts: {}",
+                            crate::registry::schema::printable(&name),
+                            did_you_mean(&name, &names),
+                            names.join(", ")
+                        ),
                     )
-                })?;
+                    .at(call_span(lua).as_ref()),
+                )
+            })?;
             insert(lua, this.0, kind, opts)
         });
         methods.add_meta_method(MetaMethod::Index, |lua, this, key: String| {
@@ -204,20 +204,21 @@ impl UserData for StripRef {
             }
             match with_model(lua, |m| strip_param(m, this.0, &key)) {
                 Some(p) => Ok(Value::UserData(lua.create_userdata(p)?)),
-                None => Err(raise(
-                    Error::new(
-                        ErrorKind::Script,
-                        format!(
-                            "strip has no field '{key}'{}; fields: name, gain_db, pan; methods: {}",
-                            did_you_mean(
-                                &key,
-                                &[&["name", "gain_db", "pan"], STRIP_METHODS].concat()
+                None => {
+                    let methods = strip_methods();
+                    Err(raise(
+                        Error::new(
+                            ErrorKind::Script,
+                            format!(
+                                "strip has no field '{}'{}; fields: name, gain_db, pan; methods (call with a colon, strip:method{{...}}): {}",
+                                crate::registry::schema::printable(&key),
+                                did_you_mean(&key, &[&["name", "gain_db", "pan"], methods.as_slice()].concat()),
+                                methods.join(", ")
                             ),
-                            STRIP_METHODS.join(", ")
-                        ),
-                    )
-                    .at(call_span(lua).as_ref()),
-                )),
+                        )
+                        .at(call_span(lua).as_ref()),
+                    ))
+                }
             }
         });
         methods.add_meta_method(
@@ -240,46 +241,21 @@ impl UserData for StripRef {
     }
 }
 
-/// A frequency parameter must stay below the session's Nyquist frequency: a value the
-/// parameter's own range allows (up to 24 kHz) may still not exist at the session's rate, and
-/// is rejected here rather than clamped by the node.
-pub(super) fn check_nyquist(m: &Model, p: ParamRef, value: f64) -> Result<(), Error> {
-    let n = &m.spec.nodes[p.node];
-    let Some(desc) = n.desc.params.iter().find(|d| d.id == p.id) else {
-        return Ok(());
-    };
-    let sr = m.spec.session.sample_rate;
-    let nyquist = sr / 2.0;
-    if desc.unit == crate::param::Unit::Hz && value >= nyquist {
-        return Err(Error::new(
-            ErrorKind::Param,
-            format!(
-                "{} \"{}\": {} = {} Hz is out of range; allowed {} Hz to below Nyquist ({} Hz at a {} Hz session)",
-                n.desc.kind,
-                n.path,
-                p.id,
-                crate::param::trim(value),
-                crate::param::trim(desc.min as f64),
-                crate::param::trim(nyquist),
-                crate::param::trim(sr)
-            ),
-        ));
-    }
-    Ok(())
+/// The unit of the parameter behind `p`.
+pub(super) fn param_unit(m: &Model, p: ParamRef) -> crate::param::Unit {
+    let desc = m.spec.nodes[p.node].desc();
+    desc.params
+        .iter()
+        .find(|d| d.id == p.id)
+        .map_or(crate::param::Unit::Linear, |d| d.unit)
 }
 
 fn set_static(lua: &Lua, p: ParamRef, v: Value, span: Option<Span>) -> LuaResult<()> {
-    let Some(x) = as_number(&v) else {
-        return Err(raise(
-            Error::new(
-                ErrorKind::Param,
-                format!("{} must be a number, got {}", p.id, type_name(&v)),
-            )
-            .at(span.as_ref()),
-        ));
-    };
+    let unit = with_model(lua, |m| param_unit(m, p));
+    let x = super::mapping::param_number(p.id, &v, unit)
+        .map_err(|m| raise(Error::new(ErrorKind::Param, m).at(span.as_ref())))?;
     with_model(lua, |m| {
-        if let Err(e) = check_nyquist(m, p, x).and_then(|()| m.spec.set_param(p.node, p.id, x)) {
+        if let Err(e) = m.spec.set_param(p.node, p.id, x) {
             m.error(e.at(span.as_ref()));
         }
     });
@@ -317,60 +293,6 @@ fn expect_strip(v: &Value, what: &str, span: Option<&Span>) -> LuaResult<StripId
         )
         .at(span),
     ))
-}
-
-fn insert(lua: &Lua, strip: StripId, kind: &'static str, opts: Value) -> LuaResult<NodeRef> {
-    let span = call_span(lua);
-    let table = match &opts {
-        Value::Table(t) => Some(t.clone()),
-        Value::Nil => None,
-        other => {
-            return Err(raise(
-                Error::new(
-                    ErrorKind::Script,
-                    format!(
-                        ":{kind}{{...}} takes an option table, got {}",
-                        type_name(other)
-                    ),
-                )
-                .at(span.as_ref()),
-            ))
-        }
-    };
-    let sr = with_model(lua, |m| m.spec.session.sample_rate);
-    let tempo = with_model(lua, |m| m.spec.session.tempo);
-    let path = with_model(lua, |m| m.insert_path(strip, kind));
-    let mut o = Opts::new(table.as_ref(), format!("{kind} \"{path}\""), span.clone());
-    let built = inserts::build(kind, &mut o, table.as_ref(), sr, tempo);
-    let params = built.as_ref().map(|b| o.params(b.desc)).unwrap_or_default();
-    // When the node could not be built, unread keys are not news: report the real problem only.
-    let errs = if built.is_ok() { o.finish() } else { o.errors };
-    with_model(lua, |m| {
-        m.errors.extend(errs);
-        let b = match built {
-            Ok(b) => b,
-            Err(msg) => {
-                m.error(
-                    Error::new(ErrorKind::Param, format!("{kind} \"{path}\": {msg}"))
-                        .at(span.as_ref()),
-                );
-                // Keep going with a pass-through so later lines can still be checked.
-                inserts::Built::passthrough()
-            }
-        };
-        let key = m
-            .spec
-            .add_with(path, b.desc, b.config, b.factory, span.clone())
-            .map_err(raise)?;
-        for (i, v) in b.initial.iter().copied().chain(params) {
-            m.spec.nodes[key].params[i].value = v;
-        }
-        if let Some(sc) = b.sidechain {
-            m.sidechains.push((key, sc, span.clone()));
-        }
-        m.strips[strip].inserts.push(key);
-        Ok(NodeRef(key))
-    })
 }
 
 impl UserData for NodeRef {
@@ -510,12 +432,13 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
             with_model(lua, |m| {
                 let head = m
                     .spec
-                    .add(
+                    .add_kind(
                         format!("{name}/in"),
-                        crate::nodes::Sum::new(2),
+                        &crate::nodes::sum::KIND,
+                        Config::new(),
                         span.clone(),
                     )
-                    .map_err(raise)?;
+                    .map_err(|mut e| raise(e.remove(0)))?;
                 let id = m
                     .add_strip(&name, StripKind::Bus, head, span)
                     .map_err(raise)?;
@@ -538,7 +461,7 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
         "note",
         lua.create_function(|lua, v: Value| {
             let frac = match &v {
-                Value::String(s) => super::inserts::parse_note(&s.to_string_lossy()),
+                Value::String(s) => super::mapping::parse_note(&s.to_string_lossy()),
                 other => as_number(other),
             };
             let Some(frac) = frac.filter(|f| *f > 0.0) else {
@@ -557,29 +480,14 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
         })?,
     )?;
 
-    for band in inserts::BAND_TYPES {
-        mix.set(
-            *band,
-            lua.create_function(move |_, t: Option<Table>| {
-                let t = match t {
-                    Some(t) => t,
-                    None => {
-                        return Err(mlua::Error::runtime(format!(
-                            "mix.{band} takes an option table"
-                        )))
-                    }
-                };
-                t.set("type", *band)?;
-                Ok(t)
-            })?,
-        )?;
+    for band in crate::nodes::eq::BAND_TYPES {
+        mix.set(*band, inserts::band_constructor(lua, band)?)?;
     }
 
     mix.set(
         "render",
         lua.create_function(|lua, opts: Option<Table>| {
             let span = call_span(lua);
-            let ctx = lua.app_data_ref::<Ctx>().expect("ctx").clone();
             let mut o = Opts::new(opts.as_ref(), "mix.render", span.clone());
             let path = o.str("path");
             let format = o.str("format");
@@ -600,7 +508,7 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
                 m.errors.extend(errs);
                 if let (Some(p), Some(format)) = (path, fmt) {
                     m.renders.push(RenderJob {
-                        path: ctx.dir.join(p),
+                        path: std::path::PathBuf::from(p),
                         format,
                         stems,
                         span,

@@ -1,153 +1,271 @@
-//! Insert kinds: what `strip:eq{}`, `strip:comp{}`, … build. Each reads its construction options
-//! (the ones that are not automatable parameters) here; automatable parameters are read from the
-//! same table by the caller through the node's [`NodeDesc`].
+//! Inserts: what `strip:eq{}`, `strip:comp{}`, … build. The kind comes from the registry; the
+//! option table is mapped onto its schema ([`super::mapping`]). The one piece of Lua sugar that
+//! is specific to a kind lives here too: an EQ's bands written as positional tables
+//! (`mix.bell { hz = 1000, q = 1, gain_db = 3 }`), which become the `bands` option and the
+//! `b<n>_hz`, `b<n>_q`, `b<n>_gain_db` parameters.
 
-use std::sync::Arc;
+use mlua::{Lua, Table, Value};
 
-use mlua::{Table, Value};
-
-use super::api::StripRef;
+use super::api::{call_span, raise, with_model, NodeRef};
+use super::mapping::{map_options, param_number, Mapped};
 use super::model::StripId;
-use super::options::Opts;
-use crate::graph::NodeFactory;
-use crate::node::{Node, NodeDesc};
-use crate::nodes::{Delay, DelayTime, Gain, Meter, Mute, Polarity};
-use crate::units::Tempo;
+use super::options::{type_name, Opts};
+use crate::dsp::biquad::shelf_slope_to_q;
+use crate::error::{Error, ErrorKind};
+use crate::graph::spec::did_you_mean;
+use crate::nodes::eq::{BAND_TYPES, MAX_BANDS};
+use crate::param::Unit;
+use crate::registry::{self, NodeKind, OptValue, Role};
 
-/// Band constructors offered as `mix.<type>{...}` for `:eq{}`.
-pub const BAND_TYPES: &[&str] = &[
-    "bell",
-    "low_shelf",
-    "high_shelf",
-    "highpass",
-    "lowpass",
-    "notch",
-    "bandpass",
-    "allpass",
-];
-
-/// A node ready to add to the graph.
-pub struct Built {
-    /// Kind description.
-    pub desc: &'static NodeDesc,
-    /// Instance factory.
-    pub factory: NodeFactory,
-    /// Construction options as text (reload matching).
-    pub config: String,
-    /// Strip feeding the node's sidechain port.
-    pub sidechain: Option<StripId>,
-    /// Initial parameter values read with the construction options: (index, value).
-    pub initial: Vec<(usize, f32)>,
+/// The insert kind called `name` (a `strip:<name>{}` method).
+pub fn insert_kind(name: &str) -> Option<&'static NodeKind> {
+    registry::get(name).filter(|k| k.role == Role::Insert)
 }
 
-impl Built {
-    /// From a prototype node.
-    pub fn of<N: Node + Clone + Sync>(node: N, config: String) -> Self {
-        let desc = node.desc();
-        Self {
-            desc,
-            factory: Arc::new(move || Box::new(node.clone())),
-            config,
-            sidechain: None,
-            initial: Vec::new(),
-        }
-    }
-
-    /// A gain at 0 dB: stands in for an insert whose options were wrong, so evaluation goes on.
-    pub fn passthrough() -> Self {
-        Self::of(Gain, String::new())
-    }
-}
-
-/// Reads `sidechain = strip`.
-pub fn sidechain(o: &mut Opts) -> Option<StripId> {
-    match o.value("sidechain")? {
-        Value::UserData(ud) => match ud.borrow::<StripRef>() {
-            Ok(s) => Some(s.0),
-            Err(_) => {
-                o.error("sidechain must be a track or bus (the strip itself)");
-                None
-            }
-        },
+/// Adds insert `kind` with the option table `opts` to `strip`.
+pub fn insert(
+    lua: &Lua,
+    strip: StripId,
+    kind: &'static NodeKind,
+    opts: Value,
+) -> mlua::Result<NodeRef> {
+    let span = call_span(lua);
+    let table = match &opts {
+        Value::Table(t) => Some(t.clone()),
+        Value::Nil => None,
         other => {
-            o.error(format!(
-                "sidechain must be a track or bus, got {}",
-                super::options::type_name(&other)
-            ));
-            None
+            return Err(raise(
+                Error::new(
+                    ErrorKind::Script,
+                    format!(
+                        ":{}{{...}} takes an option table, got {}; call it with a colon: strip:{}{{ ... }}",
+                        kind.name,
+                        type_name(other),
+                        kind.name
+                    ),
+                )
+                .at(span.as_ref()),
+            ))
         }
-    }
-}
-
-/// Reads a time given as `ms`, `s`, `frames` or a note value (`note = "1/8"`, `"1/8."`, `"1/8t"`).
-pub fn time_option(o: &mut Opts, tempo: Tempo, default_s: f64) -> Result<DelayTime, String> {
-    let ms = o.num_in("time_ms", 0.0, 60_000.0, " ms");
-    let s = o.num_in("time_s", 0.0, 60.0, " s");
-    let f = o.num_in("frames", 0.0, 1e8, "");
-    let note = o.str("note");
-    if let Some(ms) = ms {
-        return Ok(DelayTime::Seconds(ms / 1000.0));
-    }
-    if let Some(s) = s {
-        return Ok(DelayTime::Seconds(s));
-    }
-    if let Some(f) = f {
-        return Ok(DelayTime::Frames(f as u64));
-    }
-    if let Some(n) = note {
-        return parse_note(&n)
-            .map(|w| DelayTime::Seconds(tempo.note_s(w)))
-            .ok_or_else(|| format!("note = \"{n}\" is not a note value; use e.g. \"1/4\", \"1/8.\" (dotted) or \"1/8t\" (triplet)"));
-    }
-    Ok(DelayTime::Seconds(default_s))
-}
-
-/// `"1/8"` → 0.125 of a whole note; `"1/8."` dotted (×1.5); `"1/8t"` triplet (×2/3).
-pub fn parse_note(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let (body, mul) = if let Some(b) = s.strip_suffix('.') {
-        (b, 1.5)
-    } else if let Some(b) = s.strip_suffix('t') {
-        (b, 2.0 / 3.0)
-    } else {
-        (s, 1.0)
     };
-    let (a, b) = body.split_once('/')?;
-    let (a, b): (f64, f64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
-    (a > 0.0 && b > 0.0).then_some(a / b * mul)
-}
-
-/// Builds insert `kind` from its options.
-pub fn build(
-    kind: &str,
-    o: &mut Opts,
-    table: Option<&Table>,
-    sample_rate: f64,
-    tempo: Tempo,
-) -> Result<Built, String> {
-    let _ = (table, sample_rate);
-    match kind {
-        "gain" => Ok(Built::of(Gain, String::new())),
-        "polarity" => Ok(Built::of(Polarity, String::new())),
-        "mute" => Ok(Built::of(Mute::default(), String::new())),
-        "meter" => Ok(Built::of(Meter::default(), String::new())),
-        "delay_line" => {
-            let t = time_option(o, tempo, 0.25)?;
-            Ok(Built::of(Delay::new(t), format!("{t:?}")))
+    let (tempo, sample_rate, path) = with_model(lua, |m| {
+        (
+            m.spec.session.tempo,
+            m.spec.session.sample_rate,
+            m.insert_path(strip, kind.name),
+        )
+    });
+    let mut o = Opts::new(
+        table.as_ref(),
+        format!("{} \"{path}\"", kind.name),
+        span.clone(),
+    );
+    let mut mapped = Mapped::default();
+    if kind.name == "eq" {
+        if let Some(t) = &table {
+            eq_bands(t, &mut o, &mut mapped, sample_rate / 2.0);
         }
-        other => crate::nodes::catalogue::build(other, o, table, sample_rate, tempo),
+    }
+    map_options(kind, &mut o, tempo, &mut mapped);
+    let errs = o.finish();
+    with_model(lua, |m| {
+        m.errors.extend(errs);
+        let (key, built) = match m
+            .spec
+            .add_kind(path.clone(), kind, mapped.config, span.clone())
+        {
+            Ok(k) => (k, true),
+            Err(es) => {
+                m.errors.extend(es);
+                // Keep going with a pass-through so later lines can still be checked.
+                let k = m
+                    .spec
+                    .add_kind(
+                        path,
+                        &crate::nodes::gain::KIND,
+                        Default::default(),
+                        span.clone(),
+                    )
+                    .map_err(|mut e| raise(e.remove(0)))?;
+                (k, false)
+            }
+        };
+        if built {
+            for (i, v) in mapped.params {
+                let id = m.spec.nodes[key].desc().params[i].id;
+                if let Err(e) = m.spec.set_param(key, id, v) {
+                    m.error(e.at(span.as_ref()));
+                }
+            }
+        }
+        if let Some(sc) = mapped.sidechain {
+            m.sidechains.push((key, sc, span.clone()));
+        }
+        m.strips[strip].inserts.push(key);
+        Ok(NodeRef(key))
+    })
+}
+
+/// `:eq { mix.bell{...}, mix.high_shelf{...}, ... }`: the positional band tables.
+fn eq_bands(t: &Table, o: &mut Opts, out: &mut Mapped, nyquist: f64) {
+    let mut shapes = Vec::new();
+    let subject = o.subject().to_string();
+    for (i, v) in t.clone().sequence_values::<Value>().enumerate() {
+        let n = i + 1;
+        if n > MAX_BANDS {
+            o.error(format!(
+                "{} bands given; one eq holds at most {MAX_BANDS} (add a second :eq)",
+                t.raw_len()
+            ));
+            return;
+        }
+        let band = match v {
+            Ok(Value::Table(b)) => b,
+            Ok(other) => {
+                o.error(format!(
+                    "band {n} must be a band such as mix.bell {{ hz = 1000, q = 1, gain_db = 3 }}, got {}",
+                    type_name(&other)
+                ));
+                continue;
+            }
+            Err(e) => {
+                o.error(e.to_string());
+                continue;
+            }
+        };
+        let shape: String = band.get("type").unwrap_or_default();
+        if !BAND_TYPES.contains(&shape.as_str()) {
+            o.error(format!(
+                "band {n} has no type; build bands with {}",
+                BAND_TYPES
+                    .iter()
+                    .map(|b| format!("mix.{b}{{}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            continue;
+        }
+        let shelf = shape.ends_with("_shelf");
+        let mut bo = Opts::new(
+            Some(&band),
+            format!("{subject}: band {n} ({shape})"),
+            o.span().cloned(),
+        );
+        let _ = bo.str("type");
+        let mut fields: Vec<(&'static str, f64)> = Vec::new();
+        let mut slope = None;
+        for (key, value) in bo.drain() {
+            let field = ["hz", "q", "gain_db"].into_iter().find(|f| *f == key);
+            if key == "slope" && shelf {
+                match param_number(&key, &value, Unit::Linear) {
+                    Ok(s) => slope = Some(s),
+                    Err(m) => bo.error(m),
+                }
+                continue;
+            }
+            let Some(field) = field else {
+                let known: &[&str] = if shelf {
+                    &["hz", "q", "gain_db", "slope"]
+                } else {
+                    &["hz", "q", "gain_db"]
+                };
+                bo.error(format!(
+                    "unknown option '{}'{}; band options: {}",
+                    crate::registry::schema::printable(&key),
+                    did_you_mean(&key, known),
+                    known.join(", ")
+                ));
+                continue;
+            };
+            match param_number(&key, &value, Unit::Linear) {
+                Ok(x) => fields.push((field, x)),
+                Err(m) => bo.error(m),
+            }
+        }
+        if !fields.iter().any(|(f, _)| *f == "hz") {
+            bo.error("needs hz (the band's frequency)");
+        }
+        if let Some(s) = slope {
+            if fields.iter().any(|(f, _)| *f == "q") {
+                bo.error("give q or slope, not both");
+            } else if !(s > 0.0 && s <= 1.0) {
+                bo.error(format!(
+                    "slope = {} is out of range; allowed above 0 up to 1",
+                    crate::param::trim(s)
+                ));
+            } else {
+                let gain = fields
+                    .iter()
+                    .find(|(f, _)| *f == "gain_db")
+                    .map_or(0.0, |(_, g)| *g);
+                fields.push(("q", shelf_slope_to_q(s, gain)));
+            }
+        }
+        let base = 3 * i;
+        let descs = &crate::nodes::eq::DESC.params;
+        fields.retain(|(f, x)| {
+            let d = &descs[base + band_offset(f)];
+            let (lo, hi) = (d.min as f64, d.max as f64);
+            let ok = match *f {
+                "hz" => *x >= lo && *x < nyquist,
+                _ => *x >= lo && *x <= hi,
+            };
+            if !ok {
+                let s = d.unit.suffix();
+                let top = if *f == "hz" {
+                    format!("below Nyquist ({}{s})", crate::param::trim(nyquist))
+                } else {
+                    format!("{}{s}", crate::param::trim(hi))
+                };
+                bo.error(format!(
+                    "{f} = {}{s} is out of range; allowed {}{s} to {top}",
+                    crate::param::trim(*x),
+                    crate::param::trim(lo)
+                ));
+            }
+            ok
+        });
+        for (f, x) in fields {
+            out.params.push((base + band_offset(f), x));
+        }
+        o.errors.extend(bo.finish());
+        shapes.push(shape);
+    }
+    if !shapes.is_empty() {
+        out.config.set("bands", OptValue::Words(shapes));
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn note_values() {
-        assert_eq!(parse_note("1/4"), Some(0.25));
-        assert_eq!(parse_note("1/8."), Some(0.1875));
-        assert!((parse_note("1/8t").unwrap() - 1.0 / 12.0).abs() < 1e-12);
-        assert_eq!(parse_note("x"), None);
+/// Index of a band field among the band's three parameters.
+fn band_offset(field: &str) -> usize {
+    match field {
+        "hz" => 0,
+        "q" => 1,
+        _ => 2,
     }
+}
+
+/// Records an error at the current call.
+pub fn script_error(lua: &Lua, msg: String) -> mlua::Error {
+    raise(Error::new(ErrorKind::Script, msg).at(call_span(lua).as_ref()))
+}
+
+/// For `mix.<band>{...}` constructors: the band table with its type.
+pub fn band_constructor(lua: &Lua, band: &'static str) -> mlua::Result<mlua::Function> {
+    lua.create_function(move |lua, t: Value| {
+        let t = match t {
+            Value::Table(t) => t,
+            other => {
+                return Err(script_error(
+                    lua,
+                    format!(
+                        "mix.{band} takes an option table like mix.{band} {{ hz = 1000 }}, got {}",
+                        type_name(&other)
+                    ),
+                ))
+            }
+        };
+        t.set("type", band)?;
+        Ok(t)
+    })
 }

@@ -1,37 +1,42 @@
 //! The Lua front end. [`evaluate`] runs a mix script in a fresh sandboxed Lua state and returns
 //! the [`GraphSpec`] it describes, plus its render jobs. No Lua ever runs on the audio thread.
 //!
+//! Two ways to run it:
+//! - in this process ([`evaluate`], [`evaluate_source`]): for trusted scripts and tests;
+//! - in a separate process ([`isolate`]): the `mixdown` command line always does this. The child
+//!   runs under operating-system limits (address space, CPU time, a wall-clock kill, no writable
+//!   files, no inherited descriptors) and sends back the plain-data result, which the parent
+//!   checks again before using it. Whatever the script does — endless loops inside C functions,
+//!   coroutines or finalizers, runaway memory — ends at the limit with a clear message.
+//!
 //! Sandbox: only the `table`, `string`, `math`, `utf8` and `coroutine` libraries; no `io`, `os`
-//! (except `os.clock`/`os.time`), `debug`, `package`, `dofile`, `loadfile`; `load` accepts text
-//! chunks only. Files are reached only through the engine and only under the script's folder or
-//! the graph-module folders. Evaluation has a memory limit and a time limit.
+//! (except `os.clock`/`os.time`, which return 0), `debug`, `package`, `dofile`, `loadfile`;
+//! `load` accepts text chunks only. Files are reached only through the engine: audio files under
+//! the script's folder (or `--allow-read` folders), modules by name under the script's folder,
+//! the `--graphs` folders or the built-in ones — always after resolving symbolic links.
 
 mod album_api;
 mod api;
 mod inserts;
-mod param_api;
-/// The insert builder type, shared with the node catalogue.
-pub mod inserts_built {
-    pub use super::inserts::Built;
-}
+pub mod isolate;
+pub mod mapping;
 mod model;
 pub mod options;
+mod param_api;
+mod sandbox;
 mod sources;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Value, VmState};
+use std::time::Duration;
 
 pub use api::{NodeRef, ParamRef, StripRef};
-pub use inserts::{
-    parse_note, sidechain as inserts_sidechain, time_option as inserts_time, BAND_TYPES,
-};
+pub use mapping::parse_note;
 pub use model::{Model, RenderJob, StripKind, StripModel};
 pub use options::Opts;
 
-use crate::error::{Error, ErrorKind, Errors, Span};
-use crate::graph::{GraphSpec, Session};
+use crate::error::{Error, ErrorKind, Errors};
+use crate::graph::GraphSpec;
+use crate::io::decode::AudioInfo;
 
 /// Graph modules shipped with mixdown, available to `require` from any script.
 pub const EMBEDDED_MODULES: &[(&str, &str)] = &[
@@ -68,12 +73,18 @@ pub const EMBEDDED_MODULES: &[(&str, &str)] = &[
 /// The embedded demo song (`scripts/demo.lua`), rendered when no script is given.
 pub const DEMO_SCRIPT: &str = include_str!("../../../scripts/demo.lua");
 
+/// Smallest and largest `--memory-limit-mib`.
+pub const MEMORY_LIMIT_RANGE_MIB: (usize, usize) = (16, 65536);
+/// Smallest and largest `--time-limit`, seconds.
+pub const TIME_LIMIT_RANGE_S: (f64, f64) = (0.05, 3600.0);
+
 /// How to evaluate.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ScriptOptions {
-    /// Memory limit for the Lua state.
+    /// Memory limit for the Lua state (and, isolated, the evaluator process's address space
+    /// beyond its own needs).
     pub memory_limit_bytes: usize,
-    /// Wall-clock limit for evaluation.
+    /// Limit on evaluation time (isolated: CPU time and wall-clock time of the evaluator).
     pub time_limit: Duration,
     /// Extra folders searched by `require` (after the script's own folder).
     pub module_dirs: Vec<PathBuf>,
@@ -95,46 +106,97 @@ impl Default for ScriptOptions {
     }
 }
 
-/// Per-evaluation context shared with the bindings.
+/// Per-evaluation context shared with the bindings: where files may be read.
 #[derive(Clone, Debug)]
 pub struct Ctx {
     /// The script's folder; relative paths resolve here.
     pub dir: PathBuf,
-    /// Folders where files may be read: the script's folder and module folders.
-    pub roots: Vec<PathBuf>,
-    /// Module folders.
+    /// Folders (resolved) under which audio files may be read.
+    pub read_roots: Vec<PathBuf>,
+    /// Folders (resolved) searched by `require` after the script's own.
     pub module_dirs: Vec<PathBuf>,
 }
 
+/// Resolves symbolic links of `p` (the folder `.` when empty).
+fn canonical(p: &Path) -> Option<PathBuf> {
+    let p = if p.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        p
+    };
+    p.canonicalize().ok()
+}
+
 impl Ctx {
-    /// Accepts `path` only if it lies under one of the allowed roots.
-    pub fn check_path(&self, path: &Path) -> Result<PathBuf, Error> {
-        let canon = match path.canonicalize() {
-            Ok(c) => c,
-            // A missing file is reported by the caller with the path as written.
-            Err(_) => return Ok(path.to_path_buf()),
-        };
-        if self
-            .roots
+    /// A context for a script in `dir` with these options.
+    pub fn new(dir: &Path, opts: &ScriptOptions) -> Self {
+        let dir_c = canonical(dir).unwrap_or_else(|| dir.to_path_buf());
+        let mut read_roots = vec![dir_c.clone()];
+        let module_dirs: Vec<PathBuf> = opts
+            .module_dirs
             .iter()
-            .filter_map(|r| r.canonicalize().ok())
-            .any(|r| canon.starts_with(r))
-        {
-            Ok(canon)
-        } else {
-            Err(Error::new(
-                ErrorKind::Script,
+            .filter_map(|d| canonical(d))
+            .collect();
+        read_roots.extend(module_dirs.iter().cloned());
+        read_roots.extend(opts.read_dirs.iter().filter_map(|d| canonical(d)));
+        Self {
+            dir: dir.to_path_buf(),
+            read_roots,
+            module_dirs,
+        }
+    }
+
+    /// Resolves `file` (relative to the script's folder) for reading: after symbolic links are
+    /// followed it must lie under the script's folder or an allowed folder, and be a regular
+    /// file. A missing file inside the allowed folders is reported by the caller as not found.
+    pub fn resolve_read(&self, file: &str) -> Result<PathBuf, Error> {
+        let joined = self.dir.join(file);
+        let shown = crate::registry::schema::printable(file);
+        let inside = |p: &Path| self.read_roots.iter().any(|r| p.starts_with(r));
+        let outside = || {
+            Error::new(
+                ErrorKind::Denied,
                 format!(
-                    "{} is outside the script's folder; scripts may only read files under {}",
-                    path.display(),
-                    self.dir.display()
+                    "\"{shown}\" is outside the script's folder; a script may read only under its own folder ({}), the --graphs folders and folders given with --allow-read DIR",
+                    crate::registry::schema::printable(&self.dir.display().to_string())
                 ),
-            ))
+            )
+        };
+        match joined.canonicalize() {
+            Ok(c) => {
+                if !inside(&c) {
+                    return Err(outside());
+                }
+                let meta = std::fs::metadata(&c).map_err(|e| Error::io(&c, e))?;
+                if !meta.is_file() {
+                    return Err(Error::new(
+                        ErrorKind::Io,
+                        format!(
+                            "\"{shown}\" is not a regular file (a folder, FIFO or device); only audio files can be read"
+                        ),
+                    ));
+                }
+                Ok(c)
+            }
+            Err(_) => {
+                // Missing: say so only when the folder it would be in is allowed (no probing of
+                // what exists elsewhere).
+                let parent_inside = joined
+                    .parent()
+                    .and_then(crate::io::output::existing_ancestor)
+                    .is_some_and(|(base, rest)| inside(&base) && !rest.iter().any(|c| c == ".."));
+                if parent_inside {
+                    Ok(joined)
+                } else {
+                    Err(outside())
+                }
+            }
         }
     }
 }
 
-/// The result of evaluating a script.
+/// The result of evaluating a script: plain data.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Evaluated {
     /// The graph.
     pub spec: GraphSpec,
@@ -148,11 +210,96 @@ pub struct Evaluated {
     pub strips: Vec<StripModel>,
     /// Album jobs (`mix.album`).
     pub albums: Vec<crate::album::AlbumJob>,
+    /// What the audio files hold (probed while evaluating).
+    pub probes: Vec<AudioInfo>,
 }
 
-/// Evaluates the script at `path`.
+/// An album song's mastering graph, built in Rust around the album's chain module (see
+/// [`crate::album`]).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct MasteringJob {
+    /// The album script's folder (modules are found from there).
+    pub dir: PathBuf,
+    /// The song's premaster (an audio file).
+    pub file: PathBuf,
+    /// Session rate.
+    pub sample_rate: f64,
+    /// Matching-EQ gains per band of [`crate::album::BANDS_HZ`] (empty: none).
+    pub eq_db: Vec<f64>,
+    /// The chain module (`None`: a loudness stage only).
+    pub chain: Option<String>,
+    /// Loudness target, LUFS.
+    pub target_lufs: f64,
+    /// True-peak ceiling, dBTP.
+    pub ceiling_db: f64,
+    /// Gain into the chain's loudness stage, dB.
+    pub gain_db: f64,
+}
+
+/// What to evaluate.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub enum Job {
+    /// A script file.
+    File(PathBuf),
+    /// Script text shown as `name`, with relative paths under `dir` (the built-in demo).
+    Source {
+        /// The text.
+        text: String,
+        /// Its name in messages.
+        name: String,
+        /// The folder relative paths start from.
+        dir: PathBuf,
+    },
+    /// An album song's mastering graph.
+    Mastering(MasteringJob),
+}
+
+/// Where evaluation runs.
+#[derive(Clone, Debug, Default)]
+pub enum Evaluator {
+    /// In this process: for trusted scripts and tests.
+    #[default]
+    InProcess,
+    /// In a child process running this executable (`mixdown __evaluate`), under OS limits.
+    Isolated {
+        /// The `mixdown` executable.
+        exe: PathBuf,
+    },
+}
+
+impl Evaluator {
+    /// Evaluates `job` with `opts`. Isolated, `cancel` (when set) stops the evaluation early.
+    pub fn run(
+        &self,
+        job: &Job,
+        opts: &ScriptOptions,
+        cancel: Option<&std::sync::atomic::AtomicBool>,
+    ) -> Result<Evaluated, Errors> {
+        match self {
+            Evaluator::InProcess => evaluate_job(job, opts),
+            Evaluator::Isolated { exe } => isolate::evaluate(exe, job, opts, cancel),
+        }
+    }
+}
+
+/// Evaluates `job` in this process.
+pub fn evaluate_job(job: &Job, opts: &ScriptOptions) -> Result<Evaluated, Errors> {
+    match job {
+        Job::File(p) => evaluate(p, opts),
+        Job::Source { text, name, dir } => evaluate_source(text, name, dir, opts),
+        Job::Mastering(m) => sandbox::run_mastering(m, opts),
+    }
+}
+
+/// Evaluates the script at `path` in this process.
 pub fn evaluate(path: &Path, opts: &ScriptOptions) -> Result<Evaluated, Errors> {
-    let src = std::fs::read_to_string(path).map_err(|e| {
+    let src = read_script(path)?;
+    evaluate_source(&src, &path.display().to_string(), &script_dir(path), opts)
+}
+
+/// Reads a script file: a regular file of at most 16 MiB.
+pub fn read_script(path: &Path) -> Result<String, Error> {
+    let meta = std::fs::metadata(path).map_err(|e| {
         Error::io(
             path,
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -162,8 +309,25 @@ pub fn evaluate(path: &Path, opts: &ScriptOptions) -> Result<Evaluated, Errors> 
             },
         )
     })?;
-    let dir = path
-        .parent()
+    if !meta.is_file() {
+        return Err(Error::io(path, "is not a regular file; give a .lua script"));
+    }
+    if meta.len() > 16 << 20 {
+        return Err(Error::new(
+            ErrorKind::Limit,
+            format!(
+                "{}: the script is {} MiB; scripts may be at most 16 MiB",
+                path.display(),
+                meta.len() >> 20
+            ),
+        ));
+    }
+    std::fs::read_to_string(path).map_err(|e| Error::io(path, format!("cannot read script: {e}")))
+}
+
+/// The folder of a script (`.` for a bare file name).
+pub fn script_dir(path: &Path) -> PathBuf {
+    path.parent()
         .map(|p| {
             if p.as_os_str().is_empty() {
                 Path::new(".")
@@ -172,246 +336,16 @@ pub fn evaluate(path: &Path, opts: &ScriptOptions) -> Result<Evaluated, Errors> 
             }
         })
         .unwrap_or(Path::new("."))
-        .to_path_buf();
-    evaluate_source(&src, &path.display().to_string(), &dir, opts)
+        .to_path_buf()
 }
 
-/// Evaluates script text `src`, shown in messages as `name`, with relative paths under `dir`.
+/// Evaluates script text `src`, shown in messages as `name`, with relative paths under `dir`, in
+/// this process.
 pub fn evaluate_source(
     src: &str,
     name: &str,
     dir: &Path,
     opts: &ScriptOptions,
 ) -> Result<Evaluated, Errors> {
-    let lua = sandbox(opts).map_err(|e| lua_error(e, name))?;
-    let mut roots = vec![dir.to_path_buf()];
-    roots.extend(opts.module_dirs.iter().cloned());
-    roots.extend(opts.read_dirs.iter().cloned());
-    let ctx = Ctx {
-        dir: dir.to_path_buf(),
-        roots,
-        module_dirs: opts.module_dirs.clone(),
-    };
-    lua.set_app_data(ctx.clone());
-    lua.set_app_data(Model::new(GraphSpec::new(Session::default())));
-    lua.set_app_data(Vec::<PathBuf>::new()); // required module files
-    api::install(&lua).map_err(|e| lua_error(e, name))?;
-    let install_args = || -> mlua::Result<()> {
-        let args = lua.create_table()?;
-        for (k, v) in &opts.args {
-            match v.parse::<f64>() {
-                Ok(n) => args.set(k.as_str(), n)?,
-                Err(_) => args.set(k.as_str(), v.as_str())?,
-            }
-        }
-        let mix: mlua::Table = lua.globals().get("mix")?;
-        mix.set("args", args)
-    };
-    install_args().map_err(|e| lua_error(e, name))?;
-    install_require(&lua).map_err(|e| lua_error(e, name))?;
-
-    let deadline = Instant::now() + opts.time_limit;
-    let limit = opts.time_limit;
-    lua.set_hook(
-        HookTriggers::new().every_nth_instruction(10_000),
-        move |_, _| {
-            if Instant::now() > deadline {
-                Err(mlua::Error::runtime(format!(
-                    "the script ran longer than the {:.1} s limit (an endless loop?); raise it with --time-limit",
-                    limit.as_secs_f64()
-                )))
-            } else {
-                Ok(VmState::Continue)
-            }
-        },
-    )
-    .map_err(|e| lua_error(e, name))?;
-
-    let run = lua
-        .load(src)
-        .set_name(format!("@{name}"))
-        .set_mode(mlua::chunk::ChunkMode::Text)
-        .exec();
-    lua.remove_hook();
-    let mut model = lua.remove_app_data::<Model>().expect("model");
-    let modules = lua.remove_app_data::<Vec<PathBuf>>().unwrap_or_default();
-    if let Err(e) = run {
-        let mut errs = model.errors;
-        errs.push(lua_error(e, name));
-        return Err(Errors(errs));
-    }
-    if model.spec.session.length_s.is_none() {
-        for (track, span) in model.open_ended.clone() {
-            model.errors.push(
-                Error::new(
-                    ErrorKind::Script,
-                    format!(
-                        "track \"{track}\": a generator plays forever; give it bars = N or length_s = S, \
-                         or set mix.session {{ length_s = ... }}"
-                    ),
-                )
-                .at(span.as_ref()),
-            );
-        }
-    }
-    model.wire();
-    if !model.errors.is_empty() {
-        return Err(Errors(model.errors));
-    }
-    let mut watched = vec![dir.join(Path::new(name).file_name().unwrap_or_default())];
-    watched.extend(modules);
-    watched.extend(model.files.iter().cloned());
-    Ok(Evaluated {
-        spec: model.spec,
-        renders: model.renders,
-        warnings: model.warnings,
-        watched,
-        strips: model.strips,
-        albums: model.albums,
-    })
-}
-
-fn sandbox(opts: &ScriptOptions) -> mlua::Result<Lua> {
-    let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::UTF8 | StdLib::COROUTINE;
-    let lua = Lua::new_with(libs, LuaOptions::default())?;
-    lua.set_memory_limit(opts.memory_limit_bytes)?;
-    let g = lua.globals();
-    for name in ["dofile", "loadfile", "require", "collectgarbage"] {
-        g.set(name, Value::Nil)?;
-    }
-    // Text chunks only: no precompiled bytecode.
-    lua.load(
-        r#"
-        local raw_load = load
-        load = function(chunk, name, _mode, env) return raw_load(chunk, name, "t", env) end
-        local clock, time = os and os.clock, os and os.time
-        os = { clock = function() return 0 end, time = function() return 0 end }
-        print = function(...)
-            local t = table.pack(...)
-            for i = 1, t.n do t[i] = tostring(t[i]) end
-            __mixdown_print(table.concat(t, "\t"))
-        end
-    "#,
-    )
-    .set_name("=sandbox")
-    .exec()
-    .or_else(|_| Ok::<(), mlua::Error>(()))?;
-    g.set(
-        "__mixdown_print",
-        lua.create_function(|_, s: String| {
-            eprintln!("{s}");
-            Ok(())
-        })?,
-    )?;
-    Ok(lua)
-}
-
-fn install_require(lua: &Lua) -> mlua::Result<()> {
-    let loaded = lua.create_table()?;
-    lua.set_named_registry_value("mixdown_loaded", loaded)?;
-    let f = lua.create_function(|lua, name: String| {
-        let loaded: mlua::Table = lua.named_registry_value("mixdown_loaded")?;
-        if let Ok(v) = loaded.get::<Value>(name.as_str()) {
-            if !v.is_nil() {
-                return Ok(v);
-            }
-        }
-        let span = api::call_span(lua);
-        let ctx = lua.app_data_ref::<Ctx>().expect("ctx").clone();
-        let rel = name.replace('.', "/");
-        let mut found: Option<(String, String)> = None;
-        let mut looked = Vec::new();
-        let mut dirs = vec![ctx.dir.clone()];
-        dirs.extend(ctx.module_dirs.iter().cloned());
-        for d in &dirs {
-            for cand in [d.join(format!("{rel}.lua")), d.join(&rel).join("init.lua")] {
-                looked.push(cand.display().to_string());
-                if cand.is_file() {
-                    let text = std::fs::read_to_string(&cand).map_err(mlua::Error::external)?;
-                    if let Some(mut mods) = lua.app_data_mut::<Vec<PathBuf>>() {
-                        mods.push(cand.clone());
-                    }
-                    found = Some((cand.display().to_string(), text));
-                    break;
-                }
-            }
-            if found.is_some() {
-                break;
-            }
-        }
-        if found.is_none() {
-            if let Some((n, text)) = EMBEDDED_MODULES.iter().find(|(n, _)| *n == name) {
-                found = Some((format!("graphs/{}.lua", n.replace('.', "/")), text.to_string()));
-            }
-        }
-        let Some((chunk_name, text)) = found else {
-            let builtin: Vec<&str> = EMBEDDED_MODULES.iter().map(|(n, _)| *n).collect();
-            return Err(mlua::Error::external(
-                Error::new(
-                    ErrorKind::Script,
-                    format!(
-                        "require \"{name}\": module not found{}; looked in {}; built-in modules: {}",
-                        crate::graph::spec::did_you_mean(&name, &builtin),
-                        looked.join(", "),
-                        builtin.join(", ")
-                    ),
-                )
-                .at(span.as_ref()),
-            ));
-        };
-        let v: Value = lua
-            .load(&text)
-            .set_name(format!("@{chunk_name}"))
-            .set_mode(mlua::chunk::ChunkMode::Text)
-            .call(name.clone())?;
-        let v = if v.is_nil() { Value::Boolean(true) } else { v };
-        loaded.set(name.as_str(), v.clone())?;
-        Ok(v)
-    })?;
-    lua.globals().set("require", f)
-}
-
-/// Turns an mlua error into the engine's error, keeping our own errors (with their spans) intact.
-pub fn lua_error(e: mlua::Error, name: &str) -> Error {
-    match e {
-        mlua::Error::CallbackError { cause, .. } => lua_error((*cause).clone(), name),
-        mlua::Error::ExternalError(ext) => match ext.downcast_ref::<Error>() {
-            Some(ours) => ours.clone(),
-            None => Error::new(ErrorKind::Script, ext.to_string()),
-        },
-        mlua::Error::SyntaxError { message, .. } => Error::new(
-            ErrorKind::Script,
-            format!("syntax error: {}", strip_location(&message)),
-        )
-        .at(location(&message).as_ref()),
-        mlua::Error::RuntimeError(message) => {
-            let first = message.lines().next().unwrap_or("").to_string();
-            match location(&first) {
-                Some(span) => Error::new(ErrorKind::Script, strip_location(&first)).at(Some(&span)),
-                None => Error::new(ErrorKind::Script, first),
-            }
-        }
-        mlua::Error::MemoryError(_) => Error::new(
-            ErrorKind::Script,
-            format!("{name}: the script used more memory than its limit allows (a runaway table?)"),
-        ),
-        mlua::Error::WithContext { cause, .. } => lua_error((*cause).clone(), name),
-        other => Error::new(ErrorKind::Script, format!("{name}: {other}")),
-    }
-}
-
-/// `scripts/x.lua:12: message` → the span.
-fn location(msg: &str) -> Option<Span> {
-    let mut parts = msg.splitn(3, ':');
-    let file = parts.next()?;
-    let line: u32 = parts.next()?.trim().parse().ok()?;
-    parts.next()?;
-    Some(Span::new(file, line))
-}
-
-fn strip_location(msg: &str) -> String {
-    match location(msg) {
-        Some(_) => msg.splitn(3, ':').nth(2).unwrap_or(msg).trim().to_string(),
-        None => msg.to_string(),
-    }
+    sandbox::run(src, name, dir, opts)
 }

@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use crate::error::{Error, ErrorKind, Span};
 use crate::graph::{GraphSpec, NodeKey};
 use crate::io::wav::OutputFormat;
-use crate::nodes::{Gain, Pan, Sum};
+use crate::registry::{Config, NodeKind};
 
 /// Index of a strip in [`Model::strips`].
 pub type StripId = usize;
 
 /// Track, bus or master.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StripKind {
     /// Has a source.
     Track,
@@ -24,7 +24,7 @@ pub enum StripKind {
 }
 
 /// A send from one strip to a bus.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SendModel {
     /// Destination bus.
     pub dest: StripId,
@@ -37,7 +37,7 @@ pub struct SendModel {
 }
 
 /// One channel strip.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct StripModel {
     /// User-facing name (`"bass"`).
     pub name: String,
@@ -74,9 +74,10 @@ impl StripModel {
 }
 
 /// A `mix.render { ... }` job.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RenderJob {
-    /// Output path (resolved against the script's folder).
+    /// Output path as the script wrote it (relative paths resolve against the script's folder,
+    /// or the command line's `--out-dir`).
     pub path: PathBuf,
     /// Sample format.
     pub format: OutputFormat,
@@ -100,6 +101,8 @@ pub struct Model {
     pub warnings: Vec<Error>,
     /// Audio files the script uses (for reload watching).
     pub files: Vec<PathBuf>,
+    /// What those files hold.
+    pub probes: Vec<crate::io::decode::AudioInfo>,
     /// Sidechain connections to make: (node with a sidechain port, source strip, span).
     pub sidechains: Vec<(NodeKey, StripId, Option<Span>)>,
     /// Album jobs (`mix.album`).
@@ -107,7 +110,9 @@ pub struct Model {
     /// Generator tracks given no length (they need the session's `length_s`).
     pub open_ended: Vec<(String, Option<Span>)>,
     /// Counter for unique insert names per strip.
-    pub insert_counts: Vec<(String, usize)>,
+    pub insert_counts: std::collections::HashMap<String, usize>,
+    /// Strip by name.
+    pub strip_index: std::collections::HashMap<String, StripId>,
 }
 
 /// The master strip's id.
@@ -123,16 +128,19 @@ impl Model {
             errors: Vec::new(),
             warnings: Vec::new(),
             files: Vec::new(),
+            probes: Vec::new(),
             sidechains: Vec::new(),
             open_ended: Vec::new(),
             albums: Vec::new(),
-            insert_counts: Vec::new(),
+            insert_counts: Default::default(),
+            strip_index: Default::default(),
         };
         let head = m
-            .spec
-            .add("master/in", Sum::new(2), None)
+            .add_node("master/in", &crate::nodes::sum::KIND, None)
             .expect("fresh graph");
-        let fader = m.spec.add("master/fader", Gain, None).expect("fresh graph");
+        let fader = m
+            .add_node("master/fader", &crate::nodes::gain::KIND, None)
+            .expect("fresh graph");
         m.strips.push(StripModel {
             name: "master".into(),
             kind: StripKind::Master,
@@ -156,8 +164,16 @@ impl Model {
         head: NodeKey,
         span: Option<Span>,
     ) -> Result<StripId, Error> {
-        let fader = self.spec.add(format!("{name}/fader"), Gain, span.clone())?;
-        let pan = self.spec.add(format!("{name}/pan"), Pan, span.clone())?;
+        let fader = self.add_node(
+            &format!("{name}/fader"),
+            &crate::nodes::gain::KIND,
+            span.clone(),
+        )?;
+        let pan = self.add_node(
+            &format!("{name}/pan"),
+            &crate::nodes::pan::KIND,
+            span.clone(),
+        )?;
         self.strips.push(StripModel {
             name: name.to_string(),
             kind,
@@ -170,29 +186,40 @@ impl Model {
             sends: Vec::new(),
             span,
         });
+        self.strip_index
+            .insert(name.to_string(), self.strips.len() - 1);
         Ok(self.strips.len() - 1)
+    }
+
+    /// Adds a node of `kind` with its default options.
+    pub fn add_node(
+        &mut self,
+        path: &str,
+        kind: &'static NodeKind,
+        span: Option<Span>,
+    ) -> Result<NodeKey, Error> {
+        self.spec
+            .add_kind(path, kind, Config::new(), span)
+            .map_err(|mut e| e.remove(0))
     }
 
     /// The strip called `name`.
     pub fn strip_named(&self, name: &str) -> Option<StripId> {
-        self.strips.iter().position(|s| s.name == name)
+        if name == "master" {
+            return Some(MASTER);
+        }
+        self.strip_index.get(name).copied()
     }
 
     /// A unique node path for an insert of `kind` on strip `s` (`bass/comp`, `bass/comp2`).
     pub fn insert_path(&mut self, s: StripId, kind: &str) -> String {
         let base = format!("{}/{kind}", self.strips[s].name);
-        let entry = match self.insert_counts.iter_mut().find(|(k, _)| *k == base) {
-            Some(e) => e,
-            None => {
-                self.insert_counts.push((base.clone(), 0));
-                self.insert_counts.last_mut().expect("just pushed")
-            }
-        };
-        entry.1 += 1;
-        if entry.1 == 1 {
+        let n = self.insert_counts.entry(base.clone()).or_insert(0);
+        *n += 1;
+        if *n == 1 {
             base
         } else {
-            format!("{base}{}", entry.1)
+            format!("{base}{n}")
         }
     }
 

@@ -5,7 +5,6 @@ use mlua::{Table, Value};
 
 use crate::error::{Error, ErrorKind, Span};
 use crate::graph::spec::did_you_mean;
-use crate::node::NodeDesc;
 
 /// The keys of one option table, consumed as they are read.
 pub struct Opts {
@@ -57,6 +56,8 @@ impl Opts {
                 }
             }
         }
+        // Lua's table order is not stable: sort, so messages come in the same order every run.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
         Self {
             entries,
             subject,
@@ -146,6 +147,16 @@ impl Opts {
         self.take(key)
     }
 
+    /// Takes every entry not read so far (the caller maps them itself).
+    pub fn drain(&mut self) -> Vec<(String, Value)> {
+        std::mem::take(&mut self.entries)
+    }
+
+    /// The span errors are reported at.
+    pub fn span(&self) -> Option<&Span> {
+        self.span.as_ref()
+    }
+
     /// A number that must lie in `[min, max]`; `unit` is shown in the message.
     pub fn num_in(&mut self, key: &'static str, min: f64, max: f64, unit: &str) -> Option<f64> {
         let v = self.num(key)?;
@@ -159,20 +170,6 @@ impl Opts {
             return None;
         }
         Some(v)
-    }
-
-    /// Reads every parameter of `desc` present in the table, range-checked: `(index, value)`.
-    pub fn params(&mut self, desc: &'static NodeDesc) -> Vec<(usize, f32)> {
-        let mut out = Vec::new();
-        for (i, p) in desc.params.iter().enumerate() {
-            if let Some(v) = self.num(p.id) {
-                match p.check(v) {
-                    Ok(v) => out.push((i, v)),
-                    Err(m) => self.error(m),
-                }
-            }
-        }
-        out
     }
 
     /// Reports every key not read so far as unknown (with a did-you-mean) and returns the errors.

@@ -4,7 +4,7 @@ use mlua::{
     AnyUserData, Lua, MetaMethod, Result as LuaResult, Table, UserData, UserDataMethods, Value,
 };
 
-use super::api::{as_number, call_span, check_nyquist, raise, with_model, ParamRef};
+use super::api::{call_span, param_unit, raise, with_model, ParamRef};
 use super::options::type_name;
 use crate::error::{Error, ErrorKind};
 use crate::param::AutomationEvent;
@@ -16,16 +16,8 @@ fn automate(
     ev: AutomationEvent,
 ) -> LuaResult<AnyUserData> {
     let span = call_span(lua);
-    let value = match ev {
-        AutomationEvent::Set { value, .. }
-        | AutomationEvent::Linear { value, .. }
-        | AutomationEvent::Exp { value, .. }
-        | AutomationEvent::Target { value, .. } => value,
-    };
     with_model(lua, |m| {
-        if let Err(e) =
-            check_nyquist(m, p, value as f64).and_then(|()| m.spec.automate(p.node, p.id, ev))
-        {
+        if let Err(e) = m.spec.automate(p.node, p.id, ev) {
             m.error(e.at(span.as_ref()));
         }
     });
@@ -33,7 +25,7 @@ fn automate(
 }
 
 fn num_arg(lua: &Lua, v: Value, what: &str) -> LuaResult<f64> {
-    as_number(&v).ok_or_else(|| {
+    super::api::as_number(&v).ok_or_else(|| {
         raise(
             Error::new(
                 ErrorKind::Script,
@@ -44,24 +36,32 @@ fn num_arg(lua: &Lua, v: Value, what: &str) -> LuaResult<f64> {
     })
 }
 
+/// An automation value of `p`: a number (or true/false for switches), named in the message.
+fn value_arg(lua: &Lua, p: ParamRef, v: Value, what: &str) -> LuaResult<f32> {
+    let unit = with_model(lua, |m| param_unit(m, p));
+    super::mapping::param_number(&format!("{} {what}", p.id), &v, unit)
+        .map(|x| x as f32)
+        .map_err(|m| raise(Error::new(ErrorKind::Script, m).at(call_span(lua).as_ref())))
+}
+
 impl UserData for ParamRef {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
         methods.add_function("set", |lua, (ud, t, v): (AnyUserData, Value, Value)| {
             let p = *ud.borrow::<ParamRef>()?;
-            let (t_s, value) = (num_arg(lua, t, "time")?, num_arg(lua, v, "value")? as f32);
+            let (t_s, value) = (num_arg(lua, t, "time")?, value_arg(lua, p, v, "value")?);
             automate(lua, ud, p, AutomationEvent::Set { t_s, value })
         });
         methods.add_function(
             "linear_to",
             |lua, (ud, t, v): (AnyUserData, Value, Value)| {
                 let p = *ud.borrow::<ParamRef>()?;
-                let (t_s, value) = (num_arg(lua, t, "time")?, num_arg(lua, v, "value")? as f32);
+                let (t_s, value) = (num_arg(lua, t, "time")?, value_arg(lua, p, v, "value")?);
                 automate(lua, ud, p, AutomationEvent::Linear { t_s, value })
             },
         );
         methods.add_function("exp_to", |lua, (ud, t, v): (AnyUserData, Value, Value)| {
             let p = *ud.borrow::<ParamRef>()?;
-            let (t_s, value) = (num_arg(lua, t, "time")?, num_arg(lua, v, "value")? as f32);
+            let (t_s, value) = (num_arg(lua, t, "time")?, value_arg(lua, p, v, "value")?);
             automate(lua, ud, p, AutomationEvent::Exp { t_s, value })
         });
         methods.add_function(
@@ -69,7 +69,7 @@ impl UserData for ParamRef {
             |lua, (ud, t, v, tau): (AnyUserData, Value, Value, Value)| {
                 let p = *ud.borrow::<ParamRef>()?;
                 let t_s = num_arg(lua, t, "time")?;
-                let value = num_arg(lua, v, "value")? as f32;
+                let value = value_arg(lua, p, v, "value")?;
                 let tau_s = num_arg(lua, tau, "tau_s")?;
                 if tau_s <= 0.0 {
                     return Err(raise(
@@ -97,7 +97,7 @@ impl UserData for ParamRef {
                     )
                 })?;
                 let t_s = num_arg(lua, pt.get(1)?, "curve time")?;
-                let value = num_arg(lua, pt.get(2)?, "curve value")? as f32;
+                let value = value_arg(lua, p, pt.get(2)?, "curve value")?;
                 let ev = if first {
                     AutomationEvent::Set { t_s, value }
                 } else {

@@ -1,18 +1,17 @@
 //! Track sources: an audio file (`"stems/bass.wav"` or `{ file = ..., start_s, trim }`; WAV,
-//! FLAC, MP3 or Ogg Vorbis at any sample rate) or a
-//! generator (`{ synth = "bass", pattern = "c2 . c3 ." }`, `{ drum = "kick", pattern = "x..." }`,
+//! FLAC, MP3 or Ogg Vorbis at any sample rate) or a generator from the registry, chosen by its
+//! selector key (`{ synth = "bass", pattern = "c2 . c3 ." }`, `{ drum = "kick", ... }`,
 //! `{ osc = "saw", hz = 110 }`, `{ noise = "pink" }`).
-
-use std::sync::Arc;
 
 use mlua::{Lua, Result as LuaResult, Value};
 
+use super::mapping::{map_options, Mapped};
 use super::model::Model;
 use super::options::{type_name, Opts};
 use super::Ctx;
 use crate::error::{Error, ErrorKind, Span};
 use crate::graph::NodeKey;
-use crate::nodes::{Clip, Placement, Player};
+use crate::registry::{self, Config, NodeKind, OptValue, Role};
 
 /// The source node plus strip settings given in the same table.
 pub struct Source {
@@ -40,7 +39,7 @@ pub fn build(
     match src {
         Value::String(s) => {
             let file = s.to_string_lossy();
-            let head = file_source(lua, ctx, name, &file, Placement::default(), span)?;
+            let head = file_source(lua, ctx, name, &file, Config::new(), span)?;
             Ok(Source {
                 head,
                 gain_db: None,
@@ -51,69 +50,41 @@ pub fn build(
             let mut o = Opts::new(Some(t), subject.clone(), span.clone());
             let gain_db = o.num_in("gain_db", -120.0, 48.0, " dB");
             let pan = o.num_in("pan", -1.0, 1.0, "");
+            let generator = registry::sources().find(|k| match k.role {
+                Role::Source { selector } => o.has(selector),
+                _ => false,
+            });
             let head = if let Some(file) = o.str("file") {
-                let start_s = o.num_in("start_s", 0.0, 1e6, " s").unwrap_or(0.0);
-                let mut placement = Placement {
-                    start_s,
-                    ..Default::default()
-                };
-                match o.value("trim") {
-                    None => {}
-                    Some(Value::Integer(i)) => placement.trim_start_s = i as f64,
-                    Some(Value::Number(n)) => placement.trim_start_s = n,
-                    Some(Value::Table(tt)) => {
-                        let mut to = Opts::new(Some(&tt), format!("{subject} trim"), span.clone());
-                        placement.trim_start_s = to.num_in("start_s", 0.0, 1e6, " s").unwrap_or(0.0);
-                        placement.length_s = to.num_in("length_s", 0.0, 1e6, " s");
-                        o.errors.extend(to.finish());
-                    }
-                    Some(other) => o.error(format!(
-                        "'trim' must be seconds from the start or {{ start_s = .., length_s = .. }}, got {}",
-                        type_name(&other)
-                    )),
+                let mut placement = Config::new();
+                if let Some(s) = o.num_in("start_s", 0.0, 1e6, " s") {
+                    placement.set("start_s", OptValue::Num(s));
                 }
-                if placement.trim_start_s < 0.0 {
-                    o.error("trim must not be negative");
-                    placement.trim_start_s = 0.0;
-                }
-                let errs = std::mem::take(&mut o.errors);
-                push_errors(lua, errs);
+                trim(&mut o, &subject, span.as_ref(), &mut placement);
+                push_errors(lua, std::mem::take(&mut o.errors));
                 file_source(lua, ctx, name, &file, placement, span.clone())?
-            } else if GENERATOR_KEYS.iter().any(|k| o.has(k)) {
+            } else if let Some(kind) = generator {
                 if !(o.has("bars") || o.has("length_s")) {
                     let mut m = lua.app_data_mut::<Model>().expect("model");
                     m.open_ended.push((name.to_string(), span.clone()));
                 }
-                let r = crate::nodes::generators::from_options(&mut o, lua_session(lua));
-                match r {
-                    Ok(g) => {
-                        let mut m = lua.app_data_mut::<Model>().expect("model");
-                        let key = m
-                            .spec
-                            .add_with(
-                                format!("{name}/source"),
-                                g.desc,
-                                g.config,
-                                g.factory,
-                                span.clone(),
-                            )
-                            .map_err(raise)?;
-                        for (i, v) in g.initial {
-                            m.spec.nodes[key].params[i].value = v;
-                        }
-                        key
-                    }
-                    Err(msg) => {
-                        o.error(msg);
-                        silent(lua, name, span.clone())?
-                    }
-                }
+                generator_source(lua, name, kind, &mut o, span.clone())?
             } else {
-                o.error(
-                    "needs a source: file = \"x.wav\", or a generator: synth = \"bass\"|\"pad\"|\"lead\"|\"pluck\", \
-                     drum = \"kick\"|\"snare\"|\"hat\"|\"clap\", osc = \"sine\"|\"saw\"|\"square\"|\"triangle\", \
-                     noise = \"white\"|\"pink\"",
-                );
+                o.error(format!(
+                    "needs a source: file = \"x.wav\", or a generator: {}",
+                    registry::sources()
+                        .map(|k| {
+                            let choices = k
+                                .option(match k.role {
+                                    Role::Source { selector } => selector,
+                                    _ => "",
+                                })
+                                .map(|opt| opt.range_text())
+                                .unwrap_or_default();
+                            format!("{} = {choices}", k.name)
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
                 silent(lua, name, span.clone())?
             };
             push_errors(lua, o.finish());
@@ -132,15 +103,79 @@ pub fn build(
     }
 }
 
-/// Keys that make a table a generator source.
-pub const GENERATOR_KEYS: &[&str] = &["synth", "drum", "osc", "noise"];
+/// `trim = seconds` or `trim = { start_s = .., length_s = .. }`.
+fn trim(o: &mut Opts, subject: &str, span: Option<&Span>, placement: &mut Config) {
+    match o.value("trim") {
+        None => {}
+        Some(Value::Integer(i)) => placement.set("trim_start_s", OptValue::Num(i as f64)),
+        Some(Value::Number(n)) => placement.set("trim_start_s", OptValue::Num(n)),
+        Some(Value::Table(tt)) => {
+            let mut to = Opts::new(Some(&tt), format!("{subject} trim"), span.cloned());
+            if let Some(s) = to.num_in("start_s", 0.0, 1e6, " s") {
+                placement.set("trim_start_s", OptValue::Num(s));
+            }
+            if let Some(l) = to.num_in("length_s", 0.0, 1e6, " s") {
+                placement.set("length_s", OptValue::Num(l));
+            }
+            o.errors.extend(to.finish());
+        }
+        Some(other) => o.error(format!(
+            "'trim' must be seconds from the start or {{ start_s = .., length_s = .. }}, got {}",
+            type_name(&other)
+        )),
+    }
+    if placement.opt_num("trim_start_s").is_some_and(|t| t < 0.0) {
+        o.error("trim must not be negative");
+        placement.remove("trim_start_s");
+    }
+}
 
-fn lua_session(lua: &Lua) -> crate::graph::Session {
-    lua.app_data_ref::<Model>()
+fn generator_source(
+    lua: &Lua,
+    name: &str,
+    kind: &'static NodeKind,
+    o: &mut Opts,
+    span: Option<Span>,
+) -> LuaResult<NodeKey> {
+    let session = lua
+        .app_data_ref::<Model>()
         .expect("model")
         .spec
         .session
-        .clone()
+        .clone();
+    let mut mapped = Mapped::default();
+    map_options(kind, o, session.tempo, &mut mapped);
+    if kind.option("tempo_bpm").is_some() {
+        mapped
+            .config
+            .set("tempo_bpm", OptValue::Num(session.tempo.bpm));
+    }
+    let mut m = lua.app_data_mut::<Model>().expect("model");
+    let path = format!("{name}/source");
+    match m.spec.add_kind(path, kind, mapped.config, span.clone()) {
+        Ok(key) => {
+            for (i, v) in mapped.params {
+                let id = kind.desc.params[i].id;
+                if let Err(e) = m.spec.set_param(key, id, v) {
+                    m.error(e.at(span.as_ref()));
+                }
+            }
+            Ok(key)
+        }
+        Err(es) => {
+            // Report as the track (the user wrote a track, not a node).
+            for e in es {
+                let msg = e.message.replacen(
+                    &format!("{} \"{name}/source\"", kind.name),
+                    &format!("track \"{name}\""),
+                    1,
+                );
+                m.error(Error::new(e.kind, msg).at(span.as_ref()));
+            }
+            drop(m);
+            silent(lua, name, span)
+        }
+    }
 }
 
 fn push_errors(lua: &Lua, errs: Vec<Error>) {
@@ -152,11 +187,17 @@ fn push_errors(lua: &Lua, errs: Vec<Error>) {
     }
 }
 
+/// A stand-in source that plays nothing (a track whose source was wrong), so evaluation goes on.
 fn silent(lua: &Lua, name: &str, span: Option<Span>) -> LuaResult<NodeKey> {
     let mut m = lua.app_data_mut::<Model>().expect("model");
     m.spec
-        .add(format!("{name}/source"), Clip::new(vec![vec![]], 0), span)
-        .map_err(raise)
+        .add_kind(
+            format!("{name}/source"),
+            &crate::nodes::sum::KIND,
+            Config::new().with("channels", OptValue::Num(1.0)),
+            span,
+        )
+        .map_err(|mut e| raise(e.remove(0)))
 }
 
 fn file_source(
@@ -164,48 +205,67 @@ fn file_source(
     ctx: &Ctx,
     name: &str,
     file: &str,
-    placement: Placement,
+    mut placement: Config,
     span: Option<Span>,
 ) -> LuaResult<NodeKey> {
     let subject = format!("track \"{name}\"");
-    let resolved = ctx.dir.join(file);
-    let check = ctx.check_path(&resolved).and_then(|_| {
+    let shown = crate::registry::schema::printable(file);
+    let check = ctx.resolve_read(file).and_then(|resolved| {
         crate::io::decode::probe_audio(&resolved).map_err(|e| {
             let msg = if e.message.contains("file not found") {
                 format!(
-                    "{subject}: audio file \"{file}\" not found (looked for {})",
-                    resolved.display()
+                    "{subject}: audio file \"{shown}\" not found (looked for {})",
+                    crate::registry::schema::printable(&resolved.display().to_string())
                 )
             } else {
-                let shown = resolved.display().to_string();
+                let p = resolved.display().to_string();
                 let what = e
                     .message
-                    .strip_prefix(&format!("{shown}: "))
+                    .strip_prefix(&format!("{p}: "))
                     .unwrap_or(&e.message);
-                format!("{subject}: audio file \"{file}\": {what}")
+                format!("{subject}: audio file \"{shown}\": {what}")
             };
             Error::new(e.kind, msg)
         })
     });
-    match check {
-        Ok(info) => {
-            let mut m = lua.app_data_mut::<Model>().expect("model");
-            m.files.push(info.path.clone());
-            // Any rate plays: the player resamples to the session rate as it reads.
-            let info = Arc::new(info);
-            let config = format!("{}|{placement:?}", info.path.display());
-            m.spec
-                .add_with(
-                    format!("{name}/source"),
-                    &crate::nodes::player::DESC,
-                    config,
-                    Arc::new(move || Box::new(Player::new(info.clone(), placement))),
-                    span,
-                )
-                .map_err(raise)
-        }
+    let info = match check {
+        Ok(info) => info,
         Err(e) => {
             push_errors(lua, vec![e.at(span.as_ref())]);
+            return silent(lua, name, span);
+        }
+    };
+    let Some(path) = info.path.to_str() else {
+        push_errors(
+            lua,
+            vec![Error::new(
+                ErrorKind::Io,
+                format!(
+                    "{subject}: audio file \"{shown}\": its path is not valid UTF-8; rename it"
+                ),
+            )
+            .at(span.as_ref())],
+        );
+        return silent(lua, name, span);
+    };
+    placement.set("file", OptValue::Text(path.to_string()));
+    placement.set(
+        "stamp",
+        OptValue::Text(crate::io::decode::file_stamp(&info.path)),
+    );
+    let mut m = lua.app_data_mut::<Model>().expect("model");
+    m.files.push(info.path.clone());
+    m.probes.push(info);
+    match m.spec.add_kind(
+        format!("{name}/source"),
+        &crate::nodes::player::KIND,
+        placement,
+        span.clone(),
+    ) {
+        Ok(k) => Ok(k),
+        Err(es) => {
+            m.errors.extend(es);
+            drop(m);
             silent(lua, name, span)
         }
     }

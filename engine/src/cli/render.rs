@@ -1,0 +1,258 @@
+//! `mixdown render`: a mix (or an album) to files.
+
+use std::path::{Path, PathBuf};
+
+use super::{evaluator, load, parse_time, script_options, write_policy, ScriptArgs};
+use crate::error::{Error, ErrorKind, Errors};
+use crate::io::output::WritePolicy;
+use crate::io::wav::OutputFormat;
+use crate::render::{prepare_schedule, render_to_file, RenderOptions};
+use crate::script::StripKind;
+
+/// `mixdown render`'s arguments.
+#[derive(clap::Args)]
+pub(crate) struct RenderArgs {
+    /// The mix script; omit to render the built-in demo.
+    script: Option<PathBuf>,
+    /// Output file (default: the script's mix.render path, else out/<script>.wav).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Folder for the outputs: relative output paths of the script (mix.render, an album's out
+    /// and continuous files) resolve here instead of the script's folder.
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
+    /// Let the script write under this folder too (repeatable).
+    #[arg(long = "allow-write", value_name = "DIR")]
+    allow_write: Vec<PathBuf>,
+    /// wav16 | wav24 | wav32f (16/24-bit get TPDF dither).
+    #[arg(long)]
+    format: Option<OutputFormat>,
+    /// Start of the written range: seconds (12.5) or bar:beat (17:1).
+    #[arg(long, allow_hyphen_values = true)]
+    from: Option<String>,
+    /// End of the written range: seconds or bar:beat.
+    #[arg(long, allow_hyphen_values = true)]
+    to: Option<String>,
+    /// Processing block size in frames (1..=2048); the output does not depend on it.
+    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1..=2048))]
+    block: u64,
+    /// Worker threads for independent tracks and buses (default: all cores); the output is
+    /// bit-identical whatever the count.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    threads: Option<u64>,
+    /// Do not print the loudness summary.
+    #[arg(long)]
+    quiet: bool,
+    /// Also write the report as JSON and pictures (loudness over time, waveform with true-peak
+    /// overs, long-term spectrum; PNG and SVG) into this folder.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    #[command(flatten)]
+    script_args: ScriptArgs,
+}
+
+/// Checks a `--report` folder before any work: it must be a folder (created when missing).
+fn prepare_report_dir(dir: &Path) -> Result<(), Error> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Error::new(
+            ErrorKind::Io,
+            format!(
+                "--report {}: exists and is not a folder; give a folder for the report files",
+                dir.display()
+            ),
+        )),
+        Err(_) => std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(dir, format!("cannot create the report folder: {e}"))),
+    }
+}
+
+pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
+    let RenderArgs {
+        script,
+        output,
+        out_dir,
+        allow_write,
+        format,
+        from,
+        to,
+        block,
+        threads,
+        quiet,
+        report,
+        script_args,
+    } = a;
+    let threads = threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |t| t as usize,
+    );
+    if let Some(dir) = &report {
+        prepare_report_dir(dir)?;
+    }
+    let sa = &script_args;
+    let mut ev = load(script.as_deref(), sa)?;
+    // Where the script's own output paths may go.
+    let mut roots = allow_write.clone();
+    roots.extend(out_dir.iter().cloned());
+    let script_policy = write_policy(script.as_deref(), &roots);
+    let base = out_dir.clone().unwrap_or_else(|| {
+        script
+            .as_deref()
+            .map_or_else(|| PathBuf::from("."), crate::script::script_dir)
+    });
+    let job = ev.renders.first().cloned();
+    let stem_name = script
+        .as_ref()
+        .and_then(|p| p.file_stem())
+        .map_or("demo".to_string(), |s| s.to_string_lossy().to_string());
+    // The output: -o (the command line's choice), the script's mix.render path (checked), or
+    // out/<script>.wav under --out-dir or the current folder.
+    let out = match (&output, &job) {
+        (Some(o), _) => WritePolicy::new([o.parent().map_or_else(
+            || PathBuf::from("."),
+            |p| {
+                if p.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    p.to_path_buf()
+                }
+            },
+        )])
+        .prepare(o)?,
+        (None, Some(j)) => script_policy.prepare(&base.join(&j.path)).map_err(|e| {
+            Errors::from(
+                Error::new(e.kind, format!("mix.render: {}", e.message)).at(j.span.as_ref()),
+            )
+        })?,
+        (None, None) => {
+            let d = out_dir.clone().unwrap_or_else(|| PathBuf::from("out"));
+            let p = d.join(format!("{stem_name}.wav"));
+            WritePolicy::new([d]).prepare(&p)?
+        }
+    };
+    if let Some(Err(m)) = super::format_of_extension(&out) {
+        return Err(Error::new(ErrorKind::Other, m).into());
+    }
+    let format = format
+        .or(job.as_ref().map(|j| j.format))
+        .unwrap_or(OutputFormat::Wav24);
+    let opts = RenderOptions {
+        block: block as usize,
+        from_s: from.map(|f| parse_time(&f, &ev.spec)).transpose()?,
+        to_s: to.map(|t| parse_time(&t, &ev.spec)).transpose()?,
+        progress: true,
+        measure: !quiet,
+        threads: threads.max(1),
+        collect_report: report.is_some(),
+        ..Default::default()
+    };
+    if let (Some(a), Some(b)) = (opts.from_s, opts.to_s) {
+        if b <= a {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!("--to ({b} s) must be after --from ({a} s)"),
+            )
+            .into());
+        }
+    }
+    if !ev.albums.is_empty() {
+        for job in &ev.albums {
+            let mut job = job.clone();
+            if let Some(d) = &out_dir {
+                job.out_base = Some(d.clone());
+            }
+            let r = crate::album::render_album(
+                &job,
+                &script_options(sa),
+                &evaluator(),
+                &script_policy,
+                &opts,
+                report.as_deref(),
+            )?;
+            for s in &r.songs {
+                eprintln!("wrote {}", s.path.display());
+            }
+            if let Some(c) = &r.continuous {
+                eprintln!("wrote {}", c.display());
+            }
+            eprintln!("{}", r.table());
+        }
+        if ev.strips.len() <= 1 {
+            return Ok(());
+        }
+    }
+    let (schedule, passes) = prepare_schedule(&ev.spec, &opts)?;
+    for w in &schedule.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(f) = opts.from_s {
+        let end = schedule.length_frames as f64 / schedule.sample_rate;
+        if opts.to_s.is_none() && f >= end {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!("--from {f} s is at or after the end of the song ({end:.1} s); nothing to render"),
+            )
+            .into());
+        }
+    }
+    let mut r = render_to_file(schedule, &out, format, &opts)?;
+    r.analysis_passes = passes;
+    eprintln!(
+        "rendered {} ({:.1} s of audio in {:.2} s, {:.0}x realtime)",
+        out.display(),
+        r.frames as f64 / r.sample_rate,
+        r.elapsed_s,
+        r.realtime_factor()
+    );
+    if let Some(m) = &r.measurement {
+        eprintln!("{}", m.to_text());
+    }
+    for n in &r.notes {
+        eprintln!("  {n}");
+    }
+    if let (Some(dir), Some(rep)) = (&report, &r.report) {
+        let mut rep = rep.clone();
+        rep.song = stem_name.clone();
+        let files = rep.write_dir(dir, &stem_name, None)?;
+        eprintln!("report: {} files in {}", files.len(), dir.display());
+    }
+    if r.clipped_samples > 0 {
+        eprintln!(
+            "warning: {} samples at or over full scale (they clip in 16/24-bit files); add a limiter",
+            r.clipped_samples
+        );
+    }
+    for (node, n) in &r.nan_report {
+        eprintln!("warning: node \"{node}\" produced {n} NaN/infinite samples; they were replaced by silence");
+    }
+    if job.as_ref().is_some_and(|j| j.stems) {
+        let buses: Vec<_> = ev
+            .strips
+            .iter()
+            .filter(|s| s.kind == StripKind::Bus)
+            .map(|s| (s.name.clone(), s.tail()))
+            .collect();
+        let master_out = ev.spec.output;
+        for (name, tail) in buses {
+            ev.spec.set_output(tail);
+            let (sched, _) = prepare_schedule(&ev.spec, &opts)?;
+            let stem = out.with_file_name(format!(
+                "{}.{name}.wav",
+                out.file_stem()
+                    .map_or("mix".into(), |s| s.to_string_lossy())
+            ));
+            render_to_file(
+                sched,
+                &stem,
+                format,
+                &RenderOptions {
+                    measure: false,
+                    ..opts.clone()
+                },
+            )?;
+            eprintln!("stem {}", stem.display());
+        }
+        ev.spec.output = master_out;
+    }
+    Ok(())
+}
