@@ -211,6 +211,13 @@ pub trait Node: Send + 'static {
     /// Processes one block. Must not allocate, free, lock, block, log or panic.
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus;
 
+    /// About how many bytes `prepare` will allocate for this configuration (delay lines,
+    /// rings). The compiler refuses a graph whose nodes together would need more than
+    /// [`crate::graph::compile::MAX_STATE_BYTES`], before preparing any. Default: a few blocks.
+    fn state_bytes(&self, cfg: &ProcessConfig) -> usize {
+        4 * cfg.max_block * cfg.output_channels.max(1) * std::mem::size_of::<f32>()
+    }
+
     /// Latency this node adds, in frames, valid after `prepare`. The compiler delays parallel
     /// paths to match.
     fn latency_frames(&self) -> u32 {

@@ -1,6 +1,7 @@
 ---@meta
--- LuaLS annotations for mixdown mix scripts. Not loaded by mixdown; editors read it for
--- completion and type checks (see README, "Editor support").
+-- LuaLS annotations for mixdown mix scripts. Generated from mixdown's node registry
+-- (engine/src/registry/docs.rs); do not edit by hand. Not loaded by mixdown; editors read it
+-- for completion and type checks (see README, "Editor support").
 
 ---@class mix
 mix = {}
@@ -9,41 +10,15 @@ mix = {}
 ---@alias Seconds number
 
 ---@class SessionOptions
----@field sample_rate? number Frames per second (8000..384000), default 48000.
----@field tempo_bpm? number Quarter-note beats per minute (20..400), default 120.
----@field time_signature? string|integer[] "4/4", "6/8" or {4, 4}.
----@field length_s? number Song length in seconds; generators without a length stop here.
+---@field sample_rate? integer Frames per second (8000 to 384000), default 48000.
+---@field tempo_bpm? number Quarter-note beats per minute (20 to 400), default 120.
+---@field time_signature? string|integer[] "4/4", "6/8" or {4, 4}, default "4/4".
+---@field length_s? number Song length in seconds; every source ends there (default: the longest source).
 ---@field length_bars? number Song length in bars at this call's tempo (instead of length_s).
 
----Session settings; call first.
+---Session settings; call it before any track or bus.
 ---@param opts SessionOptions
 function mix.session(opts) end
-
----@class TrackOptions
----@field file? string Audio file (WAV, FLAC, MP3, Ogg Vorbis), relative to the script.
----@field gain_db? number Fader in dB (-120..48).
----@field pan? number -1 (left) .. 1 (right).
----@field start_s? number Where the file starts on the timeline, seconds.
----@field trim? number|{start_s?: number, length_s?: number} Seconds skipped at the file's start, or a range.
----@field osc? "sine"|"saw"|"square"|"triangle" Band-limited oscillator source.
----@field hz? number Oscillator frequency in Hz (automatable).
----@field noise? "white"|"pink" Noise source.
----@field drum? "kick"|"snare"|"hat"|"open_hat"|"clap" Drum voice driven by `pattern`.
----@field synth? "bass"|"pad"|"lead"|"pluck" Synth preset driven by `pattern`.
----@field pattern? string Step pattern: "X..x" for drums, "c2 . eb2 _" for synths.
----@field steps_per_beat? integer Steps per beat (1..64), default 4 (16ths).
----@field swing? number 0..0.75.
----@field level_db? number Generator output level in dB (automatable).
----@field start_bar? number Generator starts at this bar (1-based).
----@field bars? number Generator plays this many bars.
----@field length_s? number Generator plays this many seconds.
----@field seed? integer Noise/drum random seed.
-
----A track: a channel strip with a source.
----@param name string Unique name (no '/' or ':').
----@param source string|TrackOptions An audio file (WAV, FLAC, MP3, Ogg Vorbis) or an option table.
----@return Strip
-function mix.track(name, source) end
 
 ---A bus: a channel strip that sums what is routed or sent to it.
 ---@param name string
@@ -69,14 +44,14 @@ function mix.beat(n) end
 ---@return Seconds
 function mix.note(value) end
 
----Values given with --set key=value.
+---Values given with --set key=value: integers stay integers, other numbers are floats, the rest strings.
 ---@type table<string, string|number>
 mix.args = {}
 
 ---@class RenderOptions
----@field path string Output file, relative to the script.
----@field format? "wav16"|"wav24"|"wav32f" Default wav24 (16/24-bit with TPDF dither).
----@field stems? boolean Also write one file per bus.
+---@field path string Output file, relative to the script (inside its folder or the command line's -o/--out-dir/--allow-write).
+---@field format? "wav16"|"wav24"|"wav32f" Default "wav24" (16/24-bit with TPDF dither).
+---@field stems? boolean Also write one file per bus, default false.
 
 ---Records a render job for `mixdown render`.
 ---@param opts RenderOptions
@@ -86,25 +61,25 @@ function mix.render(opts) end
 ---@field songs string[] Mix scripts or audio files, in order.
 ---@field target_lufs? number Default -14.
 ---@field ceiling_db? number True-peak ceiling, default -1.
----@field mode? "track"|"album"
----@field chain? string|function A graph module (require "mastering.streaming") or its name.
----@field match_eq? boolean Gentle EQ toward the album's average balance.
+---@field mode? "track"|"album" Default "track".
+---@field chain? string|function A graph module (require "mastering.streaming") or its name; default: a loudness stage only.
+---@field match_eq? boolean Gentle EQ toward the album's average balance, default false.
 ---@field reference? string Audio file whose balance the matching EQ aims at.
 ---@field out? string Output pattern with %s for the song name, default "out/%s.wav".
 ---@field continuous? string One album file with gaps and fades.
 ---@field gap_s? number Default 2.
 ---@field fade_s? number Default 0.
----@field format? "wav16"|"wav24"|"wav32f"
+---@field format? "wav16"|"wav24"|"wav32f" Default "wav24".
 
 ---Masters several songs together (rendered by `mixdown render`).
 ---@param opts AlbumOptions
 function mix.album(opts) end
 
 ---@class Band
----@field hz number Centre/corner frequency in Hz.
----@field q? number Q (default 0.7071).
----@field gain_db? number Gain in dB (bell and shelves), -48..48.
----@field slope? number Shelf slope S (0..1], instead of q.
+---@field hz number Centre/corner frequency in Hz (10 Hz to below Nyquist).
+---@field q? number Q (above 0 up to 40), default 0.7071.
+---@field gain_db? number Gain in dB (bell and shelves), -48 to 48, default 0.
+---@field slope? number Shelf slope S (above 0 up to 1), instead of q.
 
 ---@param b Band
 ---@return Band
@@ -131,17 +106,18 @@ function mix.bandpass(b) end
 ---@return Band
 function mix.allpass(b) end
 
----An automatable parameter.
+---An automatable parameter. Before its first event a parameter holds its static value (or,
+---when none was given, the first event's value). Events must come in time order.
 ---@class Param
 local Param = {}
 ---Jump to `value` at time `t`.
 ---@param t Seconds
----@param value number
+---@param value number|boolean
 ---@return Param
 function Param:set(t, value) end
 ---Linear ramp from the previous event to `value` at `t`.
 ---@param t Seconds
----@param value number
+---@param value number|boolean
 ---@return Param
 function Param:linear_to(t, value) end
 ---Exponential ramp from the previous event to `value` at `t`.
@@ -165,68 +141,11 @@ function Param:curve(points) end
 ---@field path string
 ---@field [string] Param
 
----@class CompOptions
----@field threshold_db? number dBFS, -80..0 (default -18).
----@field ratio? number 1..100 (default 4).
----@field knee_db? number 0..48 (default 0 = hard).
----@field attack_ms? number 0..2000 (default 10).
----@field release_ms? number 0..10000 (default 100).
----@field makeup_db? number -24..48.
----@field auto_makeup? boolean
----@field detection? "peak"|"rms"
----@field rms_ms? number
----@field link? "max"|"average"|"off"
----@field lookahead_ms? number 0..100 (latency-compensated).
----@field sidechain? Strip Key the compressor from another strip.
----@field sidechain_hpf_hz? number High-pass on the detector.
-
----@class GateOptions
----@field threshold_db? number
----@field range_db? number
----@field ratio? number 100 = gate.
----@field attack_ms? number
----@field hold_ms? number
----@field release_ms? number
----@field hysteresis_db? number
----@field sidechain? Strip
-
----@class LimitOptions
----@field ceiling_db? number -60..0 (default -1).
----@field release_ms? number (default 100).
----@field lookahead_ms? number 0..100 (default 5).
----@field true_peak? boolean (default true).
-
----@class LoudnessOptions
----@field target_lufs? number Default -14.
----@field ceiling_db? number True-peak ceiling, default -1.
-
----@class FilterOptions
----@field hz number Corner frequency (automatable).
----@field slope_db? 12|24|36|48
-
----@class DelayOptions
----@field time_ms? number Delay time in ms (1..10000, automatable).
----@field time_s? number
----@field note? string "1/8", "1/8." (dotted), "1/8t" (triplet).
----@field feedback? number 0..0.99 (automatable).
----@field ping_pong? boolean
----@field lowpass_hz? number Low-pass in the feedback path.
----@field highpass_hz? number High-pass in the feedback path.
----@field wet? number Linear 0..1 (default 1).
----@field dry? number Linear 0..1 (default 0).
-
----@class DelayLineOptions
----@field time_ms? number
----@field time_s? number
----@field frames? integer
----@field note? string
----@field gain_db? number
-
 ---A channel strip (track, bus or master).
 ---@class Strip
 ---@field name string
----@field gain_db Param Fader in dB.
----@field pan Param -1..1.
+---@field gain_db Param Fader in dB (-120 to 48); on the master it comes after the inserts.
+---@field pan Param -1 to 1.
 local Strip = {}
 ---@param dest Strip
 ---@return Strip
@@ -235,58 +154,218 @@ function Strip:to(dest) end
 ---@param opts? {gain_db?: number, pre?: boolean}
 ---@return Node
 function Strip:send(dest, opts) end
----@param bands Band[]
+---Any insert by name: strip:insert("comp", { ... }).
+---@param kind string
+---@param opts? table
+---@return Node
+function Strip:insert(kind, opts) end
+
+---@class TrackOptions
+---@field file? string Audio file (WAV, FLAC, MP3, Ogg Vorbis), relative to the script.
+---@field gain_db? number Fader in dB (-120 dB to 48 dB).
+---@field pan? number -1 (left) to 1 (right).
+---@field trim? number|{start_s?: number, length_s?: number} Seconds skipped at the file's start, or a range.
+---@field osc? "sine"|"saw"|"square"|"triangle" osc: waveform ("sine", "saw", "square" or "triangle")
+---@field start_s? number osc: when the source starts, seconds into the song (0 s to 36000 s, default 0)
+---@field length_s? number osc: how long it plays (default: to the session's length_s) (0 s to 36000 s)
+---@field hz? number osc: frequency in Hz (1 Hz to 20000 Hz, default 440; automatable)
+---@field level_db? number osc: output level in dB (-120 dB to 24 dB, default -12; automatable)
+---@field start_bar? number osc: when the source starts, as a bar number (1 = the start) (instead of start_s)
+---@field bars? number osc: how long it plays, in bars (instead of length_s)
+---@field noise? "white"|"pink" noise: colour ("white" or "pink")
+---@field seed? integer noise: random seed (the same seed gives the same sound) (0 to 1000000000000000, default 1)
+---@field drum? "kick"|"snare"|"hat"|"open_hat"|"clap" drum: voice ("kick", "snare", "hat", "open_hat" or "clap")
+---@field pattern? string drum: the step pattern: drums one character a step (X x o . -), synths space-separated notes, chords, . rests, _ holds (text, at most 100000 characters)
+---@field steps_per_beat? integer drum: pattern steps per beat (4 = 16th notes) (1 to 64, default 4)
+---@field swing? number drum: delay of every second step, as a share of a step (0 to 0.75, default 0)
+---@field synth? "bass"|"pad"|"lead"|"pluck" synth: preset ("bass", "pad", "lead" or "pluck")
+
+---A track: a channel strip with a source (a file or a generator).
+---@param name string Unique name (no '/' or ':').
+---@param source string|TrackOptions An audio file or an option table.
+---@return Strip
+function mix.track(name, source) end
+
+---@class HighpassOptions
+---@field slope_db? number steepness in dB/octave: 12, 24, 36 or 48 (12 dB to 48 dB, default 12)
+---@field hz? number corner frequency in Hz (−3 dB) (10 Hz to 24000 Hz, default 80; automatable)
+
+---@class LowpassOptions
+---@field slope_db? number steepness in dB/octave: 12, 24, 36 or 48 (12 dB to 48 dB, default 12)
+---@field hz? number corner frequency in Hz (−3 dB) (10 Hz to 24000 Hz, default 12000; automatable)
+
+---@class CompOptions
+---@field detection? "peak"|"rms" level detector ("peak" or "rms", default "peak")
+---@field rms_ms? number RMS window (detection = "rms") (0.1 ms to 500 ms, default 10)
+---@field link? "max"|"average"|"off" stereo link: the loudest channel, the average, or each channel on its own ("max", "average" or "off", default "max")
+---@field sidechain_hpf_hz? number high-pass on the detector path (10 Hz to 24000 Hz, below Nyquist)
+---@field auto_makeup? boolean add the makeup that restores the level at the threshold (true or false, default false)
+---@field lookahead_ms? number lookahead (reported as latency and compensated) (0 ms to 100 ms, default 0)
+---@field threshold_db? number threshold in dBFS (-80 dB to 0 dB, default -18; automatable)
+---@field ratio? number compression ratio n:1 (1:1 to 100:1, default 4; automatable)
+---@field knee_db? number soft-knee width in dB (0 = hard) (0 dB to 48 dB, default 0; automatable)
+---@field attack_ms? number attack time constant in ms (0 ms to 2000 ms, default 10; automatable)
+---@field release_ms? number release time constant in ms (0 ms to 10000 ms, default 100; automatable)
+---@field makeup_db? number makeup gain in dB (-24 dB to 48 dB, default 0; automatable)
+---@field sidechain? Strip key the detector from another strip (its post-fader output)
+
+---@class GateOptions
+---@field threshold_db? number opening threshold in dBFS (-120 dB to 0 dB, default -50; automatable)
+---@field range_db? number attenuation when closed in dB (-120 dB to 0 dB, default -60; automatable)
+---@field ratio? number expansion ratio below the threshold (100 acts as a gate) (1:1 to 100:1, default 100; automatable)
+---@field attack_ms? number opening time constant in ms (0 ms to 1000 ms, default 1; automatable)
+---@field hold_ms? number time held open after the level drops, ms (0 ms to 5000 ms, default 20; automatable)
+---@field release_ms? number closing time constant in ms (0 ms to 10000 ms, default 100; automatable)
+---@field hysteresis_db? number closes this many dB below the threshold (0 dB to 40 dB, default 3; automatable)
+---@field sidechain? Strip key the detector from another strip (its post-fader output)
+
+---@class DeessOptions
+---@field hz? number lower edge of the sibilance band (2000 Hz to 24000 Hz, below Nyquist, default 6000)
+---@field threshold_db? number level of the band above hz where reduction starts, dBFS (-80 dB to 0 dB, default -30; automatable)
+---@field ratio? number compression ratio of the sibilant band (1:1 to 100:1, default 4; automatable)
+
+---@class LimitOptions
+---@field lookahead_ms? number lookahead (reported as latency and compensated) (0 ms to 100 ms, default 5)
+---@field true_peak? boolean hold the true (inter-sample) peak, not just the sample peak (true or false, default true)
+---@field ceiling_db? number output ceiling in dBFS (dBTP when true_peak) (-60 dB to 0 dB, default -1; automatable)
+---@field release_ms? number release time constant in ms (1 ms to 10000 ms, default 100; automatable)
+
+---@class LoudnessOptions
+---@field target_lufs? number integrated loudness to reach (-70 LUFS to 0 LUFS, default -14)
+---@field ceiling_db? number true-peak ceiling of the limiter (-60 dBTP to 0 dBTP, default -1)
+---@field gain_db? number a fixed gain instead of a target (album mastering) (-60 dB to 60 dB)
+
+---@class DelayOptions
+---@field ping_pong? boolean alternate the repeats between left and right (true or false, default false)
+---@field lowpass_hz? number low-pass in the feedback path (darker repeats) (20 Hz to 24000 Hz, below Nyquist)
+---@field highpass_hz? number high-pass in the feedback path (thinner repeats) (10 Hz to 24000 Hz, below Nyquist)
+---@field time_ms? number delay time in ms (1 ms to 10000 ms, default 250; automatable)
+---@field feedback? number share of the output fed back, 0..0.99 (0 to 0.99, default 0; automatable)
+---@field wet? number delayed level, linear 0..1 (0 to 1, default 1; automatable)
+---@field dry? number direct level, linear 0..1 (0 to 1, default 0; automatable)
+---@field time_s? number delay time in seconds (instead of time_ms)
+---@field note? string delay time as a note value at the session tempo: "1/8", "1/8.", "1/8t" (instead of time_ms)
+
+---@class DelayLineOptions
+---@field time_s? number delay in seconds (rounded to the nearest frame) (0 s to 10 s, default 0.25)
+---@field frames? integer delay in frames (overrides the time); at most 10 s (0 to 7680000)
+---@field gain_db? number gain of the delayed signal in dB (-120 dB to 24 dB, default 0; automatable)
+---@field time_ms? number delay in milliseconds (instead of time_s)
+---@field note? string delay as a note value at the session tempo: "1/8", "1/8." (dotted), "1/8t" (triplet) (instead of time_s)
+
+---@class ReverbOptions
+---@field decay_s? number RT60 decay time in seconds (0.1 s to 30 s, default 2; automatable)
+---@field predelay_ms? number delay before the reverb starts, ms (0 ms to 500 ms, default 20; automatable)
+---@field damping? number high-frequency damping 0..1 (1: highs decay 10x faster) (0 to 1, default 0.5; automatable)
+---@field size? number room size 0..1 (scales the delay lines) (0 to 1, default 0.7; automatable)
+---@field wet? number reverb level, linear 0..1 (0 to 1, default 1; automatable)
+---@field dry? number direct level, linear 0..1 (0 on a send bus) (0 to 1, default 0; automatable)
+
+---@class SaturateOptions
+---@field curve? "tanh"|"soft"|"hard" transfer curve ("tanh", "soft" or "hard", default "tanh")
+---@field oversample? number oversampling factor: 1, 2, 4, 8 or 16 (1 to 16, default 8)
+---@field auto_gain? boolean compensate the drive so the level stays about the same (true or false, default false)
+---@field drive_db? number input gain into the curve, dB (0 dB to 48 dB, default 6; automatable)
+---@field mix? number wet share, 0..1 (dry is delay-matched) (0 to 1, default 1; automatable)
+---@field output_db? number output gain, dB (-48 dB to 24 dB, default 0; automatable)
+
+---@class WidthOptions
+---@field mono_below_hz? number fold everything below this to mono (Linkwitz–Riley 8th order) (20 Hz to 1000 Hz)
+---@field width? number stereo width: 0 mono, 1 unchanged, 2 double side (0 to 2, default 1; automatable)
+
+---@class MultibandOptions
+---@field crossovers_hz? number[] crossover frequencies, rising: 1 to 3 of them make 2 to 4 bands (10 Hz to 24000 Hz, below Nyquist, default {200, 2000, 8000})
+---@field b1_threshold_db? number band threshold, dBFS (-80 dB to 0 dB, default -20; automatable)
+---@field b1_ratio? number band ratio (1 = no compression) (1:1 to 100:1, default 1; automatable)
+---@field b2_threshold_db? number band threshold, dBFS (-80 dB to 0 dB, default -20; automatable)
+---@field b2_ratio? number band ratio (1 = no compression) (1:1 to 100:1, default 1; automatable)
+---@field b3_threshold_db? number band threshold, dBFS (-80 dB to 0 dB, default -20; automatable)
+---@field b3_ratio? number band ratio (1 = no compression) (1:1 to 100:1, default 1; automatable)
+---@field b4_threshold_db? number band threshold, dBFS (-80 dB to 0 dB, default -20; automatable)
+---@field b4_ratio? number band ratio (1 = no compression) (1:1 to 100:1, default 1; automatable)
+---@field attack_ms? number attack time constant, ms (0 ms to 2000 ms, default 10; automatable)
+---@field release_ms? number release time constant, ms (0 ms to 10000 ms, default 150; automatable)
+
+---@class GainOptions
+---@field gain_db? number gain in dB; −120 is silence (-120 dB to 48 dB, default 0; automatable)
+
+---@class PolarityOptions
+---@field invert? number|boolean 1 inverts the polarity, 0 passes the signal unchanged (0/1 or false/true, default 1; automatable)
+
+---@class MuteOptions
+---@field mute? number|boolean 1 mutes, 0 lets the signal through (0/1 or false/true, default 1; automatable)
+
+---@class MeterOptions
+
+---Parametric EQ of up to 8 RBJ-cookbook bands (bell, shelves, high/low-pass, notch, band-pass, all-pass); band n has `b<n>_hz`, `b<n>_q`, `b<n>_gain_db`, all automatable.
+---@param bands Band[] Up to 8 bands: mix.bell{...}, mix.low_shelf{...}, ...
 ---@return Node
 function Strip:eq(bands) end
----@param opts FilterOptions
+---Butterworth high-pass (−3.01 dB at `hz`, automatable).
+---@param opts? HighpassOptions
 ---@return Node
 function Strip:highpass(opts) end
----@param opts FilterOptions
+---Butterworth low-pass (−3.01 dB at `hz`, automatable).
+---@param opts? LowpassOptions
 ---@return Node
 function Strip:lowpass(opts) end
----@param opts CompOptions
+---Feed-forward compressor: soft knee (Giannoulis–Massberg–Reiss), one-pole attack/release (63 % at the stated time), peak or RMS detection, stereo link, makeup, sidechain input with its own high-pass, optional lookahead (compensated).
+---@param opts? CompOptions
 ---@return Node
 function Strip:comp(opts) end
----@param opts GateOptions
+---Noise gate and downward expander (ratio 100 gates, lower ratios expand), with hold, hysteresis and an optional sidechain key.
+---@param opts? GateOptions
 ---@return Node
 function Strip:gate(opts) end
----@param opts LimitOptions
----@return Node
-function Strip:limit(opts) end
----@param opts LoudnessOptions
----@return Node
-function Strip:loudness(opts) end
----The echo effect.
----@param opts DelayOptions
----@return Node
-function Strip:delay(opts) end
----A plain delay; the one node that may close a feedback loop.
----@param opts DelayLineOptions
----@return Node
-function Strip:delay_line(opts) end
----@param opts {crossovers_hz?: number[], attack_ms?: number, release_ms?: number, b1_threshold_db?: number, b1_ratio?: number, b2_threshold_db?: number, b2_ratio?: number, b3_threshold_db?: number, b3_ratio?: number, b4_threshold_db?: number, b4_ratio?: number}
----@return Node
-function Strip:multiband(opts) end
----@param opts {decay_s?: number, predelay_ms?: number, damping?: number, size?: number, wet?: number, dry?: number}
----@return Node
-function Strip:reverb(opts) end
----@param opts {drive_db?: number, mix?: number, output_db?: number, curve?: "tanh"|"soft"|"hard", oversample?: integer}
----@return Node
-function Strip:saturate(opts) end
----@param opts {width?: number, mono_below_hz?: number}
----@return Node
-function Strip:width(opts) end
----@param opts {hz?: number, threshold_db?: number, ratio?: number}
+---Split-band de-esser: the band above `hz` is compressed, the rest is untouched.
+---@param opts? DeessOptions
 ---@return Node
 function Strip:deess(opts) end
----@param opts {gain_db?: number}
+---Lookahead brick-wall limiter, true-peak aware: the output stays at or below `ceiling_db`. The lookahead is compensated.
+---@param opts? LimitOptions
+---@return Node
+function Strip:limit(opts) end
+---Brings the programme to `target_lufs` (integrated, BS.1770 gated) into a true-peak limiter at `ceiling_db`; offline it measures the whole programme first. `gain_db` applies a fixed gain instead.
+---@param opts? LoudnessOptions
+---@return Node
+function Strip:loudness(opts) end
+---A musical echo: time in ms or note values (automatable, glides without clicks), feedback, ping-pong, filtered feedback, wet/dry.
+---@param opts? DelayOptions
+---@return Node
+function Strip:delay(opts) end
+---A plain delay by a whole number of frames (`gain_db` automatable); the one node that may close a feedback loop in the routing.
+---@param opts? DelayLineOptions
+---@return Node
+function Strip:delay_line(opts) end
+---Algorithmic stereo reverb (a 16-line feedback delay network): RT60 `decay_s`, predelay, high-frequency damping, size.
+---@param opts? ReverbOptions
+---@return Node
+function Strip:reverb(opts) end
+---Saturation (tanh, soft or hard clipping) with oversampling; its latency is compensated.
+---@param opts? SaturateOptions
+---@return Node
+function Strip:saturate(opts) end
+---Stereo width by mid/side (0 mono, 1 unchanged, 2 twice the side), optionally folding the low end to mono.
+---@param opts? WidthOptions
+---@return Node
+function Strip:width(opts) end
+---A 2–4 band compressor on Linkwitz–Riley crossovers that sum back flat when nothing compresses; band n has `b<n>_threshold_db` and `b<n>_ratio`.
+---@param opts? MultibandOptions
+---@return Node
+function Strip:multiband(opts) end
+---A gain stage: multiplies the signal by `gain_db` (−120 dB is silence).
+---@param opts? GainOptions
 ---@return Node
 function Strip:gain(opts) end
----@param opts? {invert?: number}
+---Inverts the signal's polarity while `invert` is 1 (true).
+---@param opts? PolarityOptions
 ---@return Node
 function Strip:polarity(opts) end
----@param opts? {mute?: number}
+---Silences the signal while `mute` is 1 (true), with a 5 ms fade so toggling never clicks.
+---@param opts? MuteOptions
 ---@return Node
 function Strip:mute(opts) end
+---A peak-meter tap: passes the signal through and publishes each channel's peak.
+---@param opts? MeterOptions
 ---@return Node
-function Strip:meter() end
+function Strip:meter(opts) end

@@ -25,6 +25,10 @@ use crate::error::{Error, ErrorKind, Errors};
 use crate::node::{Channels, Mode, Node, ProcessConfig, ProcessStatus};
 use crate::param::ParamSlot;
 
+/// Most memory the nodes of one graph may hold for their state (delay lines, reverbs, rings):
+/// a graph needing more is refused before any node is prepared.
+pub const MAX_STATE_BYTES: usize = 4 << 30;
+
 /// How to compile.
 #[derive(Clone, Copy, Debug)]
 pub struct CompileConfig {
@@ -326,18 +330,49 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         return Err(Errors(errors));
     }
 
-    // Prepare.
+    // Prepare (after checking what the nodes will allocate).
+    let config_of = |i: usize| ProcessConfig {
+        sample_rate: sr,
+        max_block: MAX_BLOCK,
+        mode: cfg.mode,
+        input_channels: in_ch[i].clone(),
+        output_channels: out_ch[i],
+        start_frame: cfg.start_frame,
+        song_length_frames: spec.session.length_s.map(|l| (l * sr).round() as u64),
+    };
+    let mut state: usize = 0;
+    let mut largest = (0usize, 0usize);
     for &i in &order {
-        let inst = instances[i].as_mut().expect("instance");
-        inst.prepare(&ProcessConfig {
-            sample_rate: sr,
-            max_block: MAX_BLOCK,
-            mode: cfg.mode,
-            input_channels: in_ch[i].clone(),
-            output_channels: out_ch[i],
-            start_frame: cfg.start_frame,
-            song_length_frames: spec.session.length_s.map(|l| (l * sr).round() as u64),
-        });
+        let b = instances[i]
+            .as_ref()
+            .expect("instance")
+            .state_bytes(&config_of(i));
+        state = state.saturating_add(b);
+        if b > largest.0 {
+            largest = (b, i);
+        }
+    }
+    if state > MAX_STATE_BYTES {
+        let s = spec_of(largest.1);
+        return Err(Error::new(
+            ErrorKind::Limit,
+            format!(
+                "the graph's {} nodes would need about {} MiB for their delay lines and buffers; \
+                 the limit is {} MiB (the largest, {} \"{}\", needs {} MiB)",
+                order.len(),
+                state >> 20,
+                MAX_STATE_BYTES >> 20,
+                s.kind_name(),
+                s.path,
+                largest.0 >> 20
+            ),
+        )
+        .at(s.span.as_ref())
+        .into());
+    }
+    for &i in &order {
+        let c = config_of(i);
+        instances[i].as_mut().expect("instance").prepare(&c);
     }
 
     // Latency.

@@ -32,7 +32,7 @@ new_key_type! {
 pub type NodeFactory = Arc<dyn Fn() -> Box<dyn Node> + Send + Sync>;
 
 /// Most nodes one graph may hold.
-pub const MAX_NODES: usize = 50_000;
+pub const MAX_NODES: usize = 10_000;
 /// Most automation events one graph may hold (all parameters together).
 pub const MAX_EVENTS: usize = 1_000_000;
 /// Most connections one graph may hold.

@@ -13,7 +13,6 @@
 //!   rate differs from the session's.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -75,9 +74,10 @@ const SUPPORTED: &str = "mixdown reads WAV, FLAC, MP3 and Ogg Vorbis";
 fn has_riff_header(path: &Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 12];
-    File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok()
+    super::open_regular(path)
+        .ok()
+        .and_then(|mut f| f.read_exact(&mut head).ok())
+        .is_some()
         && &head[..4] == b"RIFF"
         && &head[8..] == b"WAVE"
 }
@@ -169,6 +169,12 @@ pub fn probe_audio(path: &Path) -> Result<AudioInfo, Error> {
     })?;
     if meta.is_dir() {
         return Err(Error::io(path, "is a folder, not an audio file"));
+    }
+    if !meta.is_file() {
+        return Err(Error::io(
+            path,
+            "not a regular file (a FIFO or device); only audio files can be read",
+        ));
     }
     let key = (path.to_path_buf(), meta.len(), meta.modified().ok());
     if let Some(hit) = cache().lock().ok().and_then(|c| c.get(&key).cloned()) {
@@ -370,13 +376,7 @@ struct SymDecoder {
 
 impl SymDecoder {
     fn open(path: &Path, verify: bool) -> Result<Self, Error> {
-        let file = File::open(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::io(path, "file not found")
-            } else {
-                Error::io(path, format!("cannot open: {e}"))
-            }
-        })?;
+        let file = super::open_regular(path)?;
         let mss = MediaSourceStream::new(Box::new(file), Default::default());
         let mut hint = Hint::new();
         if let Some(ext) = extension(path) {
@@ -448,6 +448,7 @@ impl SymDecoder {
         else {
             return Err(format_err(path, "the file does not state its sample rate"));
         };
+        super::check_sample_rate(path, sample_rate)?;
         if channels == 0 || channels > crate::buffer::MAX_CHANNELS {
             return Err(format_err(
                 path,

@@ -52,14 +52,7 @@ fn format_err(path: &Path, what: impl std::fmt::Display) -> Error {
 /// Opens `path` and checks it is a WAV this engine can stream. Every failure names the path and
 /// says what was wrong: missing file, not a WAV, truncated, unsupported encoding, empty.
 pub fn probe(path: &Path) -> Result<WavInfo, Error> {
-    let file = File::open(path).map_err(|e| {
-        let what = if e.kind() == std::io::ErrorKind::NotFound {
-            "file not found".to_string()
-        } else {
-            format!("cannot open: {e}")
-        };
-        Error::io(path, what)
-    })?;
+    let file = super::open_regular(path)?;
     let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let reader = hound::WavReader::new(BufReader::new(file)).map_err(|e| {
         // Say precisely what is wrong when the header can be read at all.
@@ -119,6 +112,7 @@ pub fn probe(path: &Path) -> Result<WavInfo, Error> {
         encoding,
         data_offset,
     };
+    super::check_sample_rate(path, spec.sample_rate)?;
     if spec.channels == 0 || spec.channels as usize > crate::buffer::MAX_CHANNELS {
         return Err(format_err(
             path,
@@ -209,7 +203,7 @@ fn sniff(path: &Path) -> Sniffed {
         u16::from_le_bytes([b[i], b[i + 1]])
     }
     let mut out = Sniffed::default();
-    let Ok(mut f) = File::open(path).map(BufReader::new) else {
+    let Ok(mut f) = super::open_regular(path).map(BufReader::new) else {
         return out;
     };
     let mut riff = [0u8; 12];
@@ -266,10 +260,7 @@ pub fn read_frames(
     chunk_frames: usize,
     mut sink: impl FnMut(&[f32]) -> bool,
 ) -> Result<(), Error> {
-    let mut f = BufReader::with_capacity(
-        1 << 16,
-        File::open(&info.path).map_err(|e| Error::io(&info.path, e))?,
-    );
+    let mut f = BufReader::with_capacity(1 << 16, super::open_regular(&info.path)?);
     let bps = info.bytes_per_sample();
     let frame_bytes = bps * info.channels;
     f.seek(SeekFrom::Start(
@@ -311,7 +302,7 @@ pub struct WavStream {
 impl WavStream {
     /// Opens `info.path` positioned at frame 0.
     pub fn open(info: &WavInfo) -> Result<Self, Error> {
-        let file = File::open(&info.path).map_err(|e| Error::io(&info.path, e))?;
+        let file = super::open_regular(&info.path)?;
         let mut s = Self {
             info: info.clone(),
             file: BufReader::with_capacity(1 << 16, file),

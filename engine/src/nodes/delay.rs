@@ -145,6 +145,16 @@ impl Node for Delay {
         &DESC
     }
 
+    fn state_bytes(&self, cfg: &ProcessConfig) -> usize {
+        let frames = match self.time {
+            DelayTime::Frames(f) => f as usize,
+            DelayTime::Seconds(s) => (s * cfg.sample_rate).round().max(0.0) as usize,
+        };
+        (frames.min(1 << 30) + cfg.max_block).next_power_of_two()
+            * cfg.output_channels.max(1)
+            * std::mem::size_of::<f32>()
+    }
+
     fn prepare(&mut self, cfg: &ProcessConfig) {
         self.frames = match self.time {
             DelayTime::Frames(f) => f as usize,

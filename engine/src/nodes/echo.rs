@@ -151,6 +151,12 @@ impl Node for Echo {
         }
     }
 
+    fn state_bytes(&self, cfg: &ProcessConfig) -> usize {
+        // Two channels of the longest delay, plus filters and blocks.
+        let frames = (MAX_TIME_S * cfg.sample_rate) as usize + cfg.max_block;
+        2 * frames.next_power_of_two() * std::mem::size_of::<f32>() + 64 * cfg.max_block
+    }
+
     fn prepare(&mut self, cfg: &ProcessConfig) {
         let v: [f32; 4] = std::array::from_fn(|i| PARAMS[i].default);
         self.dsp = Dsp::new(cfg.sample_rate, MAX_TIME_S, self.params(v))

@@ -110,6 +110,12 @@ impl Node for Reverb {
         2
     }
 
+    fn state_bytes(&self, cfg: &ProcessConfig) -> usize {
+        // 16 lines of up to about 0.3 s and a 0.5 s predelay per channel (a generous bound).
+        let frames = (cfg.sample_rate * (16.0 * 0.3 + 2.0 * MAX_PREDELAY_MS / 1000.0)) as usize;
+        2 * frames * std::mem::size_of::<f32>() + 64 * cfg.max_block
+    }
+
     fn prepare(&mut self, cfg: &ProcessConfig) {
         let v: [f32; 6] = std::array::from_fn(|i| PARAMS[i].default);
         self.dsp = Dsp::new(cfg.sample_rate, MAX_PREDELAY_MS, params(v))

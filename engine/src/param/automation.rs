@@ -317,7 +317,8 @@ mod tests {
         tl.push(AutomationEvent::Set {
             t_s: 0.137,
             value: 1.0,
-        }).unwrap();
+        })
+        .unwrap();
         for block in [1, 17, 64, 512] {
             let out = render(&tl, 0.0, 400, block);
             assert_eq!(out[136], 0.0, "block {block}");
@@ -331,11 +332,13 @@ mod tests {
         tl.push(AutomationEvent::Set {
             t_s: 0.1,
             value: 0.0,
-        }).unwrap();
+        })
+        .unwrap();
         tl.push(AutomationEvent::Linear {
             t_s: 0.2,
             value: 10.0,
-        }).unwrap();
+        })
+        .unwrap();
         let out = render(&tl, 5.0, 300, 17);
         assert_eq!(out[99], 5.0);
         assert_eq!(out[100], 0.0);
@@ -351,16 +354,19 @@ mod tests {
         tl.push(AutomationEvent::Set {
             t_s: 0.0,
             value: 100.0,
-        }).unwrap();
+        })
+        .unwrap();
         tl.push(AutomationEvent::Exp {
             t_s: 0.2,
             value: 10000.0,
-        }).unwrap();
+        })
+        .unwrap();
         tl.push(AutomationEvent::Target {
             t_s: 0.3,
             value: 0.0,
             tau_s: 0.05,
-        }).unwrap();
+        })
+        .unwrap();
         let out = render(&tl, 0.0, 500, 64);
         assert!((out[100] - 1000.0).abs() < 0.01, "{}", out[100]);
         assert_eq!(out[250], 10000.0);

@@ -179,6 +179,13 @@ pub fn readme_tables() -> String {
     s
 }
 
+/// `b3_hz` → `(3, "hz")`.
+fn band_suffix(id: &str) -> Option<(u32, &str)> {
+    let rest = id.strip_prefix('b')?;
+    let (n, tail) = rest.split_once('_')?;
+    Some((n.parse().ok()?, tail))
+}
+
 fn cells(k: &NodeKind) -> String {
     let mut parts = Vec::new();
     for o in k.options.iter().filter(|o| o.user) {
@@ -190,9 +197,14 @@ fn cells(k: &NodeKind) -> String {
         parts.push(format!("`{}` {}{d}", o.key, o.range_text()));
     }
     for p in k.desc.params {
+        // Per-band parameters (`b1_hz` … `b8_hz`) are listed once, as `b<n>_hz`.
+        let id = match band_suffix(p.id) {
+            Some((1, rest)) => format!("b<n>_{rest}"),
+            Some(_) => continue,
+            None => p.id.to_string(),
+        };
         parts.push(format!(
-            "`{}` ⟳ {}, default `{}`",
-            p.id,
+            "`{id}` ⟳ {}, default `{}`",
             param_range(p),
             param_default(p)
         ));

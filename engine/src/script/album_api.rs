@@ -132,7 +132,7 @@ pub(super) fn album(lua: &Lua, opts: Table) -> LuaResult<()> {
     };
     let errs = o.finish();
     with_model(lua, |m| {
-        m.errors.extend(errs);
+        m.extend_errors(errs);
         let sample_rate = m.spec.session.sample_rate;
         m.albums.push(AlbumJob {
             songs,

@@ -43,6 +43,15 @@ pub(super) fn with_model<R>(lua: &Lua, f: impl FnOnce(&mut Model) -> R) -> R {
     f(&mut m)
 }
 
+/// Stops the script when a limit was reached (too many nodes or automation events): going on
+/// would only repeat the same error.
+pub(super) fn stop_on_limit(lua: &Lua) -> LuaResult<()> {
+    match with_model(lua, |m| m.take_limit()) {
+        Some(e) => Err(raise(e)),
+        None => Ok(()),
+    }
+}
+
 /// Handle of a channel strip (track, bus or master).
 #[derive(Clone, Copy, Debug)]
 pub struct StripRef(pub StripId);
@@ -149,7 +158,7 @@ impl UserData for StripRef {
             let pre = o.bool("pre").unwrap_or(false);
             let errs = o.finish();
             with_model(lua, |m| {
-                m.errors.extend(errs);
+                m.extend_errors(errs);
                 if m.strips[d].kind == StripKind::Track {
                     let name = m.strips[d].name.clone();
                     m.error(Model::script_error(
@@ -335,7 +344,24 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
         lua.create_function(|lua, opts: Option<Table>| {
             let span = call_span(lua);
             let mut o = Opts::new(opts.as_ref(), "mix.session", span.clone());
+            let first_strip = with_model(lua, |m| m.strips.get(1).map(|s| s.span.clone()));
+            if let Some(at) = first_strip {
+                o.error(format!(
+                    "call mix.session before any track or bus (the first one is made at {}); the session's rate and tempo apply to everything after it",
+                    at.map_or_else(|| "an earlier line".to_string(), |s| s.to_string())
+                ));
+            }
             let sr = o.num_in("sample_rate", 8000.0, 384000.0, " Hz");
+            let sr = match sr {
+                Some(r) if r.fract() != 0.0 => {
+                    o.error(format!(
+                        "sample_rate = {} Hz must be a whole number of frames per second (e.g. 44100 or 48000)",
+                        crate::param::trim(r)
+                    ));
+                    None
+                }
+                other => other,
+            };
             let bpm = o.num_in("tempo_bpm", 20.0, 400.0, " BPM");
             let ts = o.value("time_signature");
             let len = o.num_in("length_s", 0.001, 36000.0, " s");
@@ -375,7 +401,7 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
             }
             let errs = o.finish();
             with_model(lua, |m| {
-                m.errors.extend(errs);
+                m.extend_errors(errs);
                 let s = &mut m.spec.session;
                 if let Some(sr) = sr {
                     s.sample_rate = sr;
@@ -505,7 +531,7 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
             }
             let errs = o.finish();
             with_model(lua, |m| {
-                m.errors.extend(errs);
+                m.extend_errors(errs);
                 if let (Some(p), Some(format)) = (path, fmt) {
                     m.renders.push(RenderJob {
                         path: std::path::PathBuf::from(p),

@@ -69,14 +69,14 @@ pub fn insert(
     map_options(kind, &mut o, tempo, &mut mapped);
     let errs = o.finish();
     with_model(lua, |m| {
-        m.errors.extend(errs);
+        m.extend_errors(errs);
         let (key, built) = match m
             .spec
             .add_kind(path.clone(), kind, mapped.config, span.clone())
         {
             Ok(k) => (k, true),
             Err(es) => {
-                m.errors.extend(es);
+                m.extend_errors(es);
                 // Keep going with a pass-through so later lines can still be checked.
                 let k = m
                     .spec
@@ -104,6 +104,7 @@ pub fn insert(
         m.strips[strip].inserts.push(key);
         Ok(NodeRef(key))
     })
+    .and_then(|r| super::api::stop_on_limit(lua).map(|()| r))
 }
 
 /// `:eq { mix.bell{...}, mix.high_shelf{...}, ... }`: the positional band tables.

@@ -109,11 +109,18 @@ pub struct Model {
     pub albums: Vec<crate::album::AlbumJob>,
     /// Generator tracks given no length (they need the session's `length_s`).
     pub open_ended: Vec<(String, Option<Span>)>,
+    /// A limit reached (stops the script).
+    pub limit: Option<Error>,
+    /// Errors past [`MAX_ERRORS`], counted.
+    pub dropped_errors: usize,
     /// Counter for unique insert names per strip.
     pub insert_counts: std::collections::HashMap<String, usize>,
     /// Strip by name.
     pub strip_index: std::collections::HashMap<String, StripId>,
 }
+
+/// Most errors one evaluation reports.
+pub const MAX_ERRORS: usize = 100;
 
 /// The master strip's id.
 pub const MASTER: StripId = 0;
@@ -132,6 +139,8 @@ impl Model {
             sidechains: Vec::new(),
             open_ended: Vec::new(),
             albums: Vec::new(),
+            limit: None,
+            dropped_errors: 0,
             insert_counts: Default::default(),
             strip_index: Default::default(),
         };
@@ -269,12 +278,54 @@ impl Model {
         }
         let master = &strips[MASTER];
         self.spec.set_output(master.tail());
-        self.errors.extend(errs);
+        self.extend_errors(errs);
     }
 
-    /// Records an error.
+    /// Records an error. A limit reached (too many nodes or events) is kept aside: the next
+    /// API call stops the script with it ([`Model::take_limit`]). Past [`MAX_ERRORS`] errors
+    /// are only counted.
     pub fn error(&mut self, e: Error) {
-        self.errors.push(e);
+        if e.kind == ErrorKind::Limit {
+            if self.limit.is_none() {
+                self.limit = Some(e);
+            }
+            return;
+        }
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(e);
+        } else {
+            self.dropped_errors += 1;
+        }
+    }
+
+    /// Records several errors (see [`Model::error`]).
+    pub fn extend_errors(&mut self, es: impl IntoIterator<Item = Error>) {
+        for e in es {
+            self.error(e);
+        }
+    }
+
+    /// The limit reached, if any: evaluation cannot usefully go on.
+    pub fn take_limit(&self) -> Option<Error> {
+        self.limit.clone()
+    }
+
+    /// Every error, the limit reached last, and a line for those not shown.
+    pub fn all_errors(&mut self) -> Vec<Error> {
+        let mut v = std::mem::take(&mut self.errors);
+        if let Some(l) = self.limit.take() {
+            v.push(l);
+        }
+        if self.dropped_errors > 0 {
+            v.push(Error::new(
+                ErrorKind::Script,
+                format!(
+                    "... and {} more problems (only the first {MAX_ERRORS} are shown)",
+                    self.dropped_errors
+                ),
+            ));
+        }
+        v
     }
 
     /// An error of kind `Script` at `span`.

@@ -21,6 +21,7 @@ fn automate(
             m.error(e.at(span.as_ref()));
         }
     });
+    super::api::stop_on_limit(lua)?;
     Ok(ud)
 }
 

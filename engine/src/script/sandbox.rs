@@ -163,13 +163,17 @@ fn collect(
     let mut model = lua.remove_app_data::<Model>().expect("model");
     let modules = lua.remove_app_data::<Modules>().unwrap_or_default();
     if let Err(e) = result {
-        let mut errs = model.errors;
-        errs.push(lua_error(e, name));
+        let stopped_by_limit = model.limit.is_some();
+        let mut errs = model.all_errors();
+        // A script stopped by a limit raised that limit's error: do not report it twice.
+        if !stopped_by_limit {
+            errs.push(lua_error(e, name));
+        }
         return Err(Errors(errs));
     }
     if model.spec.session.length_s.is_none() {
         for (track, span) in model.open_ended.clone() {
-            model.errors.push(
+            model.error(
                 Error::new(
                     ErrorKind::Script,
                     format!(
@@ -182,8 +186,9 @@ fn collect(
         }
     }
     model.wire();
-    if !model.errors.is_empty() {
-        return Err(Errors(model.errors));
+    let errs = model.all_errors();
+    if !errs.is_empty() {
+        return Err(Errors(errs));
     }
     let mut watched = vec![dir.join(Path::new(name).file_name().unwrap_or_default())];
     watched.extend(modules.files);

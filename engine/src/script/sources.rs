@@ -182,8 +182,7 @@ fn push_errors(lua: &Lua, errs: Vec<Error>) {
     if !errs.is_empty() {
         lua.app_data_mut::<Model>()
             .expect("model")
-            .errors
-            .extend(errs);
+            .extend_errors(errs);
     }
 }
 
@@ -264,7 +263,7 @@ fn file_source(
     ) {
         Ok(k) => Ok(k),
         Err(es) => {
-            m.errors.extend(es);
+            m.extend_errors(es);
             drop(m);
             silent(lua, name, span)
         }
