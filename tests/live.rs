@@ -300,3 +300,69 @@ fn edit_the_script_while_it_plays() {
         .fold(0.0, f32::max);
     assert!(max_step < 0.03, "a step of {max_step} is a click");
 }
+
+/// Under JACK's dummy driver: a save whose evaluation never ends (inside a C function, where no
+/// Lua hook reaches) is stopped at the time limit and reported while the old graph keeps
+/// playing; a later good save is applied; SIGTERM during a stuck evaluation ends `play` within
+/// a second.
+#[test]
+fn a_save_that_hits_a_limit_keeps_playing_and_sigterm_always_ends_play() {
+    let Some(_jack) = start_jack() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("song.lua");
+    write(&script, SONG);
+    let child = Command::new(BIN)
+        .args([
+            "play",
+            script.to_str().unwrap(),
+            "--device",
+            "alsa:jack",
+            "--buffer",
+            "256",
+            "--time-limit",
+            "1",
+            "--log-reloads",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let t0 = Instant::now();
+    let at = |s: f64| {
+        let d = Duration::from_secs_f64(s).saturating_sub(t0.elapsed());
+        std::thread::sleep(d);
+    };
+    at(1.0);
+    write(&script, &format!("{SONG}string.rep('', 2^62)\n"));
+    at(3.0);
+    write(
+        &script,
+        &SONG.replace("level_db = -12 })\nlocal b", "level_db = -18 })\nlocal b"),
+    );
+    at(4.5);
+    write(
+        &script,
+        &format!("{SONG}string.find(string.rep('a', 40), string.rep('a*', 40) .. 'b')\n"),
+    );
+    at(4.8);
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let t1 = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let took = t1.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        took < Duration::from_secs(1),
+        "SIGTERM took {took:?}: {err}"
+    );
+    assert!(
+        err.contains("reload failed") && err.contains("1 s time limit"),
+        "the stuck save is reported with its limit: {err}"
+    );
+    assert_eq!(
+        err.matches("reload applied").count(),
+        1,
+        "the good save after it is applied: {err}"
+    );
+    assert!(err.contains("played "), "{err}");
+}

@@ -35,7 +35,7 @@ struct Cli {
 #[derive(clap::Args, Clone)]
 pub(crate) struct ScriptArgs {
     /// Limit on evaluating the script, in seconds (CPU and wall-clock time).
-    #[arg(long, default_value_t = 5.0, value_parser = parse_time_limit)]
+    #[arg(long, default_value_t = 5.0, value_parser = parse_time_limit, allow_hyphen_values = true)]
     time_limit: f64,
     /// Limit on the memory the script may use, in MiB (16 to 65536).
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(16..=65536))]

@@ -67,6 +67,25 @@ fn prepare_report_dir(dir: &Path) -> Result<(), Error> {
     }
 }
 
+/// A render never writes over its own inputs (the script, its modules, its audio files).
+pub(crate) fn refuse_overwriting_inputs(out: &Path, inputs: &[PathBuf]) -> Result<(), Error> {
+    let Ok(o) = out.canonicalize() else {
+        return Ok(());
+    };
+    for i in inputs {
+        if i.canonicalize().is_ok_and(|c| c == o) {
+            return Err(Error::new(
+                ErrorKind::Denied,
+                format!(
+                    "{}: this is an input of the render (the script, a module or an audio file it reads); choose another output file",
+                    out.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
     let RenderArgs {
         script,
@@ -133,6 +152,7 @@ pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
     if let Some(Err(m)) = super::format_of_extension(&out) {
         return Err(Error::new(ErrorKind::Other, m).into());
     }
+    refuse_overwriting_inputs(&out, &ev.watched)?;
     let format = format
         .or(job.as_ref().map(|j| j.format))
         .unwrap_or(OutputFormat::Wav24);

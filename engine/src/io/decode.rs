@@ -216,14 +216,14 @@ fn probe_uncached(path: &Path) -> Result<AudioInfo, Error> {
 }
 
 fn probe_symphonia(path: &Path) -> Result<AudioInfo, Error> {
-    let mut d = SymDecoder::open(path, true)?;
+    let mut d = guarded(path, || SymDecoder::open(path, true))?;
     let mut info = d.info.clone();
     // Decode everything once: catches corrupt and truncated data now rather than mid-render,
     // and counts the frames exactly.
     let mut buf = vec![0f32; 4096 * info.channels];
     let mut frames = 0u64;
     loop {
-        let n = d.read(&mut buf)?;
+        let n = guarded(path, || d.read(&mut buf))?;
         if n == 0 {
             break;
         }
@@ -258,6 +258,33 @@ fn probe_symphonia(path: &Path) -> Result<AudioInfo, Error> {
     Ok(info)
 }
 
+thread_local! {
+    static QUIET: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs a call into the format decoders. A panic inside them (a hostile or corrupt file can
+/// trigger one in symphonia) becomes a clear error naming the file, and prints nothing.
+fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if QUIET.with(|q| q.get()) == 0 {
+                default(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(q.get() + 1));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(q.get() - 1));
+    r.unwrap_or_else(|_| {
+        Err(format_err(
+            path,
+            "corrupt data: the decoder could not make sense of the file",
+        ))
+    })
+}
+
 /// Streams interleaved f32 frames of a probed file at the file's own rate.
 pub struct Decoder {
     inner: Inner,
@@ -277,7 +304,9 @@ impl Decoder {
     pub fn open(info: &AudioInfo) -> Result<Self, Error> {
         let inner = match &info.wav {
             Some(w) => Inner::Wav(WavStream::open(w)?),
-            None => Inner::Sym(Box::new(SymDecoder::open(&info.path, false)?)),
+            None => Inner::Sym(Box::new(guarded(&info.path, || {
+                SymDecoder::open(&info.path, false)
+            })?)),
         };
         Ok(Self {
             inner,
@@ -300,7 +329,10 @@ impl Decoder {
         }
         match &mut self.inner {
             Inner::Wav(w) => w.seek(frame),
-            Inner::Sym(s) => s.seek(frame),
+            Inner::Sym(s) => {
+                let path = s.info.path.clone();
+                guarded(&path, || s.seek(frame))
+            }
         }
     }
 
@@ -316,7 +348,10 @@ impl Decoder {
         }
         let n = match &mut self.inner {
             Inner::Wav(w) => w.read(out)?,
-            Inner::Sym(s) => s.read(out)?,
+            Inner::Sym(s) => {
+                let path = s.info.path.clone();
+                guarded(&path, || s.read(out))?
+            }
         };
         self.pos += n as u64;
         Ok(n)

@@ -91,24 +91,33 @@ impl NodeKind {
     /// checks. Every problem is reported (messages without the node's name).
     pub fn normalize(&self, mut config: Config, session: &Session) -> Result<Config, Vec<String>> {
         let mut errs = Vec::new();
-        let keys: Vec<String> = config.iter().map(|(k, _)| k.to_string()).collect();
-        for k in keys {
-            match self.option(&k) {
-                Some(o) => {
-                    if let Err(e) = o.check(config.get(&k).expect("listed"), session.sample_rate) {
-                        errs.push(e);
-                    }
-                }
-                None => {
-                    config.remove(&k);
-                    errs.push(format!("unknown option '{}'", schema::printable(&k)));
-                }
+        let given: Vec<String> = config.iter().map(|(k, _)| k.to_string()).collect();
+        for k in &given {
+            if self.option(k).is_none() {
+                config.remove(k);
+                errs.push(format!("unknown option '{}'", schema::printable(k)));
             }
         }
         for o in self.options {
             if !config.has(o.key) {
                 if let Some(v) = o.default.value() {
                     config.set(o.key, v);
+                }
+            }
+        }
+        // Defaults are checked too: some depend on the session (crossovers above Nyquist at a
+        // low rate).
+        for o in self.options {
+            if let Some(v) = config.get(o.key) {
+                if let Err(e) = o.check(v, session.sample_rate) {
+                    if given.iter().any(|g| g == o.key) {
+                        errs.push(e);
+                    } else {
+                        errs.push(format!(
+                            "{e} (the default of {}; give {} for this session)",
+                            o.key, o.key
+                        ));
+                    }
                 }
             }
         }

@@ -556,11 +556,18 @@ fn expect_name(lua: &Lua, v: &Value, what: &str, span: Option<&Span>) -> LuaResu
     match v {
         Value::String(s) => {
             let s = s.to_string_lossy();
-            if s.is_empty() || s.contains('/') || s.contains(':') {
+            if s.is_empty()
+                || s.chars().count() > 64
+                || s.contains(['/', ':', '"', '\\'])
+                || s.chars().any(char::is_control)
+            {
                 Err(raise(
                     Error::new(
                         ErrorKind::Script,
-                        format!("{what}: name \"{s}\" must be non-empty and contain no '/' or ':'"),
+                        format!(
+                            "{what}: name \"{}\" must be 1 to 64 characters with no '/', ':', '\"', '\\' or control characters",
+                            crate::registry::schema::printable(&s)
+                        ),
                     )
                     .at(span),
                 ))
