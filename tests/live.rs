@@ -88,7 +88,13 @@ fn without_a_device_play_explains_and_lists_devices() {
     );
 }
 
-struct Jack(Child);
+/// One JACK server at a time: the tests that use it run one after the other.
+static JACK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+struct Jack(
+    Child,
+    #[allow(dead_code)] std::sync::MutexGuard<'static, ()>,
+);
 
 impl Drop for Jack {
     fn drop(&mut self) {
@@ -98,6 +104,7 @@ impl Drop for Jack {
 }
 
 fn start_jack() -> Option<Jack> {
+    let guard = JACK.lock().unwrap_or_else(|e| e.into_inner());
     let has = |p: &str| Path::new(p).exists();
     let plugin = [
         "/usr/lib/x86_64-linux-gnu/alsa-lib/libasound_module_pcm_jack.so",
@@ -120,7 +127,7 @@ fn start_jack() -> Option<Jack> {
         .spawn()
         .ok()?;
     std::thread::sleep(Duration::from_millis(1500));
-    Some(Jack(child))
+    Some(Jack(child, guard))
 }
 
 fn read_wav_s16(path: &Path) -> Vec<f32> {

@@ -16,6 +16,9 @@ use crate::rt::{processor_pair, ControlMsg};
 use crate::script::{Evaluator, Job, ScriptOptions};
 use crate::units::Tempo;
 
+/// How long the device may go without a callback before playback stops with an error.
+const STALL: Duration = Duration::from_secs(3);
+
 /// Options of `mixdown play`.
 #[derive(Clone, Debug)]
 pub struct PlayOptions {
@@ -128,7 +131,24 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
     let mut awaiting: Option<(u64, Instant)> = None;
     let mut dirty: Option<Instant> = None;
     let mut last_draw = Instant::now() - Duration::from_secs(1);
+    // A device that stops calling back (a sound server gone) ends playback with an error
+    // instead of waiting forever.
+    let mut last_frames = (0u64, Instant::now());
     loop {
+        let frames = pb.stats.frames.load(Ordering::Relaxed);
+        if frames != last_frames.0 {
+            last_frames = (frames, Instant::now());
+        } else if last_frames.1.elapsed() > STALL {
+            drop(pb);
+            return Err(Error::new(
+                ErrorKind::Device,
+                format!(
+                    "the output device stopped asking for audio ({} s without a callback); is the sound server still running?",
+                    STALL.as_secs()
+                ),
+            )
+            .into());
+        }
         if quit.load(Ordering::SeqCst) || crate::io::signals::quit_requested() {
             break;
         }
