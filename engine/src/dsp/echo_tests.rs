@@ -293,3 +293,30 @@ fn a_nan_input_costs_one_block_not_the_echo() {
     let (l, r) = run(&mut e, &noise(2000, 6));
     assert!(l.iter().chain(&r).all(|v| v.is_finite()));
 }
+
+/// CPU cost of one stereo instance (no assert: timing depends on the machine). Run with
+/// `--nocapture` to read it; the best of five passes over 1 s of stereo noise at 48 kHz.
+#[test]
+fn cost_per_stereo_frame() {
+    let x = noise(48_000, 11);
+    let p = EchoParams {
+        time_s: 16_537.5 / 44_100.0,
+        ..plain(0.0, 0.5)
+    };
+    let mut e = Echo::new(FS, 1.0, p).unwrap();
+    let (mut l, mut r) = (vec![0.0; 512], vec![0.0; 512]);
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        for c in x.chunks(512) {
+            e.process(&[c, c], &mut [&mut l[..c.len()], &mut r[..c.len()]]);
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+        std::hint::black_box(&l);
+    }
+    eprintln!(
+        "echo cost (fractional time, feedback 0.5): {:.1} ns per stereo frame ({:.0}× real time at 48 kHz)",
+        best * 1e9 / x.len() as f64,
+        1.0 / best
+    );
+}

@@ -311,3 +311,36 @@ fn fast_tanh_is_accurate() {
     assert_eq!(fast_tanh(0.0), 0.0);
     assert_eq!(fast_tanh(-1e-30), -1e-30);
 }
+
+/// CPU cost of one stereo instance (no assert: timing depends on the machine). Run with
+/// `--nocapture` to read it; the best of five passes over 1 s of stereo noise at 48 kHz.
+#[test]
+fn cost_per_stereo_frame() {
+    let x: Vec<f32> = (0..48_000u32)
+        .map(|n| ((n.wrapping_mul(2_654_435_761) >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 0.5)
+        .collect();
+    for (curve, os) in [
+        (Curve::Tanh, Oversampling::X8),
+        (Curve::HardClip, Oversampling::X8),
+        (Curve::Tanh, Oversampling::X4),
+        (Curve::Tanh, Oversampling::X16),
+    ] {
+        let mut s = Saturator::new(FS, 2, params(12.0, curve, os)).unwrap();
+        let (mut l, mut r) = (vec![0.0; 512], vec![0.0; 512]);
+        let mut best = f64::MAX;
+        for _ in 0..5 {
+            let t = std::time::Instant::now();
+            for c in x.chunks(512) {
+                s.process(&[c, c], &mut [&mut l[..c.len()], &mut r[..c.len()]]);
+            }
+            best = best.min(t.elapsed().as_secs_f64());
+            std::hint::black_box(&l);
+        }
+        eprintln!(
+            "saturation cost {curve:?} {}×: {:.0} ns per stereo frame ({:.0}× real time at 48 kHz)",
+            os.factor(),
+            best * 1e9 / x.len() as f64,
+            1.0 / best
+        );
+    }
+}
