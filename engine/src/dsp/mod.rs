@@ -1,6 +1,7 @@
 //! Pure DSP building blocks, independent of the graph: filters, dynamics, meters, generators.
 //! Nodes in [`crate::nodes`] wrap them.
 
+pub mod adaa;
 pub mod biquad;
 pub mod crossover;
 pub mod delay_line;
