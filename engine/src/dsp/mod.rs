@@ -2,6 +2,7 @@
 //! Nodes in [`crate::nodes`] wrap them.
 
 pub mod adaa;
+pub mod allpass;
 pub mod biquad;
 pub mod crossover;
 pub mod delay_line;
