@@ -387,8 +387,8 @@ impl Reverb {
         self.predelay
     }
 
-    /// How long the output rings after the input stops: predelay + diffuser + longest line + the time to
-    /// fall by 90 dB (1.5 × `decay_s`), in frames.
+    /// How long the output rings after the input stops: predelay + diffuser + longest line +
+    /// the time to fall by 90 dB (1.5 × `decay_s`), in frames.
     pub fn tail_frames(&self) -> usize {
         let decay = (1.5 * self.params.decay_s * self.sample_rate).ceil() as usize;
         self.predelay + self.diffuser[1].span() + self.delay[LINES - 1] + decay
