@@ -99,7 +99,7 @@ pub struct Lfo {
 }
 
 impl Lfo {
-    /// `hz` at `sample_rate`, sampled every `step` frames; the first [`Lfo::next`] gives the
+    /// `hz` at `sample_rate`, sampled every `step` frames; the first [`Lfo::tick`] gives the
     /// sine at phase `phase + 2π·hz·step/sample_rate` (one step after `phase`).
     pub fn new(sample_rate: f64, hz: f64, phase: f64, step: usize) -> Self {
         let w = 2.0 * std::f64::consts::PI * hz * step as f64 / sample_rate;
@@ -113,7 +113,7 @@ impl Lfo {
 
     /// The sine now, then one step on.
     #[inline(always)]
-    pub fn next(&mut self) -> f64 {
+    pub fn tick(&mut self) -> f64 {
         let out = self.s;
         let (c, s) = (
             self.c * self.rc - self.s * self.rs,
@@ -173,7 +173,7 @@ mod tests {
         let mut l = Lfo::new(48_000.0, 1.3, 0.5, 16);
         let w = 2.0 * std::f64::consts::PI * 1.3 * 16.0 / 48_000.0;
         let worst = (1..200_000usize)
-            .map(|n| (l.next() - (0.5 + w * n as f64).sin()).abs())
+            .map(|n| (l.tick() - (0.5 + w * n as f64).sin()).abs())
             .fold(0.0, f64::max);
         assert!(worst < 1e-9, "{worst}");
     }

@@ -468,7 +468,7 @@ impl Reverb {
             // Read the (modulated) lines and run the absorbent one-poles.
             if self.frame % MOD_STEP == 0 {
                 for k in 0..LINES {
-                    let next = depth * self.lfo[k].next() as f32;
+                    let next = depth * self.lfo[k].tick() as f32;
                     self.slope[k] = (next - self.off[k]) * (1.0 / MOD_STEP as f32);
                 }
             }
