@@ -298,7 +298,8 @@ impl Reverb {
             "0..=10000 ms",
         )?;
         params.validate(sample_rate, max_predelay_ms)?;
-        let depth = (MOD_DEPTH_MS * 1e-3 * sample_rate) as f32;
+        // At most 500 frames (only above 1.6 MHz): the allpass read needs |offset| < 1000.
+        let depth = (MOD_DEPTH_MS * 1e-3 * sample_rate).min(500.0) as f32;
         let reach = line_lengths(sample_rate, 1.0)[LINES - 1] + depth.ceil() as usize + 2;
         let line_len = (reach + 1).next_power_of_two();
         let pre_len = ((m * 1e-3 * sample_rate).round() as usize + 1).next_power_of_two();
