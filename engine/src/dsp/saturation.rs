@@ -266,6 +266,7 @@ struct Scratch {
     b: [f32; BUF],
     t1: [f32; BUF],
     t2: [f32; BUF],
+    adaa: adaa::Work,
 }
 
 /// Interpolates `x` (len L) into `out` (len 2L); `hist` holds the last `2K − 1` inputs.
@@ -436,6 +437,7 @@ impl Saturator {
                 b: [0.0; BUF],
                 t1: [0.0; BUF],
                 t2: [0.0; BUF],
+                adaa: adaa::Work::default(),
             }),
             adaa_off: false,
         };
@@ -503,7 +505,13 @@ impl Saturator {
         );
         let (latency, pad) = (self.latency, self.pad);
         let mut end = ramps;
-        let Scratch { a, b, t1, t2 } = &mut *self.scratch;
+        let Scratch {
+            a,
+            b,
+            t1,
+            t2,
+            adaa: work,
+        } = &mut *self.scratch;
         for (c, st) in self.state[..chans].iter_mut().enumerate() {
             let (mut drive, mut wet_g, mut dry_g) = ramps;
             let (x, y) = (&inputs[c][..frames], &mut outputs[c][..frames]);
@@ -518,7 +526,7 @@ impl Saturator {
                     n *= 2;
                 }
                 if use_adaa {
-                    adaa::shape(curve, &mut st.adaa, &mut a[..n], t1);
+                    adaa::shape(curve, &mut st.adaa, &mut a[..n], t1, work);
                 } else {
                     curve.apply_slice(&mut a[..n]);
                 }
