@@ -25,7 +25,7 @@
 
 use super::saturation::Curve;
 
-/// Below this input step the midpoint value replaces the difference quotient.
+/// Below this input step the mean of the curve at both ends replaces the difference quotient.
 pub const TOL: f64 = 1e-6;
 
 /// The droop corrector's taps (×1/32); symmetric, sum 32.
