@@ -65,7 +65,7 @@ impl Diffuser {
 /// A first-order allpass (Thiran) read `d + off` frames back from `pos` (the slot about to be
 /// written) in the ring `line` (`mask = len − 1`), with `|off| < 1000` and `off > 2 − d`, `state` the
 /// previous output. The delay is split as `M + Δ` with `Δ` in `[0.5, 1.5)`, so the coefficient
-/// `η ≈ (1 − Δ)/(1 + Δ)` stays in `(−0.2, 0.34]`, far from the pole at −1; `|H| = 1` at every
+/// `η = (1 − Δ)/(1 + Δ)` stays in `(−0.2, 0.34]`, far from the pole at −1; `|H| = 1` at every
 /// frequency (the loop's decay is untouched), the phase delay is `Δ` at low frequencies.
 #[inline(always)]
 pub fn read_allpass(
@@ -80,11 +80,7 @@ pub fn read_allpass(
     let fl = (off + 999.5) as i32 - 1000;
     let delta = off - fl as f32;
     let m = (d as isize + fl as isize) as usize;
-    // η = (1 − Δ)/(1 + Δ) = −h/(1 + h) with h = (Δ − 1)/2 in [−¼, ¼), to fourth order in h:
-    // η is off by at most h⁵/(1 + h) < 1.3e-3, which moves the delay by less than 1e-3 frames
-    // and leaves |H| = 1 exactly (any η gives an allpass).
-    let h = 0.5 * (delta - 1.0);
-    let eta = -h * (1.0 - h * (1.0 - h * (1.0 - h)));
+    let eta = (1.0 - delta) / (1.0 + delta);
     let a = line[pos.wrapping_sub(m) & mask];
     let b = line[pos.wrapping_sub(m + 1) & mask];
     let y = eta * (a - *state) + b;
