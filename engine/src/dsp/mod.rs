@@ -1,6 +1,8 @@
 //! Pure DSP building blocks, independent of the graph: filters, dynamics, meters, generators.
 //! Nodes in [`crate::nodes`] wrap them.
 
+pub mod adaa;
+pub mod allpass;
 pub mod biquad;
 pub mod crossover;
 pub mod delay_line;
