@@ -1,5 +1,5 @@
-//! `reverb`: algorithmic stereo reverb, a 16-line feedback delay network with Hadamard mixing and
-//! per-line damping (see `dsp::reverb`). All parameters are automatable; `size` and `predelay_ms`
+//! `reverb`: algorithmic stereo reverb: input diffusion, then a 16-line feedback delay network
+//! with modulated lines, Hadamard mixing and per-line damping (see `dsp::reverb`). All parameters are automatable; `size` and `predelay_ms`
 //! changes take effect at once (they re-tune the network).
 
 use crate::dsp::reverb::{Reverb as Dsp, ReverbParams};
@@ -72,7 +72,7 @@ pub static DESC: NodeDesc = NodeDesc {
 /// Registry entry: `strip:reverb { decay_s, predelay_ms, damping, size, wet, dry }`.
 pub static KIND: NodeKind = NodeKind {
     name: "reverb",
-    doc: "Algorithmic stereo reverb (a 16-line feedback delay network): RT60 `decay_s`, predelay, high-frequency damping, size.",
+    doc: "Algorithmic stereo reverb: input diffusion and a modulated 16-line feedback delay network that starts exactly at `predelay_ms` and is dense from the first millisecond; RT60 `decay_s` within 5 % per octave, high-frequency damping, size.",
     role: Role::Insert,
     desc: &DESC,
     options: &[],
