@@ -21,7 +21,7 @@ fn script(i: usize) -> String {
     // every 25th save a second track comes and goes.
     let gain = -6.0 - (i % 7) as f64;
     let mut s = format!(
-        "mix.session {{ sample_rate = 48000, length_s = 3600 }}\n\
+        "mix.session {{ sample_rate = 48000, length_s = 36000 }}\n\
          local a = mix.track('a', {{ osc = 'sine', hz = 440, level_db = -6 }})\n\
          a.gain_db = {gain}\n"
     );

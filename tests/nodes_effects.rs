@@ -227,7 +227,14 @@ fn delay_echoes_at_the_time_with_feedback_gains() {
     let dir = Dir::new();
     dir.stereo("imp.wav", &impulse(frames(0.1), 0, 0.5));
     let check = |src: &str, period: usize, fb: f32, dry: bool| {
-        let r = dir.render(&format!("local t = mix.track(\"t\", \"imp.wav\")\n{src}"));
+        // A session line (tempo) must come before the track.
+        let (session, rest) = match src.split_once('\n') {
+            Some((a, b)) if a.starts_with("mix.session") => (format!("{a}\n"), b),
+            _ => (String::new(), src),
+        };
+        let r = dir.render(&format!(
+            "{session}local t = mix.track(\"t\", \"imp.wav\")\n{rest}"
+        ));
         let got = taps(r.l(), 1e-4);
         let mut want: Vec<(usize, f32)> = Vec::new();
         if dry {

@@ -1,0 +1,2 @@
+local a = mix.bus "a"
+mix.session { sample_rate = 44100.5 }
