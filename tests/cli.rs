@@ -142,3 +142,71 @@ fn the_built_in_demo_renders_without_a_script() {
     assert!((i + 14.0).abs() <= 0.1, "demo at {i} LUFS");
     assert!(m.true_peak_dbtp.unwrap() <= -0.9, "{:?}", m.true_peak_dbtp);
 }
+
+/// Range and report mistakes are explained before any work, and nothing is written.
+#[test]
+fn range_and_report_mistakes_are_explained_before_rendering() {
+    let d = dir_with(SONG);
+    let (ok, _, err) = run(&d, &["render", "song.lua", "--from", "-1"]);
+    assert!(!ok);
+    assert!(
+        err.contains("time '-1' must be seconds from the start"),
+        "{err}"
+    );
+    let (ok, _, err) = run(&d, &["render", "song.lua", "--from", "500"]);
+    assert!(!ok);
+    assert!(
+        err.contains("--from 500 s is at or after the end of the song (4.0 s)"),
+        "{err}"
+    );
+    std::fs::write(d.path().join("rep"), b"a file").unwrap();
+    let (ok, _, err) = run(&d, &["render", "song.lua", "--report", "rep"]);
+    assert!(!ok);
+    assert!(
+        err.contains("--report rep: exists and is not a folder"),
+        "{err}"
+    );
+    assert!(!d.path().join("out/song.wav").exists(), "nothing rendered");
+}
+
+/// `check` of an album evaluates every song script and reports their errors.
+#[test]
+fn check_of_an_album_checks_every_song() {
+    let d = dir_with(SONG);
+    std::fs::write(
+        d.path().join("bad.lua"),
+        "mix.track('x', { osc = 'sine', bars = 1 }):comp { treshold_db = -3 }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("album.lua"),
+        "mix.album { songs = { 'song.lua', 'bad.lua' } }\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run(&d, &["check", "album.lua"]);
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("bad.lua:1") && err.contains("did you mean 'threshold_db'"),
+        "{err}"
+    );
+}
+
+/// `play` without a script plays the built-in demo (here on the null device, briefly).
+#[test]
+fn play_without_a_script_plays_the_demo() {
+    let d = tempfile::tempdir().unwrap();
+    let (ok, _, err) = run(
+        &d,
+        &[
+            "play",
+            "--device",
+            "alsa:null",
+            "--duration",
+            "0.5",
+            "--buffer",
+            "512",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("played "), "{err}");
+}

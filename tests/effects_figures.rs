@@ -43,7 +43,7 @@ fn delay_repeats_of_a_dotted_eighth_at_44k1_keep_their_level() {
     let r = dir.render(
         r#"mix.session { sample_rate = 44100, tempo_bpm = 120 }
            local t = mix.track("t", "imp.wav")
-           t:delay { note = "1/8.", feedback = 0.5, dry = 1 }"#,
+           t:delay { note = "1/8.", feedback = 0.5, wet = 1, dry = 1 }"#,
     );
     let x = r.l();
     let seg = |centre: f64| &x[centre as usize - 100..centre as usize + 101];
@@ -68,7 +68,7 @@ fn reverb_starts_at_the_predelay() {
     for ms in [0.0, 10.0] {
         let r = dir.render(&format!(
             r#"local t = mix.track("t", "imp.wav")
-               t:reverb {{ predelay_ms = {ms} }}"#
+               t:reverb {{ predelay_ms = {ms}, wet = 1, dry = 0 }}"#
         ));
         let p = peak(r.l()).max(peak(r.r())) as f32;
         let first = |x: &[f32]| x.iter().position(|v| v.abs() >= 0.01 * p).unwrap();

@@ -265,32 +265,32 @@ fn delay_echoes_at_the_time_with_feedback_gains() {
         eprintln!("{src}: {} echoes every {period} frames", got.len());
     };
     check(
-        "t:delay { time_ms = 250, feedback = 0.5 }",
+        "t:delay { time_ms = 250, feedback = 0.5, wet = 1, dry = 0 }",
         12000,
         0.5,
         false,
     );
     check(
-        "t:delay { time_ms = 100, feedback = 0.25, dry = 1 }",
+        "t:delay { time_ms = 100, feedback = 0.25, wet = 1, dry = 1 }",
         4800,
         0.25,
         true,
     );
     check(
-        "mix.session { tempo_bpm = 120 }\nt:delay { note = \"1/8\", feedback = 0.5 }",
+        "mix.session { tempo_bpm = 120 }\nt:delay { note = \"1/8\", feedback = 0.5, wet = 1, dry = 0 }",
         12000,
         0.5,
         false,
     );
     check(
-        "mix.session { tempo_bpm = 120 }\nt:delay { note = \"1/8.\", feedback = 0.3 }",
+        "mix.session { tempo_bpm = 120 }\nt:delay { note = \"1/8.\", feedback = 0.3, wet = 1, dry = 0 }",
         18000,
         0.3,
         false,
     );
     // The tempo counts: an eighth at 100 BPM is 300 ms.
     check(
-        "mix.session { tempo_bpm = 100 }\nt:delay { note = \"1/8\", feedback = 0.5 }",
+        "mix.session { tempo_bpm = 100 }\nt:delay { note = \"1/8\", feedback = 0.5, wet = 1, dry = 0 }",
         14400,
         0.5,
         false,
@@ -326,4 +326,37 @@ fn effects_start_at_the_script_settings_without_gliding_from_defaults() {
         db(later)
     );
     assert!((db(first) - db(later)).abs() < 0.1, "the drive ramps in");
+}
+
+/// Where a wet/dry effect sits decides its defaults: on a track the dry signal stays at unity
+/// and the effect is mixed in; on a bus (a send return) it is wet only.
+#[test]
+fn reverb_and_delay_defaults_depend_on_placement() {
+    let dir = Dir::new();
+    dir.stereo("imp.wav", &impulse(frames(0.05), 0, 0.5));
+    for (insert, wet) in [("reverb {}", 0.25), ("delay { time_ms = 100 }", 0.35)] {
+        // On a track: the impulse itself passes at unity.
+        let t = dir.render(&format!("local t = mix.track('t', 'imp.wav')\nt:{insert}"));
+        assert!(
+            (t.l()[0] - 0.5).abs() < 1e-6,
+            "{insert} on a track keeps the dry signal: first sample {}",
+            t.l()[0]
+        );
+        // On a bus: the dry impulse is gone, only the effect remains.
+        let b = dir.render(&format!(
+            "local b = mix.bus('b')\nb:{insert}\nmix.track('t', 'imp.wav'):to(b)"
+        ));
+        assert!(b.l()[0].abs() < 1e-6, "{insert} on a bus is wet only");
+        // After the impulse, the track's output is the bus's effect times the insert's wet.
+        let (mut num, mut den) = (0.0f64, 0.0f64);
+        for (x, y) in t.l()[1..].iter().zip(&b.l()[1..]) {
+            num += (*x as f64) * (*y as f64);
+            den += (*y as f64) * (*y as f64);
+        }
+        let ratio = num / den;
+        assert!(
+            den > 0.0 && (ratio - wet).abs() < 1e-3,
+            "{insert}: wet on a track {ratio}, want {wet}"
+        );
+    }
 }

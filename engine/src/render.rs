@@ -43,6 +43,10 @@ pub struct RenderOptions {
     /// Worker threads for independent branches (1 = single-threaded). Output is bit-identical
     /// whatever the count.
     pub threads: usize,
+    /// With a range (`from_s`/`to_s`), loudness nodes measure only the range (normalising the
+    /// excerpt on its own) instead of the whole song (the default: the excerpt then matches
+    /// the same span of the full render).
+    pub excerpt_loudness: bool,
 }
 
 impl Default for RenderOptions {
@@ -56,6 +60,7 @@ impl Default for RenderOptions {
             measure: false,
             collect_report: false,
             threads: 1,
+            excerpt_loudness: false,
         }
     }
 }
@@ -324,9 +329,14 @@ pub fn prepare_schedule(spec: &GraphSpec, opts: &RenderOptions) -> Result<(Sched
         if !s.needs_analysis() || passes >= crate::nodes::loudness::MAX_PASSES {
             return Ok((s, passes));
         }
+        // Analysis hears the whole song (unless the excerpt is to be normalised on its own), so
+        // a range render applies the gain the full render would.
+        let whole = !opts.excerpt_loudness;
         let quiet = RenderOptions {
             progress: false,
             measure: false,
+            from_s: if whole { None } else { opts.from_s },
+            to_s: if whole { None } else { opts.to_s },
             ..opts.clone()
         };
         let (_, mut proc) = run(s, &quiet, |_| Ok(()))?;

@@ -329,7 +329,7 @@ function Strip:limit(opts) end
 ---@param opts? LoudnessOptions
 ---@return Node
 function Strip:loudness(opts) end
----A musical echo: time in ms or note values (automatable, glides without clicks), feedback, ping-pong, filtered feedback, wet/dry. Fractional times (e.g. `1/8.` at 44.1 kHz) are read through a windowed-sinc interpolator, so every repeat keeps its level within 0.04 dB up to 16 kHz.
+---A musical echo: time in ms or note values (automatable, glides without clicks), feedback, ping-pong, filtered feedback, wet/dry. Fractional times (e.g. `1/8.` at 44.1 kHz) are read through a windowed-sinc interpolator, so every repeat keeps its level within 0.04 dB up to 16 kHz. On a bus it defaults to wet only (wet 1, dry 0); as a track insert to dry 1, wet 0.35.
 ---@param opts? DelayOptions
 ---@return Node
 function Strip:delay(opts) end
@@ -337,7 +337,7 @@ function Strip:delay(opts) end
 ---@param opts? DelayLineOptions
 ---@return Node
 function Strip:delay_line(opts) end
----Algorithmic stereo reverb: input diffusion and a modulated 16-line feedback delay network that starts exactly at `predelay_ms` and is dense from the first millisecond; RT60 `decay_s` within 5 % per octave, high-frequency damping, size.
+---Algorithmic stereo reverb: input diffusion and a modulated 16-line feedback delay network that starts exactly at `predelay_ms` and is dense from the first millisecond; RT60 `decay_s` within 5 % per octave, high-frequency damping, size. On a bus it defaults to wet only (wet 1, dry 0, for sends); as a track insert to dry 1, wet 0.25.
 ---@param opts? ReverbOptions
 ---@return Node
 function Strip:reverb(opts) end

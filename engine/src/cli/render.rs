@@ -43,6 +43,10 @@ pub(crate) struct RenderArgs {
     /// Do not print the loudness summary.
     #[arg(long)]
     quiet: bool,
+    /// With --from/--to, loudness nodes normalise the excerpt on its own (default: they apply
+    /// the gain computed for the whole song, so the excerpt matches the full render).
+    #[arg(long)]
+    excerpt_loudness: bool,
     /// Also write the report as JSON and pictures (loudness over time, waveform with true-peak
     /// overs, long-term spectrum; PNG and SVG) into this folder.
     #[arg(long)]
@@ -98,6 +102,7 @@ pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
         block,
         threads,
         quiet,
+        excerpt_loudness,
         report,
         script_args,
     } = a;
@@ -164,6 +169,7 @@ pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
         measure: !quiet,
         threads: threads.max(1),
         collect_report: report.is_some(),
+        excerpt_loudness,
         ..Default::default()
     };
     if let (Some(a), Some(b)) = (opts.from_s, opts.to_s) {
@@ -237,9 +243,18 @@ pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
         eprintln!("report: {} files in {}", files.len(), dir.display());
     }
     if r.clipped_samples > 0 {
+        let after_limiter = ev
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("the master fader"));
         eprintln!(
-            "warning: {} samples at or over full scale (they clip in 16/24-bit files); add a limiter",
-            r.clipped_samples
+            "warning: {} samples at or over full scale (they clip in 16/24-bit files); {}",
+            r.clipped_samples,
+            if after_limiter {
+                "the master fader lifts them past the limiter (see the warning above)"
+            } else {
+                "add a limiter (mix.master:limit { ceiling_db = -1 }) as the master's last insert"
+            }
         );
     }
     for (node, n) in &r.nan_report {

@@ -337,6 +337,7 @@ impl GraphSpec {
             .iter()
             .map(|p| ParamSetting {
                 value: p.default,
+                explicit: false,
                 timeline: Timeline::default(),
             })
             .collect();
@@ -442,7 +443,9 @@ impl GraphSpec {
     /// Sets the initial value of parameter `id` of `node`, checking its range.
     pub fn set_param(&mut self, node: NodeKey, id: &str, value: f64) -> Result<(), Error> {
         let (i, v) = self.check_param(node, id, value)?;
-        self.nodes[node].params[i].value = v;
+        let p = &mut self.nodes[node].params[i];
+        p.value = v;
+        p.explicit = true;
         Ok(())
     }
 
@@ -454,13 +457,7 @@ impl GraphSpec {
         id: &str,
         event: AutomationEvent,
     ) -> Result<(), Error> {
-        let value = match event {
-            AutomationEvent::Set { value, .. }
-            | AutomationEvent::Linear { value, .. }
-            | AutomationEvent::Exp { value, .. }
-            | AutomationEvent::Target { value, .. } => value,
-        };
-        let (i, _) = self.check_param(node, id, value as f64)?;
+        let (i, _) = self.check_param(node, id, event.value() as f64)?;
         if event.time_s() < 0.0 || !event.time_s().is_finite() {
             return Err(Error::new(
                 ErrorKind::Param,
@@ -506,29 +503,28 @@ impl GraphSpec {
                 .filter(|(i, _)| n.has_param(*i))
                 .map(|(_, p)| p.id)
                 .collect();
-            let exists = if desc.param_index(id).is_some() {
+            let list = if ids.is_empty() {
+                "none".to_string()
+            } else {
+                ids.join(", ")
+            };
+            let shown = crate::registry::schema::printable(id);
+            let msg = if desc.param_index(id).is_some() {
                 format!(
-                    " with these options ({})",
+                    "{} \"{}\": '{shown}' does not exist with these options ({}); parameters: {list}",
+                    desc.kind,
+                    n.path,
                     crate::registry::schema::printable(&n.config.summary())
                 )
             } else {
-                String::new()
-            };
-            return Err(Error::new(
-                ErrorKind::Param,
                 format!(
-                    "{} \"{}\": unknown parameter '{}'{exists}{}; parameters: {}",
+                    "{} \"{}\": unknown parameter '{shown}'{}; parameters: {list}",
                     desc.kind,
                     n.path,
-                    crate::registry::schema::printable(id),
-                    did_you_mean(id, &ids),
-                    if ids.is_empty() {
-                        "none".to_string()
-                    } else {
-                        ids.join(", ")
-                    }
-                ),
-            ));
+                    did_you_mean(id, &ids)
+                )
+            };
+            return Err(Error::new(ErrorKind::Param, msg));
         };
         let p = &desc.params[i];
         let nyquist = self.session.sample_rate / 2.0;
@@ -554,6 +550,23 @@ impl GraphSpec {
             )
         })?;
         Ok((i, v))
+    }
+
+    /// Parameters whose static value the script set and that are also automated, with a
+    /// first event of another value: the static value holds only until that event. For a
+    /// warning. `(node, parameter id, static value, first event time, first event value)`.
+    pub fn static_values_overridden(&self) -> Vec<(NodeKey, &'static str, f32, f64, f32)> {
+        let mut v = Vec::new();
+        for (k, n) in &self.nodes {
+            for (d, p) in n.desc().params.iter().zip(&n.params) {
+                if let (true, Some(e)) = (p.explicit, p.timeline.events.first()) {
+                    if e.value() != p.value {
+                        v.push((k, d.id, p.value, e.time_s(), e.value()));
+                    }
+                }
+            }
+        }
+        v
     }
 
     /// The node whose path is `path`.
@@ -659,6 +672,39 @@ impl GraphSpec {
 pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
     if word.len() > 64 {
         return String::new();
+    }
+    // Words people write for a key, and keys written without their unit.
+    let synonyms: &[(&str, &str)] = &[
+        ("freq", "hz"),
+        ("frequency", "hz"),
+        ("f", "hz"),
+        ("gain", "gain_db"),
+        ("volume", "gain_db"),
+        ("level", "level_db"),
+        ("threshold", "threshold_db"),
+        ("attack", "attack_ms"),
+        ("release", "release_ms"),
+        ("ceiling", "ceiling_db"),
+        ("target", "target_lufs"),
+        ("time", "time_ms"),
+        ("predelay", "predelay_ms"),
+        ("decay", "decay_s"),
+        ("drive", "drive_db"),
+        ("knee", "knee_db"),
+        ("makeup", "makeup_db"),
+        ("lookahead", "lookahead_ms"),
+    ];
+    if let Some((_, to)) = synonyms
+        .iter()
+        .find(|(from, to)| *from == word && candidates.contains(to))
+    {
+        return format!(" (did you mean '{to}'?)");
+    }
+    for unit in ["_db", "_ms", "_hz", "_s", "_lufs"] {
+        let with = format!("{word}{unit}");
+        if candidates.contains(&with.as_str()) {
+            return format!(" (did you mean '{with}'?)");
+        }
     }
     let best = candidates
         .iter()

@@ -7,8 +7,11 @@ use crate::dsp::echo::{Echo as Dsp, EchoParams};
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
 use crate::registry::{
-    all_params, no_check, no_initial, Alias, Conversion, NodeKind, OptDefault, OptionDesc, Role,
+    all_params, no_check, Alias, Conversion, NodeKind, OptDefault, OptionDesc, Role,
 };
+
+/// Default wet level of an echo inserted on a track (the dry signal stays at 1).
+pub const TRACK_WET: f32 = 0.35;
 
 /// Longest delay time.
 pub const MAX_TIME_S: f64 = 10.0;
@@ -52,7 +55,7 @@ pub static DESC: NodeDesc = NodeDesc {
 /// Registry entry: `strip:delay { time_ms | time_s | note, feedback, ping_pong, ... }`.
 pub static KIND: NodeKind = NodeKind {
     name: "delay",
-    doc: "A musical echo: time in ms or note values (automatable, glides without clicks), feedback, ping-pong, filtered feedback, wet/dry. Fractional times (e.g. `1/8.` at 44.1 kHz) are read through a windowed-sinc interpolator, so every repeat keeps its level within 0.04 dB up to 16 kHz.",
+    doc: "A musical echo: time in ms or note values (automatable, glides without clicks), feedback, ping-pong, filtered feedback, wet/dry. Fractional times (e.g. `1/8.` at 44.1 kHz) are read through a windowed-sinc interpolator, so every repeat keeps its level within 0.04 dB up to 16 kHz. On a bus it defaults to wet only (wet 1, dry 0); as a track insert to dry 1, wet 0.35.",
     role: Role::Insert,
     desc: &DESC,
     options: &[
@@ -75,6 +78,7 @@ pub static KIND: NodeKind = NodeKind {
             "high-pass in the feedback path (thinner repeats)",
         )
         .below_nyquist(0.99),
+        super::PLACEMENT,
     ],
     aliases: &[
         Alias {
@@ -92,7 +96,7 @@ pub static KIND: NodeKind = NodeKind {
     ],
     check: no_check,
     has_param: all_params,
-    initial_params: no_initial,
+    initial_params: |c| super::placement_defaults(c, 2, 3, TRACK_WET),
     build: |c| {
         Ok(Box::new(Echo::new(
             c.flag("ping_pong"),

@@ -63,6 +63,32 @@ pub static KINDS: &[&crate::registry::NodeKind] = &[
     &pan::KIND,
 ];
 
+/// Hidden option of the wet/dry effects: whether the effect sits on a track (`"track"`: its dry
+/// signal stays, the effect is mixed in) or on a bus (`"bus"`: wet only, the usual send
+/// return). Set by the script layer from the strip it is inserted on.
+pub const PLACEMENT: crate::registry::OptionDesc = crate::registry::OptionDesc::choice(
+    "on",
+    &["track", "bus"],
+    crate::registry::OptDefault::Text("bus"),
+    "where the effect is inserted",
+)
+.hidden();
+
+/// The wet/dry defaults of an effect by placement: on a track dry 1 and `track_wet`; on a bus
+/// the declared defaults (wet 1, dry 0).
+pub fn placement_defaults(
+    c: &crate::registry::Config,
+    wet: usize,
+    dry: usize,
+    track_wet: f32,
+) -> Vec<(usize, f32)> {
+    if c.text("on") == Some("track") {
+        vec![(wet, track_wet), (dry, 1.0)]
+    } else {
+        Vec::new()
+    }
+}
+
 /// `Silent` once the input is silent and the node's output has decayed below −180 dBFS, else
 /// `Continue`: for nodes with short internal memories (filters, oversamplers).
 pub fn quiet_status(cx: &crate::node::ProcessContext<'_>) -> crate::node::ProcessStatus {

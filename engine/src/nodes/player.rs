@@ -110,6 +110,9 @@ fn build_player(c: &Config) -> Result<Box<dyn Node>, String> {
     Ok(Box::new(Player::new(info, placement)))
 }
 
+/// Fade-out of a file that the session's `length_s` ends early, seconds.
+pub const END_FADE_S: f64 = 0.01;
+
 /// Frames the ring holds ahead of the playhead.
 pub const RING_FRAMES: usize = 1 << 15;
 const CHUNK_FRAMES: usize = 2048;
@@ -195,6 +198,8 @@ pub struct Player {
     ahead: (usize, usize),
     /// Offline: why the file stopped being read (the render fails with it).
     failed: Option<crate::error::Error>,
+    /// Frames of fade before the end when the session's length cuts the file (0: no cut).
+    end_fade: u64,
 }
 
 impl Clone for Player {
@@ -225,6 +230,7 @@ impl Player {
             scratch: Vec::new(),
             ahead: (0, 0),
             failed: None,
+            end_fade: 0,
         };
         me.place(me.info.sample_rate);
         me
@@ -383,6 +389,14 @@ impl Node for Player {
 
     fn prepare(&mut self, cfg: &ProcessConfig) {
         self.place(cfg.sample_rate.round() as u32);
+        // The session's length ends the file too, with a short fade instead of a cut.
+        self.end_fade = 0;
+        if let Some(song) = cfg.song_length_frames {
+            if self.start + self.len > song {
+                self.len = song.saturating_sub(self.start);
+                self.end_fade = ((END_FADE_S * cfg.sample_rate) as u64).min(self.len);
+            }
+        }
         let from = cfg.start_frame.saturating_sub(self.start).min(self.len);
         if cfg.mode == Mode::Offline {
             self.hs.stop.store(true, Ordering::Relaxed);
@@ -406,6 +420,38 @@ impl Node for Player {
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
+        let status = self.play(cx);
+        if self.end_fade > 0 {
+            // Fade out over the last frames before the session's end.
+            let end = self.start + self.len;
+            let from = end - self.end_fade;
+            let pos = cx.transport.position;
+            if pos + cx.frames as u64 > from && pos < end {
+                for o in cx.outputs.iter_mut() {
+                    for (i, y) in o.iter_mut().enumerate() {
+                        let t = pos + i as u64;
+                        if t >= from {
+                            *y *= end.saturating_sub(t) as f32 / self.end_fade as f32;
+                        }
+                    }
+                }
+            }
+        }
+        status
+    }
+
+    fn length_frames(&self) -> Option<u64> {
+        Some(self.start + self.len)
+    }
+
+    fn failure(&self) -> Option<&crate::error::Error> {
+        self.failed.as_ref()
+    }
+}
+
+impl Player {
+    /// The block's frames of the file (before the end fade).
+    fn play(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
         for o in cx.outputs.iter_mut() {
             o.fill(0.0);
         }
@@ -483,14 +529,6 @@ impl Node for Player {
         // so the stream stays aligned with the transport.
         self.consumed += got as u64;
         ProcessStatus::Continue
-    }
-
-    fn length_frames(&self) -> Option<u64> {
-        Some(self.start + self.len)
-    }
-
-    fn failure(&self) -> Option<&crate::error::Error> {
-        self.failed.as_ref()
     }
 }
 

@@ -5,7 +5,10 @@
 use crate::dsp::reverb::{Reverb as Dsp, ReverbParams};
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
-use crate::registry::{all_params, no_check, no_initial, NodeKind, Role};
+use crate::registry::{all_params, no_check, NodeKind, Role};
+
+/// Default wet level of a reverb inserted on a track (the dry signal stays at 1).
+pub const TRACK_WET: f32 = 0.25;
 
 /// Longest predelay.
 pub const MAX_PREDELAY_MS: f64 = 500.0;
@@ -72,14 +75,14 @@ pub static DESC: NodeDesc = NodeDesc {
 /// Registry entry: `strip:reverb { decay_s, predelay_ms, damping, size, wet, dry }`.
 pub static KIND: NodeKind = NodeKind {
     name: "reverb",
-    doc: "Algorithmic stereo reverb: input diffusion and a modulated 16-line feedback delay network that starts exactly at `predelay_ms` and is dense from the first millisecond; RT60 `decay_s` within 5 % per octave, high-frequency damping, size.",
+    doc: "Algorithmic stereo reverb: input diffusion and a modulated 16-line feedback delay network that starts exactly at `predelay_ms` and is dense from the first millisecond; RT60 `decay_s` within 5 % per octave, high-frequency damping, size. On a bus it defaults to wet only (wet 1, dry 0, for sends); as a track insert to dry 1, wet 0.25.",
     role: Role::Insert,
     desc: &DESC,
-    options: &[],
+    options: &[super::PLACEMENT],
     aliases: &[],
     check: no_check,
     has_param: all_params,
-    initial_params: no_initial,
+    initial_params: |c| super::placement_defaults(c, 4, 5, TRACK_WET),
     build: |_| Ok(Box::new(Reverb::default())),
 };
 

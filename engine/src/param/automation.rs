@@ -46,6 +46,16 @@ pub enum AutomationEvent {
 }
 
 impl AutomationEvent {
+    /// The event's value.
+    pub fn value(&self) -> f32 {
+        match *self {
+            AutomationEvent::Set { value, .. }
+            | AutomationEvent::Linear { value, .. }
+            | AutomationEvent::Exp { value, .. }
+            | AutomationEvent::Target { value, .. } => value,
+        }
+    }
+
     /// The event's time in seconds.
     pub fn time_s(&self) -> f64 {
         match *self {

@@ -149,8 +149,24 @@ pub fn trim(v: f64) -> String {
 /// Initial value and automation of one parameter of one node instance.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ParamSetting {
-    /// Value before any automation event (and the target of direct sets).
+    /// The static value (and the target of direct sets).
     pub value: f32,
+    /// Whether the script set the static value. Before its first automation event a parameter
+    /// holds its static value when one was set, else the first event's value (the usual DAW
+    /// rule); see [`ParamSetting::initial`].
+    #[serde(default)]
+    pub explicit: bool,
     /// Automation, in seconds; empty when the parameter is static.
     pub timeline: Timeline,
+}
+
+impl ParamSetting {
+    /// The value before the first automation event: the static value if the script set one,
+    /// else the first event's value (or the static default when there is no automation).
+    pub fn initial(&self) -> f32 {
+        match (self.explicit, self.timeline.events.first()) {
+            (false, Some(e)) => e.value(),
+            _ => self.value,
+        }
+    }
 }

@@ -25,7 +25,7 @@ impl ParamSlot {
     /// A slot for `desc` with `setting` at `sample_rate`.
     pub fn new(desc: &ParamDesc, setting: &ParamSetting, sample_rate: f64) -> Self {
         let automation = (!setting.timeline.is_empty())
-            .then(|| setting.timeline.compile(setting.value, sample_rate));
+            .then(|| setting.timeline.compile(setting.initial(), sample_rate));
         Self {
             min: desc.min,
             max: desc.max,

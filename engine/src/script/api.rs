@@ -159,6 +159,16 @@ impl UserData for StripRef {
             let errs = o.finish();
             with_model(lua, |m| {
                 m.extend_errors(errs);
+                if d == this.0 {
+                    let name = m.strips[d].name.clone();
+                    m.error(Model::script_error(
+                        span.as_ref(),
+                        format!(
+                            "\"{name}\":send(\"{name}\"): a strip cannot send to itself; for feedback, put a delay_line in the loop (bus:delay_line {{ time_ms = 250 }}) and send through it"
+                        ),
+                    ));
+                    return Ok(NodeRef(m.strips[this.0].fader));
+                }
                 if m.strips[d].kind == StripKind::Track {
                     let name = m.strips[d].name.clone();
                     m.error(Model::script_error(
@@ -264,6 +274,9 @@ fn set_static(lua: &Lua, p: ParamRef, v: Value, span: Option<Span>) -> LuaResult
     let x = super::mapping::param_number(p.id, &v, unit)
         .map_err(|m| raise(Error::new(ErrorKind::Param, m).at(span.as_ref())))?;
     with_model(lua, |m| {
+        if p.node == m.strips[MASTER].fader {
+            m.master_fader_span = span.clone();
+        }
         if let Err(e) = m.spec.set_param(p.node, p.id, x) {
             m.error(e.at(span.as_ref()));
         }

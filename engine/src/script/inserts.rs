@@ -67,6 +67,15 @@ pub fn insert(
         }
     }
     map_options(kind, &mut o, tempo, &mut mapped);
+    if kind.option("on").is_some() {
+        let on_track = with_model(lua, |m| {
+            m.strips[strip].kind == super::model::StripKind::Track
+        });
+        mapped.config.set(
+            "on",
+            OptValue::Text(if on_track { "track" } else { "bus" }.into()),
+        );
+    }
     let errs = o.finish();
     with_model(lua, |m| {
         m.extend_errors(errs);
@@ -170,11 +179,15 @@ fn eq_bands(t: &Table, o: &mut Opts, out: &mut Mapped, nyquist: f64) {
                 } else {
                     &["hz", "q", "gain_db"]
                 };
+                let hint = did_you_mean(&key, known);
+                let list = if hint.is_empty() {
+                    format!("; band options: {}", known.join(", "))
+                } else {
+                    String::new()
+                };
                 bo.error(format!(
-                    "unknown option '{}'{}; band options: {}",
-                    crate::registry::schema::printable(&key),
-                    did_you_mean(&key, known),
-                    known.join(", ")
+                    "unknown option '{}'{hint}{list}",
+                    crate::registry::schema::printable(&key)
                 ));
                 continue;
             };
@@ -183,7 +196,7 @@ fn eq_bands(t: &Table, o: &mut Opts, out: &mut Mapped, nyquist: f64) {
                 Err(m) => bo.error(m),
             }
         }
-        if !fields.iter().any(|(f, _)| *f == "hz") {
+        if !fields.iter().any(|(f, _)| *f == "hz") && bo.errors.is_empty() {
             bo.error("needs hz (the band's frequency)");
         }
         if let Some(s) = slope {

@@ -109,6 +109,9 @@ pub struct Model {
     pub albums: Vec<crate::album::AlbumJob>,
     /// Generator tracks given no length (they need the session's `length_s`).
     pub open_ended: Vec<(String, Option<Span>)>,
+    /// Where the script last set or automated the master fader (for the warning about gain
+    /// after the master's limiter).
+    pub master_fader_span: Option<Span>,
     /// A limit reached (stops the script).
     pub limit: Option<Error>,
     /// Errors past [`MAX_ERRORS`], counted.
@@ -139,6 +142,7 @@ impl Model {
             sidechains: Vec::new(),
             open_ended: Vec::new(),
             albums: Vec::new(),
+            master_fader_span: None,
             limit: None,
             dropped_errors: 0,
             insert_counts: Default::default(),

@@ -17,6 +17,9 @@ fn automate(
 ) -> LuaResult<AnyUserData> {
     let span = call_span(lua);
     with_model(lua, |m| {
+        if p.node == m.strips[super::model::MASTER].fader {
+            m.master_fader_span = span.clone();
+        }
         if let Err(e) = m.spec.automate(p.node, p.id, ev) {
             m.error(e.at(span.as_ref()));
         }
@@ -40,9 +43,26 @@ fn num_arg(lua: &Lua, v: Value, what: &str) -> LuaResult<f64> {
 /// An automation value of `p`: a number (or true/false for switches), named in the message.
 fn value_arg(lua: &Lua, p: ParamRef, v: Value, what: &str) -> LuaResult<f32> {
     let unit = with_model(lua, |m| param_unit(m, p));
-    super::mapping::param_number(&format!("{} {what}", p.id), &v, unit)
+    super::mapping::param_number(p.id, &v, unit)
         .map(|x| x as f32)
-        .map_err(|m| raise(Error::new(ErrorKind::Script, m).at(call_span(lua).as_ref())))
+        .map_err(|_| {
+            let want = if unit == crate::param::Unit::Switch {
+                "true/false or 1/0"
+            } else {
+                "a number"
+            };
+            raise(
+                Error::new(
+                    ErrorKind::Script,
+                    format!(
+                        "{}: the automation {what} must be {want}, got {}",
+                        p.id,
+                        type_name(&v)
+                    ),
+                )
+                .at(call_span(lua).as_ref()),
+            )
+        })
 }
 
 impl UserData for ParamRef {

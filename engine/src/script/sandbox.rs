@@ -186,6 +186,25 @@ fn collect(
         }
     }
     model.wire();
+    if let Some(w) = master_gain_after_limiter(&model) {
+        model.warnings.push(w);
+    }
+    for (k, id, v, t, ev) in model.spec.static_values_overridden() {
+        let n = &model.spec.nodes[k];
+        let w = Error::new(
+            ErrorKind::Param,
+            format!(
+                "{} \"{}\": {id} is set to {} and also automated; the set value holds only until the first event ({} at {} s)",
+                n.kind_name(),
+                n.path,
+                crate::param::trim(v as f64),
+                crate::param::trim(ev as f64),
+                crate::param::trim(t)
+            ),
+        )
+        .at(n.span.as_ref());
+        model.warnings.push(w);
+    }
     let errs = model.all_errors();
     if !errs.is_empty() {
         return Err(Errors(errs));
@@ -201,6 +220,40 @@ fn collect(
         strips: model.strips,
         albums: model.albums,
         probes: model.probes,
+    })
+}
+
+/// The master fader comes after the master's inserts: a positive master gain behind a limiter
+/// (or a loudness stage) lifts the level past its ceiling. Returns the warning to give.
+fn master_gain_after_limiter(model: &Model) -> Option<Error> {
+    let master = &model.strips[super::model::MASTER];
+    let limiter = master
+        .inserts
+        .iter()
+        .rev()
+        .find(|k| matches!(model.spec.nodes[**k].kind_name(), "limit" | "loudness"))?;
+    let fader = &model.spec.nodes[master.fader];
+    let p = fader.params.first()?;
+    let max = p
+        .timeline
+        .events
+        .iter()
+        .map(|e| e.value())
+        .fold(p.value, f32::max);
+    (max > 0.0).then(|| {
+        let lim = &model.spec.nodes[*limiter];
+        Error::new(
+            ErrorKind::Param,
+            format!(
+                "the master fader (+{} dB) comes after the master's inserts, so it lifts the level {} dB past the ceiling of {} \"{}\"; put the gain before the limiter (mix.master:gain {{ gain_db = {} }} before the mastering chain, or the chain's own gain) and leave mix.master.gain_db at 0 or below",
+                crate::param::trim(max as f64),
+                crate::param::trim(max as f64),
+                lim.kind_name(),
+                lim.path,
+                crate::param::trim(max as f64)
+            ),
+        )
+        .at(model.master_fader_span.as_ref().or(lim.span.as_ref()))
     })
 }
 
@@ -411,7 +464,13 @@ fn install_require(lua: &Lua) -> mlua::Result<()> {
 /// Turns an mlua error into the engine's error, keeping our own errors (with their spans) intact.
 pub fn lua_error(e: mlua::Error, name: &str) -> Error {
     match e {
-        mlua::Error::CallbackError { cause, .. } => lua_error((*cause).clone(), name),
+        mlua::Error::CallbackError { cause, traceback } => {
+            let e = lua_error((*cause).clone(), name);
+            // Errors raised while converting arguments carry no line of their own: take the
+            // script line from the traceback.
+            let span = e.span.clone().or_else(|| traceback_span(&traceback));
+            e.at(span.as_ref())
+        }
         mlua::Error::ExternalError(ext) => match ext.downcast_ref::<Error>() {
             Some(ours) => ours.clone(),
             None => Error::new(ErrorKind::Script, ext.to_string()),
@@ -425,6 +484,17 @@ pub fn lua_error(e: mlua::Error, name: &str) -> Error {
             let first = message.lines().next().unwrap_or("").to_string();
             let first = if first.contains("stack overflow") {
                 format!("{first} (endless recursion: a function that calls itself without end?)")
+            } else if let Some(field) = first
+                .split("attempt to index a function value (field '")
+                .nth(1)
+                .and_then(|r| r.split('\'').next())
+            {
+                let fader = if field == "gain" {
+                    "; the fader is strip.gain_db (e.g. mix.master.gain_db:set(t, v)), the gain insert is strip:gain { gain_db = .. }"
+                } else {
+                    ""
+                };
+                format!("{first}: '{field}' is a method, called with a colon (strip:{field}{{ ... }}){fader}")
             } else {
                 first
             };
@@ -438,22 +508,45 @@ pub fn lua_error(e: mlua::Error, name: &str) -> Error {
             format!("{name}: the script used more memory than its limit allows (a runaway table?); raise it with --memory-limit-mib MIB"),
         ),
         mlua::Error::WithContext { cause, .. } => lua_error((*cause).clone(), name),
-        mlua::Error::BadArgument { pos, cause, .. } => {
-            let inner = lua_error((*cause).clone(), name);
-            let hint = if matches!(&*cause, mlua::Error::FromLuaConversionError { to, .. } if to.contains("userdata") || to.contains("Ref"))
-            {
-                "; methods are called with a colon: strip:comp{...}, not strip.comp{...}"
-            } else {
-                ""
+        mlua::Error::BadArgument { pos, cause, to, .. } => {
+            let func = to.as_deref().map(|t| t.rsplit(['.', ':']).next().unwrap_or(t).to_string());
+            let self_missing = pos == 1 && {
+                let c = cause.to_string();
+                c.contains("StripRef") || c.contains("NodeRef") || c.contains("ParamRef")
             };
+            if self_missing {
+                let f = func.unwrap_or_else(|| "method".into());
+                return Error::new(
+                    ErrorKind::Script,
+                    format!(
+                        "{f} was called with a dot; methods are called with a colon: strip:{f}{{ ... }}, not strip.{f}{{ ... }}"
+                    ),
+                );
+            }
+            let inner = lua_error((*cause).clone(), name);
             Error::new(
                 ErrorKind::Script,
-                format!("bad argument #{pos}: {}{hint}", inner.message),
+                format!(
+                    "bad argument #{pos}{}: {}",
+                    func.map(|f| format!(" to {f}")).unwrap_or_default(),
+                    inner.message
+                ),
             )
             .at(inner.span.as_ref())
         }
         other => Error::new(ErrorKind::Script, format!("{name}: {other}")),
     }
+}
+
+/// The first script line (a chunk named after a `.lua` file) in a Lua traceback.
+fn traceback_span(tb: &str) -> Option<Span> {
+    tb.lines().find_map(|l| {
+        let l = l.trim();
+        let (file, rest) = l.split_once(':')?;
+        let (line, _) = rest.split_once(':')?;
+        (file.ends_with(".lua") && !file.starts_with('[')).then_some(())?;
+        Some(Span::new(file, line.trim().parse().ok()?))
+    })
 }
 
 /// `scripts/x.lua:12: message` → the span.

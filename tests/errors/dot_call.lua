@@ -1,0 +1,2 @@
+local bass = mix.track("bass", { osc = "saw", bars = 1 })
+bass.comp { threshold_db = -20 }

@@ -1,0 +1,1 @@
+mix.master.gain:set(1, -6)

@@ -1,0 +1,2 @@
+local b = mix.bus("b")
+b:send(b)
