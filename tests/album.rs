@@ -94,7 +94,7 @@ fn album_mode_keeps_relative_loudness_and_puts_the_album_on_target() {
         "dark.json",
         "bright-loudness.png",
         "album.json",
-        "album-album-spectrum.png",
+        "album-spectra.png",
     ] {
         assert!(
             d.path().join("report").join(f).is_file(),

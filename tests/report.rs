@@ -443,13 +443,13 @@ fn album_spectrum_overlays_every_song_before_and_after() {
     let dir = &dir;
     let written = album_spectrum(dir, "album", &songs).unwrap();
     assert_eq!(written.len(), 2);
-    let (w, h, px) = read_png(&dir.join("album-album-spectrum.png"));
+    let (w, h, px) = read_png(&dir.join("album-spectra.png"));
     assert_eq!((w, h), ALBUM_PICTURE_SIZE);
     // Three song colours (the first three of the palette) appear.
     for rgb in [[31, 119, 180], [255, 127, 14], [44, 160, 44]] {
         assert!(count_px(&px, |p| *p == rgb) > 100, "colour {rgb:?}");
     }
-    let svg = std::fs::read_to_string(dir.join("album-album-spectrum.svg")).unwrap();
+    let svg = std::fs::read_to_string(dir.join("album-spectra.svg")).unwrap();
     assert!(svg.contains("width=\"1200\"") && svg.contains("height=\"800\""));
     let lines = svg.matches("<polyline").count();
     assert!(lines >= 6, "{lines} polylines for 3 songs × 2 panels");

@@ -47,6 +47,8 @@ pub struct RenderOptions {
     /// excerpt on its own) instead of the whole song (the default: the excerpt then matches
     /// the same span of the full render).
     pub excerpt_loudness: bool,
+    /// What the progress bar says it is doing (default "rendering").
+    pub progress_label: Option<String>,
 }
 
 impl Default for RenderOptions {
@@ -61,6 +63,7 @@ impl Default for RenderOptions {
             collect_report: false,
             threads: 1,
             excerpt_loudness: false,
+            progress_label: None,
         }
     }
 }
@@ -238,7 +241,7 @@ fn render_loop(
     proc.set_threads(opts.threads);
     // A parallel render's mix comes one block late (its tail is pipelined): more latency.
     let latency = latency + (proc.lag_blocks() * block) as u64;
-    let bar = progress_bar(opts.progress, max_end);
+    let bar = progress_bar(opts.progress, max_end, opts.progress_label.as_deref());
 
     // Output frame k is processor frame k + latency. Frames after the content are kept in a
     // pending buffer until we know whether they are tail (kept) or trailing silence (trimmed).
@@ -333,8 +336,8 @@ pub fn prepare_schedule(spec: &GraphSpec, opts: &RenderOptions) -> Result<(Sched
         // a range render applies the gain the full render would.
         let whole = !opts.excerpt_loudness;
         let quiet = RenderOptions {
-            progress: false,
             measure: false,
+            progress_label: Some(format!("analysing (pass {})", passes + 1)),
             from_s: if whole { None } else { opts.from_s },
             to_s: if whole { None } else { opts.to_s },
             ..opts.clone()
@@ -359,15 +362,18 @@ pub fn render_spec_to_file(
     Ok(r)
 }
 
-fn progress_bar(enabled: bool, total: u64) -> Option<indicatif::ProgressBar> {
+fn progress_bar(enabled: bool, total: u64, label: Option<&str>) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     if !enabled || !std::io::stderr().is_terminal() {
         return None;
     }
     let b = indicatif::ProgressBar::new(total);
+    let label = label.unwrap_or("rendering").replace(['{', '}'], "");
     b.set_style(
-        indicatif::ProgressStyle::with_template("rendering {bar:40} {percent:>3}% {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(&format!(
+            "{label:<22} {{bar:40}} {{percent:>3}}% {{eta}}"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(b)
 }

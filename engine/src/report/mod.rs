@@ -18,7 +18,7 @@
 //! | `<stem>-loudness.png/.svg` | [`PICTURE_SIZE`] 1200 × 400 | momentary (light) and short-term (dark) loudness over time, LUFS; the target as a red dashed line when given |
 //! | `<stem>-waveform.png/.svg` | [`PICTURE_SIZE`] 1200 × 400 | min/max overview (all channels), the ± ceiling as dashed lines, true-peak overs shaded red |
 //! | `<stem>-spectrum.png/.svg` | [`PICTURE_SIZE`] 1200 × 400 | long-term average spectrum, dB, 20 Hz–20 kHz on a log axis |
-//! | `<stem>-album-spectrum.png/.svg` ([`album_spectrum`]) | [`ALBUM_PICTURE_SIZE`] 1200 × 800 | every song's spectrum overlaid: before matching (top), after (bottom) |
+//! | `<stem>-spectra.png/.svg` ([`album_spectrum`]) | [`ALBUM_PICTURE_SIZE`] 1200 × 800 | every song's spectrum overlaid: before matching (top), after (bottom) |
 //!
 //! Text is drawn with a subset of DejaVu Sans (ASCII and a few symbols) embedded in the
 //! binary and registered with plotters' `ab_glyph` font backend, so no system fonts or
@@ -379,7 +379,7 @@ impl Report {
     }
 }
 
-/// Writes `<stem>-album-spectrum.png` and `.svg` ([`ALBUM_PICTURE_SIZE`]) into `dir`: the
+/// Writes `<stem>-spectra.png` and `.svg` ([`ALBUM_PICTURE_SIZE`]) into `dir`: the
 /// spectra of all `songs` (name, before matching, after matching) overlaid, before on top and
 /// after below, one colour per song. Returns the paths written.
 pub fn album_spectrum(
@@ -391,10 +391,5 @@ pub fn album_spectrum(
     let before: Vec<(&str, &[SpectrumPoint])> = songs.iter().map(|s| (s.0, s.1)).collect();
     let after: Vec<(&str, &[SpectrumPoint])> = songs.iter().map(|s| (s.0, s.2)).collect();
     let album = plot::Album { before, after };
-    plot::both(
-        dir,
-        &format!("{stem}-album-spectrum"),
-        ALBUM_PICTURE_SIZE,
-        &album,
-    )
+    plot::both(dir, &format!("{stem}-spectra"), ALBUM_PICTURE_SIZE, &album)
 }

@@ -206,8 +206,10 @@ impl Spectrum {
     }
 
     /// Reduced to [`POINTS_PER_OCTAVE`] points per octave from [`LOW_HZ`] to [`HIGH_HZ`] (or
-    /// Nyquist), on a grid through 1 kHz: each point is the mean power of the bins within ±½ step of its centre, or the
-    /// bin nearest the centre where the band is narrower than a bin. Empty if the spectrum is.
+    /// Nyquist), on a grid through 1 kHz: each point is the mean power over the fractional-octave
+    /// band ±½ step around its centre, with the spectrum taken as linear between bins. Where the
+    /// band is narrower than a bin (the low end) that is the interpolated power at the centre,
+    /// so the curve is smooth there too, not a staircase of bins. Empty if the spectrum is.
     pub fn log_points(&self) -> Vec<SpectrumPoint> {
         if self.power.len() < 2 || self.bin_hz <= 0.0 {
             return Vec::new();
@@ -221,14 +223,7 @@ impl Spectrum {
         let k0 = ((LOW_HZ / 1000.0).log2() * POINTS_PER_OCTAVE as f64).ceil() as i32;
         let mut f = 1000.0 * 2f64.powf(k0 as f64 / POINTS_PER_OCTAVE as f64);
         while f <= high {
-            let lo = ((f / half) / self.bin_hz).ceil().max(1.0) as usize;
-            let hi = (((f * half) / self.bin_hz).floor() as usize).min(self.power.len() - 1);
-            let p = if hi >= lo {
-                self.power[lo..=hi].iter().sum::<f64>() / (hi - lo + 1) as f64
-            } else {
-                let k = ((f / self.bin_hz).round() as usize).clamp(1, self.power.len() - 1);
-                self.power[k]
-            };
+            let p = self.band_mean(f / half / self.bin_hz, f * half / self.bin_hz);
             out.push(SpectrumPoint {
                 hz: f,
                 db: 10.0 * p.log10(),
@@ -236,6 +231,39 @@ impl Spectrum {
             f *= step;
         }
         out
+    }
+}
+
+impl Spectrum {
+    /// The power linearly interpolated at fractional bin `x`.
+    fn at(&self, x: f64) -> f64 {
+        let n = self.power.len() - 1;
+        let x = x.clamp(0.0, n as f64);
+        let i = (x.floor() as usize).min(n.saturating_sub(1));
+        let t = x - i as f64;
+        self.power[i] * (1.0 - t) + self.power[(i + 1).min(n)] * t
+    }
+
+    /// The mean of the linearly interpolated power over fractional bins `a..b`.
+    fn band_mean(&self, a: f64, b: f64) -> f64 {
+        let n = (self.power.len() - 1) as f64;
+        let (a, b) = (a.clamp(0.0, n), b.clamp(0.0, n));
+        if b - a < 1e-9 {
+            return self.at(a);
+        }
+        // Trapezoids between the band's ends and every bin inside it.
+        let mut xs = vec![a];
+        let mut k = a.floor() + 1.0;
+        while k < b {
+            xs.push(k);
+            k += 1.0;
+        }
+        xs.push(b);
+        let area: f64 = xs
+            .windows(2)
+            .map(|w| 0.5 * (self.at(w[0]) + self.at(w[1])) * (w[1] - w[0]))
+            .sum();
+        area / (b - a)
     }
 }
 
@@ -277,5 +305,36 @@ mod tests {
         let db = 10.0 * s.power[100].log10();
         assert!(db.abs() < 0.01, "{db}");
         assert_eq!(s.windows, 15);
+    }
+
+    /// Below 150 Hz the bands are narrower than a bin: the curve must still be smooth (no
+    /// staircase of equal values), here for a pink (1/f) spectrum.
+    #[test]
+    fn low_end_is_smooth_not_a_staircase() {
+        let bin_hz = 48000.0 / WINDOW as f64;
+        let spec = Spectrum {
+            bin_hz,
+            power: (0..=WINDOW / 2).map(|k| 1.0 / (k.max(1) as f64)).collect(),
+            windows: 1,
+        };
+        let pts: Vec<_> = spec
+            .log_points()
+            .into_iter()
+            .filter(|p| p.hz < 150.0)
+            .collect();
+        assert!(pts.len() > 10);
+        for w in pts.windows(2) {
+            let d = w[1].db - w[0].db;
+            // 1/f falls 10·log10(step) dB per point; a staircase repeats values (d = 0).
+            assert!(d < -0.01, "not falling at {} Hz: {d} dB", w[1].hz);
+        }
+        for w in pts.windows(3) {
+            let curvature = (w[2].db - w[1].db) - (w[1].db - w[0].db);
+            assert!(
+                curvature.abs() < 0.5,
+                "a step at {} Hz: {curvature} dB",
+                w[1].hz
+            );
+        }
     }
 }
