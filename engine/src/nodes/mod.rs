@@ -1,6 +1,7 @@
 //! The node catalogue, one node per file.
 
 pub mod clip;
+pub mod control;
 pub mod delay;
 pub mod gain;
 pub mod meter;

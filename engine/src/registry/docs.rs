@@ -368,6 +368,7 @@ function Param:curve(points) end
 ---@field name string
 ---@field gain_db Param Fader in dB (-120 to 48); on the master it comes after the inserts.
 ---@field pan Param -1 to 1.
+---@field source Node A track's source, for automating its parameters (lead.source.hz:linear_to(t, 880)).
 local Strip = {}
 ---@param dest Strip
 ---@return Strip

@@ -221,6 +221,24 @@ impl UserData for StripRef {
                     Ok(Value::String(lua.create_string(&m.strips[this.0].name)?))
                 });
             }
+            if key == "source" {
+                // A track's source node, for automating its own parameters
+                // (`lead.source.hz:linear_to(t, 880)`).
+                let head = with_model(lua, |m| {
+                    let s = &m.strips[this.0];
+                    (s.kind == StripKind::Track).then_some(s.head)
+                });
+                return match head {
+                    Some(k) => Ok(Value::UserData(lua.create_userdata(NodeRef(k))?)),
+                    None => Err(raise(
+                        Error::new(
+                            ErrorKind::Script,
+                            "only a track has a source (strip.source); buses and the master sum what reaches them",
+                        )
+                        .at(call_span(lua).as_ref()),
+                    )),
+                };
+            }
             match with_model(lua, |m| strip_param(m, this.0, &key)) {
                 Some(p) => Ok(Value::UserData(lua.create_userdata(p)?)),
                 None => {
@@ -229,9 +247,9 @@ impl UserData for StripRef {
                         Error::new(
                             ErrorKind::Script,
                             format!(
-                                "strip has no field '{}'{}; fields: name, gain_db, pan; methods (call with a colon, strip:method{{...}}): {}",
+                                "strip has no field '{}'{}; fields: name, gain_db, pan, source; methods (call with a colon, strip:method{{...}}): {}",
                                 crate::registry::schema::printable(&key),
-                                did_you_mean(&key, &[&["name", "gain_db", "pan"], methods.as_slice()].concat()),
+                                did_you_mean(&key, &[&["name", "gain_db", "pan", "source"], methods.as_slice()].concat()),
                                 methods.join(", ")
                             ),
                         )
