@@ -172,3 +172,64 @@ fn album_mistakes_are_reported_with_the_line() {
     assert!(e.contains("mode = \"loud\""), "{e}");
     assert!(e.contains("%s"), "{e}");
 }
+
+/// The printed album loudness is the album's own (BS.1770 gating over all songs, as in the
+/// continuous file), so `measure` of the continuous file reads the same figure.
+#[test]
+fn album_loudness_is_what_the_continuous_file_measures() {
+    let d = setup(
+        r#"mix.album { songs = { "dark.lua", "bright.lua" }, target_lufs = -16, mode = "track",
+                       out = "out/%s.wav", continuous = "out/album.wav", gap_s = 1, fade_s = 0.2,
+                       format = "wav32f" }"#,
+    );
+    let r = run(d.path());
+    let m = measure_file(&d.path().join("out/album.wav")).unwrap();
+    let printed = r.album_lufs.unwrap();
+    let measured = m.integrated_lufs.unwrap();
+    eprintln!("album loudness printed {printed:.3}, measured {measured:.3}");
+    assert!((printed - measured).abs() < 0.01, "{printed} vs {measured}");
+    assert!((r.album_true_peak_dbtp.unwrap() - m.true_peak_dbtp.unwrap()).abs() < 0.01);
+    assert!(r.missed.is_empty(), "{:?}", r.missed);
+    // "before" is the song as it came in (the premaster), not after the chain: the chain
+    // (loudness to -16 LUFS) moved both songs.
+    for s in &r.songs {
+        let (b, a) = (s.before_lufs.unwrap(), s.after.integrated_lufs.unwrap());
+        assert!(
+            (b - a).abs() > 1.0,
+            "{}: before {b:.2} after {a:.2}",
+            s.name
+        );
+    }
+}
+
+/// A target the ceiling keeps out of reach is said loudly; `--strict` makes it an error.
+#[test]
+fn an_unreachable_album_target_is_reported_and_strict_fails() {
+    let d = setup(
+        r#"mix.album { songs = { "dark.lua", "bright.lua" }, target_lufs = -4, ceiling_db = -1,
+                       mode = "album", out = "out/%s.wav" }"#,
+    );
+    let bin = env!("CARGO_BIN_EXE_mixdown");
+    let o = std::process::Command::new(bin)
+        .args(["render", "album.lua"])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("warning: the album reaches") && err.contains("not the -4 LUFS target"),
+        "{err}"
+    );
+    let o = std::process::Command::new(bin)
+        .args(["render", "album.lua", "--strict"])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("--strict: 1 loudness target(s) not reached"),
+        "{err}"
+    );
+}

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use crate::dsp::biquad::{Coefs, FilterKind};
 use crate::error::{Error, ErrorKind, Errors, Span};
 use crate::io::output::WritePolicy;
-use crate::io::wav::{OutputFormat, WavSink};
+use crate::io::sink::{AudioSink, Delivery, OutputFormat};
 use crate::measure::{Analyzer, Measurement};
 use crate::render::{prepare_schedule, render_to_file, try_render_to_vec, RenderOptions};
 use crate::script::{Evaluator, Job, MasteringJob, ScriptOptions};
@@ -105,7 +105,7 @@ pub struct SongReport {
     pub name: String,
     /// File written.
     pub path: PathBuf,
-    /// Loudness after the chain, before the loudness gain.
+    /// Loudness of the song as it came in (the premaster, before the mastering chain).
     pub before_lufs: Option<f64>,
     /// Figures of the written file.
     pub after: Measurement,
@@ -123,10 +123,16 @@ pub struct SongReport {
 pub struct AlbumReport {
     /// Per song.
     pub songs: Vec<SongReport>,
-    /// Loudness of all songs together, after mastering.
+    /// Integrated loudness of the whole album after mastering: BS.1770 gating over every song
+    /// in order, with the gaps and fades of the continuous file (so `mixdown measure` of that
+    /// file reads the same).
     pub album_lufs: Option<f64>,
+    /// Highest true peak of the album, dBTP.
+    pub album_true_peak_dbtp: Option<f64>,
     /// The continuous file, if written.
     pub continuous: Option<PathBuf>,
+    /// Targets the mastering could not reach, one sentence each (empty when all were met).
+    pub missed: Vec<String>,
 }
 
 impl AlbumReport {
@@ -155,9 +161,16 @@ impl AlbumReport {
                 )
             })
             .collect();
+        let missed: Vec<String> = self
+            .missed
+            .iter()
+            .map(|m| crate::measure::json_string(m))
+            .collect();
         format!(
-            "{{\"album_lufs\":{},\"songs\":[{}]}}\n",
+            "{{\"album_lufs\":{},\"album_true_peak_dbtp\":{},\"missed\":[{}],\"songs\":[{}]}}\n",
             n(self.album_lufs),
+            n(self.album_true_peak_dbtp),
+            missed.join(","),
             songs.join(",")
         )
     }
@@ -186,7 +199,15 @@ impl AlbumReport {
                 }
             );
         }
-        let _ = write!(s, "album loudness {} LUFS", f(self.album_lufs));
+        let _ = write!(
+            s,
+            "album loudness {} LUFS, true peak {} dBTP",
+            f(self.album_lufs),
+            f(self.album_true_peak_dbtp)
+        );
+        for m in &self.missed {
+            let _ = write!(s, "\nwarning: {m}");
+        }
         s
     }
 }
@@ -322,6 +343,74 @@ fn master(
     Ok(evaluator.run(&Job::Mastering(m), &so, None)?.spec)
 }
 
+/// A song as the continuous album file holds it: `ch` channels (a mono song on every channel),
+/// faded in and out over `fade` frames.
+fn faded(o: &[Vec<f32>], ch: usize, fade: usize) -> Vec<Vec<f32>> {
+    let n = o.first().map_or(0, |c| c.len());
+    (0..ch)
+        .map(|c| {
+            let src = &o[c.min(o.len().saturating_sub(1))];
+            src.iter()
+                .enumerate()
+                .map(|(k, x)| {
+                    let a = if fade > 0 {
+                        (k.min(n - 1 - k) as f32 / fade as f32).min(1.0)
+                    } else {
+                        1.0
+                    };
+                    x * a
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Measures the album as one programme: the songs in order, faded and separated by gaps as in
+/// the continuous file (BS.1770 gating over the whole album, not an average of the songs).
+struct AlbumMeter {
+    analyzer: Option<Analyzer>,
+    sample_rate: f64,
+    gap: usize,
+    fade: usize,
+    songs: usize,
+}
+
+impl AlbumMeter {
+    fn new(job: &AlbumJob, sample_rate: f64) -> Self {
+        Self {
+            analyzer: None,
+            sample_rate,
+            gap: (job.gap_s * sample_rate) as usize,
+            fade: (job.fade_s * sample_rate) as usize,
+            songs: 0,
+        }
+    }
+
+    fn add(&mut self, song: &[Vec<f32>]) {
+        // Every song is stereo here (the mastering graph's master is a stereo bus).
+        let ch = song.len().max(1);
+        let a = self
+            .analyzer
+            .get_or_insert_with(|| Analyzer::new(self.sample_rate, ch));
+        if self.songs > 0 && self.gap > 0 {
+            let gap = vec![vec![0.0f32; self.gap]; ch];
+            let v: Vec<&[f32]> = gap.iter().map(|c| c.as_slice()).collect();
+            a.process(&v);
+        }
+        let f = faded(song, ch, self.fade);
+        let v: Vec<&[f32]> = f.iter().map(|c| c.as_slice()).collect();
+        a.process(&v);
+        self.songs += 1;
+    }
+
+    fn result(&self) -> Measurement {
+        self.analyzer
+            .as_ref()
+            .map(Analyzer::result)
+            .unwrap_or_default()
+    }
+}
+
 fn measure(planar: &[Vec<f32>], sr: f64) -> Measurement {
     let mut a = Analyzer::new(sr, planar.len());
     let views: Vec<&[f32]> = planar.iter().map(|c| c.as_slice()).collect();
@@ -418,18 +507,25 @@ fn run(
             files.push(song.path.clone());
         }
     }
-    // 2. Analysis at 0 dB loudness gain.
+    // 2. Analysis: each premaster's own loudness ("before"), then through the chain at 0 dB
+    //    loudness gain (balance, and the level the gains start from).
     let mut before = Vec::new();
     let mut balances = Vec::new();
-    let mut durations = Vec::new();
     let mut spectra_before = Vec::new();
+    let mut chain_lufs = Vec::new();
+    let mut album0 = AlbumMeter::new(job, sr);
     for f in &files {
+        before.push(
+            crate::measure::measure_file(f)
+                .ok()
+                .and_then(|m| m.integrated_lufs),
+        );
         let spec = master(job, so, evaluator, f, &[], 0.0)?;
         let (s, _) = prepare_schedule(&spec, &quiet)?;
         let (out, _) = try_render_to_vec(s, &quiet)?;
-        before.push(measure(&out, sr).integrated_lufs);
+        chain_lufs.push(measure(&out, sr).integrated_lufs);
         balances.push(balance(&band_levels(&out, sr)));
-        durations.push(out.first().map_or(0, |c| c.len()) as f64 / sr);
+        album0.add(&out);
         if report_dir.is_some() {
             spectra_before.push(spectrum_points(&out, sr));
         }
@@ -456,72 +552,108 @@ fn run(
         })
         .collect();
     // 4. Gains (measured again with the EQ in, when there is one).
-    let mut levels = before.clone();
-    for (i, f) in files.iter().enumerate() {
-        if !eqs[i].is_empty() {
+    let mut levels = chain_lufs.clone();
+    let mut album_level = album0.result().integrated_lufs;
+    if eqs.iter().any(|e| !e.is_empty()) {
+        let mut album_eq = AlbumMeter::new(job, sr);
+        for (i, f) in files.iter().enumerate() {
             let spec = master(job, so, evaluator, f, &eqs[i], 0.0)?;
             let (s, _) = prepare_schedule(&spec, &quiet)?;
-            levels[i] = measure(&try_render_to_vec(s, &quiet)?.0, sr).integrated_lufs;
+            let out = try_render_to_vec(s, &quiet)?.0;
+            levels[i] = measure(&out, sr).integrated_lufs;
+            album_eq.add(&out);
         }
+        album_level = album_eq.result().integrated_lufs;
     }
-    let album_of = |ls: &[Option<f64>]| -> Option<f64> {
-        let (mut e, mut d) = (0.0, 0.0);
-        for (l, dur) in ls.iter().zip(&durations) {
-            if let Some(l) = l {
-                e += dur * 10f64.powf(l / 10.0);
-                d += dur;
-            }
-        }
-        (d > 0.0).then(|| 10.0 * (e / d).log10())
-    };
     let mut gains: Vec<f64> = match job.mode {
         AlbumMode::Track => levels
             .iter()
             .map(|l| l.map_or(0.0, |l| job.target_lufs - l))
             .collect(),
         AlbumMode::Album => {
-            let g = album_of(&levels).map_or(0.0, |a| job.target_lufs - a);
+            let g = album_level.map_or(0.0, |a| job.target_lufs - a);
             vec![g; files.len()]
         }
     };
-    // 5. Render, measure, correct once for what the limiter took.
+    // 5. Render, measure, correct for what the limiter took (up to three times).
     let mut outs: Vec<(Vec<Vec<f32>>, Measurement)> = Vec::new();
-    for pass in 0..2 {
+    let mut album = Measurement::default();
+    for pass in 0..4 {
         outs.clear();
+        let mut meter = AlbumMeter::new(job, sr);
         for (i, f) in files.iter().enumerate() {
             let spec = master(job, so, evaluator, f, &eqs[i], gains[i])?;
             let (s, _) = prepare_schedule(&spec, &quiet)?;
             let (o, _) = try_render_to_vec(s, &quiet)?;
             let m = measure(&o, sr);
+            meter.add(&o);
             outs.push((o, m));
         }
-        let got: Vec<Option<f64>> = outs.iter().map(|(_, m)| m.integrated_lufs).collect();
+        album = meter.result();
         let off: Vec<f64> = match job.mode {
-            AlbumMode::Track => got
+            AlbumMode::Track => outs
                 .iter()
-                .map(|l| l.map_or(0.0, |l| job.target_lufs - l))
+                .map(|(_, m)| m.integrated_lufs.map_or(0.0, |l| job.target_lufs - l))
                 .collect(),
             AlbumMode::Album => {
-                let a = album_of(&got).map_or(0.0, |a| job.target_lufs - a);
+                let a = album.integrated_lufs.map_or(0.0, |a| job.target_lufs - a);
                 vec![a; files.len()]
             }
         };
-        if pass == 1 || off.iter().all(|o| o.abs() <= 0.05) {
+        if pass == 3 || off.iter().all(|o| o.abs() <= 0.05) {
             break;
         }
         for (g, o) in gains.iter_mut().zip(&off) {
-            *g += o;
+            // Gains only rise as far as they help: a target out of reach (the ceiling's limiter
+            // takes every extra dB) is reported below rather than chased.
+            *g += o.clamp(-12.0, 12.0);
         }
     }
+    // Targets not reached, said loudly.
+    let mut missed = Vec::new();
+    let why = format!(
+        "the true-peak limiter at the {} dBTP ceiling takes what more gain would add; lower the target or raise the ceiling",
+        job.ceiling_db
+    );
+    match job.mode {
+        AlbumMode::Track => {
+            for (song, (_, m)) in job.songs.iter().zip(&outs) {
+                if let Some(l) = m
+                    .integrated_lufs
+                    .filter(|l| (l - job.target_lufs).abs() > 0.1)
+                {
+                    missed.push(format!(
+                        "song \"{}\" reaches {l:.2} LUFS, not the {} LUFS target: {why}",
+                        song.name, job.target_lufs
+                    ));
+                }
+            }
+        }
+        AlbumMode::Album => {
+            if let Some(l) = album
+                .integrated_lufs
+                .filter(|l| (l - job.target_lufs).abs() > 0.1)
+            {
+                missed.push(format!(
+                    "the album reaches {l:.2} LUFS, not the {} LUFS target: {why}",
+                    job.target_lufs
+                ));
+            }
+        }
+    }
+    let delivery_album = Some((album.integrated_lufs, album.true_peak_dbtp));
     // Write songs.
     let mut reports = Vec::new();
     for (i, song) in job.songs.iter().enumerate() {
         let path = dests[i].clone();
         let (o, m) = &outs[i];
-        let mut sink = WavSink::create(&path, o.len(), sr as u32, job.format)?;
+        let mut sink = AudioSink::create(&path, o.len(), sr as u32, job.format)?;
         let views: Vec<&[f32]> = o.iter().map(|c| c.as_slice()).collect();
         sink.write_planar(&views)?;
-        sink.finish()?;
+        sink.finish(Some(&Delivery {
+            track: m.clone(),
+            album: delivery_album,
+        }))?;
         let after_bal = balance(&band_levels(o, sr));
         let aim_b = aim.clone().unwrap_or_else(|| balances[i].clone());
         reports.push(SongReport {
@@ -534,52 +666,36 @@ fn run(
             balance_distance_db: (distance(&balances[i], &aim_b), distance(&after_bal, &aim_b)),
         });
     }
-    // The continuous file.
+    // The continuous file: exactly the stream the album figure was measured on.
     let continuous = match continuous_dest {
         None => None,
         Some(p) => {
             let path = p.to_path_buf();
             let ch = outs.iter().map(|(o, _)| o.len()).max().unwrap_or(2);
-            let mut sink = WavSink::create(&path, ch, sr as u32, job.format)?;
-            let fade = (job.fade_s * sr) as usize;
+            let mut sink = AudioSink::create(&path, ch, sr as u32, job.format)?;
             let gap = vec![vec![0.0f32; (job.gap_s * sr) as usize]; ch];
             for (i, (o, _)) in outs.iter().enumerate() {
                 if i > 0 && !gap[0].is_empty() {
                     let v: Vec<&[f32]> = gap.iter().map(|c| c.as_slice()).collect();
                     sink.write_planar(&v)?;
                 }
-                let n = o.first().map_or(0, |c| c.len());
-                let faded: Vec<Vec<f32>> = (0..ch)
-                    .map(|c| {
-                        let src = &o[c.min(o.len() - 1)];
-                        src.iter()
-                            .enumerate()
-                            .map(|(k, x)| {
-                                let a = if fade > 0 {
-                                    (k.min(n - 1 - k) as f32 / fade as f32).min(1.0)
-                                } else {
-                                    1.0
-                                };
-                                x * a
-                            })
-                            .collect()
-                    })
-                    .collect();
+                let faded = faded(o, ch, (job.fade_s * sr) as usize);
                 let v: Vec<&[f32]> = faded.iter().map(|c| c.as_slice()).collect();
                 sink.write_planar(&v)?;
             }
-            sink.finish()?;
+            sink.finish(Some(&Delivery {
+                track: album.clone(),
+                album: delivery_album,
+            }))?;
             Some(path)
         }
     };
-    let album_lufs = {
-        let got: Vec<Option<f64>> = outs.iter().map(|(_, m)| m.integrated_lufs).collect();
-        album_of(&got)
-    };
     let report = AlbumReport {
         songs: reports,
-        album_lufs,
+        album_lufs: album.integrated_lufs,
+        album_true_peak_dbtp: album.true_peak_dbtp,
         continuous,
+        missed,
     };
     if let Some(dir) = report_dir {
         let target = (job.mode == AlbumMode::Track).then_some(job.target_lufs);

@@ -44,6 +44,7 @@
 pub mod album;
 pub mod buffer;
 pub mod cli;
+pub mod delivery;
 pub mod dsp;
 pub mod error;
 pub mod graph;

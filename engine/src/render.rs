@@ -13,7 +13,7 @@ use std::time::Instant;
 use crate::buffer::MAX_BLOCK;
 use crate::error::{Error, Errors};
 use crate::graph::{compile, CompileConfig, GraphSpec, Schedule};
-use crate::io::wav::{OutputFormat, WavSink};
+use crate::io::sink::{AudioSink, Delivery, OutputFormat};
 use crate::measure::{Analyzer, Measurement};
 use crate::rt::Processor;
 
@@ -125,21 +125,27 @@ pub fn render_to_vec(schedule: Schedule, opts: &RenderOptions) -> (Vec<Vec<f32>>
     try_render_to_vec(schedule, opts).unwrap_or_else(|e| panic!("render failed: {e}"))
 }
 
-/// Renders `schedule` to a WAV file at `path`, written to `path.part` and renamed when complete.
+/// Renders `schedule` to a file at `path` in `format` (WAV or FLAC), written under a temporary
+/// name and renamed when complete. When the render is measured (`opts.measure`), the file
+/// carries its loudness: a BWF `bext` chunk in a WAV, ReplayGain tags in a FLAC.
 pub fn render_to_file(
     schedule: Schedule,
     path: &Path,
     format: OutputFormat,
     opts: &RenderOptions,
 ) -> Result<RenderReport, Error> {
-    let mut sink = WavSink::create(
+    let mut sink = AudioSink::create(
         path,
         schedule.output_channels(),
         schedule.sample_rate.round() as u32,
         format,
     )?;
     let (report, _) = run(schedule, opts, |planar| sink.write_planar(planar))?;
-    sink.finish()?;
+    let delivery = report
+        .measurement
+        .clone()
+        .map(|track| Delivery { track, album: None });
+    sink.finish(delivery.as_ref())?;
     Ok(report)
 }
 

@@ -16,7 +16,6 @@ use clap::{Parser, Subcommand};
 use crate::error::{Error, ErrorKind, Errors};
 use crate::graph::{compile, CompileConfig, GraphSpec};
 use crate::io::output::WritePolicy;
-use crate::io::wav::OutputFormat;
 use crate::measure::measure_file;
 use crate::script::{Evaluated, Evaluator, Job, ScriptOptions, DEMO_SCRIPT};
 
@@ -411,18 +410,6 @@ pub(crate) fn write_policy(script: Option<&Path>, extra: &[PathBuf]) -> WritePol
     let mut roots = vec![script.map_or_else(|| PathBuf::from("."), crate::script::script_dir)];
     roots.extend(extra.iter().cloned());
     WritePolicy::new(roots)
-}
-
-/// The format `path`'s extension asks for, if it names one.
-pub(crate) fn format_of_extension(path: &Path) -> Option<Result<OutputFormat, String>> {
-    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    match ext.as_str() {
-        "wav" => None,
-        other => Some(Err(format!(
-            "{}: '.{other}' is not a format mixdown writes; use a .wav file name",
-            path.display()
-        ))),
-    }
 }
 
 /// Runs the command line; returns the process's exit status.

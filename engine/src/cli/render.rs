@@ -24,9 +24,13 @@ pub(crate) struct RenderArgs {
     /// Let the script write under this folder too (repeatable).
     #[arg(long = "allow-write", value_name = "DIR")]
     allow_write: Vec<PathBuf>,
-    /// wav16 | wav24 | wav32f (16/24-bit get TPDF dither).
+    /// wav16 | wav24 | wav32f | flac16 | flac24 (integer formats get TPDF dither). Default: the
+    /// script's mix.render format, else the output name's extension (.flac: flac24), else wav24.
     #[arg(long)]
     format: Option<OutputFormat>,
+    /// Fail (exit status 1, after writing the files) when a loudness target is not reached.
+    #[arg(long)]
+    strict: bool,
     /// Start of the written range: seconds (12.5) or bar:beat (17:1).
     #[arg(long, allow_hyphen_values = true)]
     from: Option<String>,
@@ -71,6 +75,47 @@ fn prepare_report_dir(dir: &Path) -> Result<(), Error> {
     }
 }
 
+/// Stems: one file per track and per bus that feeds the master (each strip's output as it
+/// enters the master, after its fader and pan), each exactly as long as the mix and starting
+/// where it starts, so the stems sum to the master's input — the mix before the master's own
+/// inserts and fader.
+fn write_stems(
+    ev: &mut crate::script::Evaluated,
+    out: &Path,
+    format: OutputFormat,
+    opts: &RenderOptions,
+    frames: u64,
+    sample_rate: f64,
+) -> Result<(), Errors> {
+    let feeds_master: Vec<_> = ev
+        .strips
+        .iter()
+        .filter(|s| s.kind != StripKind::Master && s.dest.is_none_or(|d| d == 0))
+        .map(|s| (s.name.clone(), s.tail()))
+        .collect();
+    let master_out = ev.spec.output;
+    let from = opts.from_s.map_or(0, |f| (f * sample_rate).round() as u64);
+    let stem_opts = RenderOptions {
+        measure: false,
+        from_s: Some(from as f64 / sample_rate),
+        to_s: Some((from + frames) as f64 / sample_rate),
+        progress_label: Some("stems".into()),
+        ..opts.clone()
+    };
+    let base = out
+        .file_stem()
+        .map_or("mix".into(), |s| s.to_string_lossy().to_string());
+    for (name, tail) in feeds_master {
+        ev.spec.set_output(tail);
+        let (sched, _) = prepare_schedule(&ev.spec, &stem_opts)?;
+        let stem = out.with_file_name(format!("{base}.{name}.{}", format.extension()));
+        render_to_file(sched, &stem, format, &stem_opts)?;
+        eprintln!("stem {}", stem.display());
+    }
+    ev.spec.output = master_out;
+    Ok(())
+}
+
 /// A render never writes over its own inputs (the script, its modules, its audio files).
 pub(crate) fn refuse_overwriting_inputs(out: &Path, inputs: &[PathBuf]) -> Result<(), Error> {
     let Ok(o) = out.canonicalize() else {
@@ -97,6 +142,7 @@ pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
         out_dir,
         allow_write,
         format,
+        strict,
         from,
         to,
         block,
@@ -154,12 +200,11 @@ pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
             WritePolicy::new([d]).prepare(&p)?
         }
     };
-    if let Some(Err(m)) = super::format_of_extension(&out) {
-        return Err(Error::new(ErrorKind::Other, m).into());
-    }
     refuse_overwriting_inputs(&out, &ev.watched)?;
-    let format = format
-        .or(job.as_ref().map(|j| j.format))
+    let chosen = format.or(job.as_ref().and_then(|j| j.format));
+    let format = OutputFormat::check_extension(&out, chosen)
+        .map_err(|m| Error::new(ErrorKind::Other, m))?
+        .or(chosen)
         .unwrap_or(OutputFormat::Wav24);
     let opts = RenderOptions {
         block: block as usize,
@@ -202,6 +247,16 @@ pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
                 eprintln!("wrote {}", c.display());
             }
             eprintln!("{}", r.table());
+            if strict && !r.missed.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Other,
+                    format!(
+                        "--strict: {} loudness target(s) not reached (the files are written)",
+                        r.missed.len()
+                    ),
+                )
+                .into());
+            }
         }
         if ev.strips.len() <= 1 {
             return Ok(());
@@ -240,10 +295,19 @@ pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
     );
     if let Some(m) = &r.measurement {
         eprintln!("{}", m.to_text());
+        let rows = crate::delivery::table(m);
+        if !rows.is_empty() {
+            eprintln!("{}", crate::delivery::to_text(&rows));
+        }
     }
     for n in &r.notes {
         eprintln!("  {n}");
     }
+    let missed = r
+        .notes
+        .iter()
+        .filter(|n| n.contains("target not reached"))
+        .count();
     if let (Some(dir), Some(rep)) = (&report, &r.report) {
         let mut rep = rep.clone();
         rep.song = stem_name.clone();
@@ -269,33 +333,14 @@ pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
         eprintln!("warning: node \"{node}\" produced {n} NaN/infinite samples; they were replaced by silence");
     }
     if job.as_ref().is_some_and(|j| j.stems) {
-        let buses: Vec<_> = ev
-            .strips
-            .iter()
-            .filter(|s| s.kind == StripKind::Bus)
-            .map(|s| (s.name.clone(), s.tail()))
-            .collect();
-        let master_out = ev.spec.output;
-        for (name, tail) in buses {
-            ev.spec.set_output(tail);
-            let (sched, _) = prepare_schedule(&ev.spec, &opts)?;
-            let stem = out.with_file_name(format!(
-                "{}.{name}.wav",
-                out.file_stem()
-                    .map_or("mix".into(), |s| s.to_string_lossy())
-            ));
-            render_to_file(
-                sched,
-                &stem,
-                format,
-                &RenderOptions {
-                    measure: false,
-                    ..opts.clone()
-                },
-            )?;
-            eprintln!("stem {}", stem.display());
-        }
-        ev.spec.output = master_out;
+        write_stems(&mut ev, &out, format, &opts, r.frames, r.sample_rate)?;
+    }
+    if strict && missed > 0 {
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("--strict: {missed} loudness target(s) not reached (the file is written)"),
+        )
+        .into());
     }
     Ok(())
 }

@@ -1,14 +1,19 @@
 //! Audio files and devices: [`decode`] reads every supported format (WAV, FLAC, MP3, Ogg Vorbis)
 //! with clear errors, [`resample`] converts a file's rate to the session's, [`wav`] streams WAV
-//! directly and writes renders, [`output`] writes files safely (confined, temporary name,
-//! renamed when complete), [`signals`] cleans up on SIGINT/SIGTERM.
+//! directly (RF64 too, [`riff`]); [`sink`] writes renders as WAV ([`wav_write`]: BWF loudness,
+//! RF64 past 4 GiB) or FLAC ([`flac_write`]: ReplayGain tags); [`output`] writes files safely
+//! (confined, temporary name, renamed when complete); [`signals`] cleans up on SIGINT/SIGTERM.
 
 pub mod decode;
+pub mod flac_write;
 pub mod output;
 pub mod playback;
 pub mod resample;
+pub mod riff;
 pub mod signals;
+pub mod sink;
 pub mod wav;
+pub mod wav_write;
 
 use std::fs::File;
 use std::path::Path;

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
-use crate::io::output::PartFile;
 
 /// Sample encoding of a WAV file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -52,6 +51,9 @@ fn format_err(path: &Path, what: impl std::fmt::Display) -> Error {
 /// Opens `path` and checks it is a WAV this engine can stream. Every failure names the path and
 /// says what was wrong: missing file, not a WAV, truncated, unsupported encoding, empty.
 pub fn probe(path: &Path) -> Result<WavInfo, Error> {
+    if super::riff::is_rf64(path) {
+        return probe_rf64(path);
+    }
     let file = super::open_regular(path)?;
     let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let reader = hound::WavReader::new(BufReader::new(file)).map_err(|e| {
@@ -136,6 +138,70 @@ pub fn probe(path: &Path) -> Result<WavInfo, Error> {
                 "truncated: the header promises {frames} frames but the file holds only {have} \
                  (it ends at byte {file_len} of {need})"
             ),
+        ));
+    }
+    Ok(info)
+}
+
+/// An RF64/BW64 file (EBU Tech 3306, a WAV past 4 GiB): `fmt ` and the 64-bit `data` size
+/// from the chunk walk.
+fn probe_rf64(path: &Path) -> Result<WavInfo, Error> {
+    let chunks = super::riff::chunks(path)?;
+    let find = |id: &[u8; 4]| chunks.iter().find(|c| &c.id == id);
+    let (Some(fmt), Some(data)) = (find(b"fmt "), find(b"data")) else {
+        return Err(format_err(path, "an RF64 file without fmt and data chunks"));
+    };
+    let b = super::riff::read_at(path, fmt.offset, (fmt.size as usize).clamp(16, 40))?;
+    let u16_at = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+    let raw = RawFmt {
+        tag: u16_at(0),
+        channels: u16_at(2),
+        block_align: u16_at(12),
+        bits: u16_at(14),
+        extensible: (u16_at(0) == 0xFFFE && b.len() >= 26).then(|| (u16_at(18), u16_at(24))),
+    };
+    if let Some(why) = raw.unsupported() {
+        return Err(format_err(path, why));
+    }
+    let rate = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+    super::check_sample_rate(path, rate)?;
+    let channels = raw.channels as usize;
+    if channels == 0 || channels > crate::buffer::MAX_CHANNELS {
+        return Err(format_err(
+            path,
+            format!(
+                "{channels} channels; 1 to {} are supported",
+                crate::buffer::MAX_CHANNELS
+            ),
+        ));
+    }
+    let float = raw.extensible.map_or(raw.tag, |(_, sub)| sub) == 3;
+    let bits = raw
+        .extensible
+        .map_or(raw.bits, |(v, _)| if v > 0 { v } else { raw.bits });
+    let encoding = if float {
+        WavEncoding::Float32
+    } else {
+        WavEncoding::Int(bits)
+    };
+    let info = WavInfo {
+        path: path.to_path_buf(),
+        channels,
+        sample_rate: rate,
+        frames: data.size / raw.block_align.max(1) as u64,
+        encoding,
+        data_offset: data.offset,
+    };
+    let file_len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    if info.frames == 0 {
+        return Err(format_err(path, "the file holds no audio (0 frames)"));
+    }
+    if file_len < data.offset + data.size {
+        return Err(format_err(
+            path,
+            "truncated: the file ends before its data chunk does",
         ));
     }
     Ok(info)
@@ -399,139 +465,8 @@ pub fn read_all(path: &Path) -> Result<(WavInfo, Vec<Vec<f32>>), Error> {
     Ok((info, planar))
 }
 
-/// Output sample format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum OutputFormat {
-    /// 16-bit integer with TPDF dither.
-    Wav16,
-    /// 24-bit integer with TPDF dither.
-    Wav24,
-    /// 32-bit float, no dither.
-    Wav32f,
-}
-
-impl std::str::FromStr for OutputFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "wav16" => Ok(Self::Wav16),
-            "wav24" => Ok(Self::Wav24),
-            "wav32f" | "wav32" => Ok(Self::Wav32f),
-            other => Err(format!(
-                "unknown format '{other}'; use wav16, wav24 or wav32f"
-            )),
-        }
-    }
-}
-
-/// Writes a WAV through a [`PartFile`] (a temporary file in the destination folder, renamed
-/// into place on [`WavSink::finish`]); dropped without finishing, it deletes the temporary file,
-/// so a failed render never leaves half a file.
-pub struct WavSink {
-    writer: Option<hound::WavWriter<std::io::BufWriter<File>>>,
-    part: Option<PartFile>,
-    final_path: PathBuf,
-    format: OutputFormat,
-    channels: usize,
-    rng: u64,
-    frames: u64,
-}
-
-impl WavSink {
-    /// Creates the temporary file. The destination folder must exist (see
-    /// [`crate::io::output::WritePolicy::prepare`]); it is created here when it does not.
-    pub fn create(
-        path: &Path,
-        channels: usize,
-        sample_rate: u32,
-        format: OutputFormat,
-    ) -> Result<Self, Error> {
-        let (bits, sample_format) = match format {
-            OutputFormat::Wav16 => (16, hound::SampleFormat::Int),
-            OutputFormat::Wav24 => (24, hound::SampleFormat::Int),
-            OutputFormat::Wav32f => (32, hound::SampleFormat::Float),
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.is_dir() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| Error::io(dir, format!("cannot create folder: {e}")))?;
-            }
-        }
-        let mut part = PartFile::create(path)?;
-        let file = part
-            .file()
-            .try_clone()
-            .map_err(|e| Error::io(path, format!("cannot create output: {e}")))?;
-        let writer = hound::WavWriter::new(
-            std::io::BufWriter::with_capacity(1 << 16, file),
-            hound::WavSpec {
-                channels: channels as u16,
-                sample_rate,
-                bits_per_sample: bits,
-                sample_format,
-            },
-        )
-        .map_err(|e| Error::io(path, format!("cannot create output: {e}")))?;
-        Ok(Self {
-            writer: Some(writer),
-            part: Some(part),
-            final_path: path.to_path_buf(),
-            format,
-            channels,
-            rng: 0x9E37_79B9_7F4A_7C15,
-            frames: 0,
-        })
-    }
-
-    fn uniform(&mut self) -> f32 {
-        // xorshift64*: deterministic, so renders are bit-identical run to run.
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        ((self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32) / (1u64 << 24) as f32
-    }
-
-    /// Appends planar frames.
-    pub fn write_planar(&mut self, planar: &[&[f32]]) -> Result<(), Error> {
-        let frames = planar.first().map_or(0, |c| c.len());
-        let scale = match self.format {
-            OutputFormat::Wav16 => 32768.0f32,
-            OutputFormat::Wav24 => 8_388_608.0,
-            OutputFormat::Wav32f => 0.0,
-        };
-        let path = self.final_path.clone();
-        for i in 0..frames {
-            for c in 0..self.channels {
-                let x = planar.get(c).map_or(0.0, |ch| ch[i]);
-                let w = self.writer.as_mut().expect("writer open");
-                let r = if scale == 0.0 {
-                    w.write_sample(x)
-                } else {
-                    // TPDF dither: the sum of two uniform variables, ±1 LSB peak.
-                    let d = self.uniform() - self.uniform();
-                    let v = (x * scale + d).round().clamp(-scale, scale - 1.0) as i32;
-                    self.writer.as_mut().expect("writer open").write_sample(v)
-                };
-                r.map_err(|e| Error::io(&path, format!("write failed: {e}")))?;
-            }
-        }
-        self.frames += frames as u64;
-        Ok(())
-    }
-
-    /// Frames written so far.
-    pub fn frames(&self) -> u64 {
-        self.frames
-    }
-
-    /// Finalises the header, syncs, and renames the file into place.
-    pub fn finish(mut self) -> Result<(), Error> {
-        let w = self.writer.take().expect("writer open");
-        w.finalize()
-            .map_err(|e| Error::io(&self.final_path, format!("cannot finish file: {e}")))?;
-        self.part.take().expect("part open").commit()
-    }
-}
+pub use super::sink::OutputFormat;
+pub use super::wav_write::WavSink;
 
 /// A flag shared with a reader thread to stop it.
 pub type StopFlag = Arc<AtomicBool>;

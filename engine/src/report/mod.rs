@@ -209,6 +209,16 @@ impl Report {
         ] {
             let _ = write!(o, ",\"{k}\":{}", num(v, 2));
         }
+        let measured = crate::measure::Measurement {
+            integrated_lufs: self.integrated_lufs,
+            true_peak_dbtp: self.true_peak_dbtp,
+            ..Default::default()
+        };
+        let _ = write!(
+            o,
+            ",\"delivery\":{}",
+            crate::delivery::to_json(&crate::delivery::table(&measured))
+        );
         let _ = write!(
             o,
             ",\"clip_count\":{},\"nan_count\":{},\"nan_report\":[",

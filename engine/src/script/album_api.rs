@@ -122,14 +122,22 @@ pub(super) fn album(lua: &Lua, opts: Table) -> LuaResult<()> {
         (None, true) => MatchEq::Album,
         (None, false) => MatchEq::Off,
     };
-    let format = match o.str("format").as_deref().map(str::parse) {
-        None => crate::io::wav::OutputFormat::Wav24,
-        Some(Ok(f)) => f,
+    let chosen = match o.str("format").as_deref().map(str::parse) {
+        None => None,
+        Some(Ok(f)) => Some(f),
         Some(Err(e)) => {
             o.error(e);
-            crate::io::wav::OutputFormat::Wav24
+            None
         }
     };
+    let mut format = chosen.unwrap_or(crate::io::wav::OutputFormat::Wav24);
+    for p in std::iter::once(out.as_str()).chain(continuous.iter().filter_map(|c| c.to_str())) {
+        match crate::io::sink::OutputFormat::check_extension(std::path::Path::new(p), chosen) {
+            Ok(Some(f)) => format = f,
+            Ok(None) => {}
+            Err(m) => o.error(m),
+        }
+    }
     let errs = o.finish();
     with_model(lua, |m| {
         m.extend_errors(errs);

@@ -549,14 +549,24 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
             let path = o.str("path");
             let format = o.str("format");
             let stems = o.bool("stems").unwrap_or(false);
-            let fmt = match format.as_deref().map(str::parse) {
-                None => Some(crate::io::wav::OutputFormat::Wav24),
-                Some(Ok(f)) => Some(f),
+            let fmt = match format
+                .as_deref()
+                .map(str::parse::<crate::io::sink::OutputFormat>)
+            {
+                None => Some(None),
+                Some(Ok(f)) => Some(Some(f)),
                 Some(Err(e)) => {
                     o.error(e);
                     None
                 }
             };
+            if let (Some(p), Some(f)) = (&path, fmt) {
+                if let Err(m) =
+                    crate::io::sink::OutputFormat::check_extension(std::path::Path::new(p), f)
+                {
+                    o.error(m);
+                }
+            }
             if path.is_none() {
                 o.error("missing 'path'; e.g. mix.render { path = \"out/song.wav\" }");
             }

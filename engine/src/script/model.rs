@@ -79,8 +79,8 @@ pub struct RenderJob {
     /// Output path as the script wrote it (relative paths resolve against the script's folder,
     /// or the command line's `--out-dir`).
     pub path: PathBuf,
-    /// Sample format.
-    pub format: OutputFormat,
+    /// Sample format, if the script chose one (else the command line's, or the extension's).
+    pub format: Option<OutputFormat>,
     /// Also write one file per bus.
     pub stems: bool,
     /// Where it was asked for.
