@@ -103,6 +103,9 @@ struct Stage {
     /// Input samples (up to `SUPPORT`) before the current chunk known to be at or below
     /// `Levels::safe`.
     quiet: usize,
+    /// Output samples (up to `SUPPORT + CHUNK`) just passed at a gain of exactly 1: the next
+    /// stage's true-peak readings of them are this stage's, which were at most the ceiling.
+    unity: usize,
     /// Clamp the output to ±ceiling (the last stage).
     clamp: bool,
     release: f32,
@@ -203,6 +206,7 @@ impl Limiter {
         };
         // what was quiet under the old ceiling may not be under the new one
         self.main.quiet = 0;
+        self.main.unity = 0;
         if let Some(s) = self.safety.as_mut() {
             s.quiet = 0;
         }
@@ -249,9 +253,12 @@ impl Limiter {
         while start < n {
             let end = (start + CHUNK).min(n);
             self.main
-                .chunk(&mut buffers[..nch], start, end, self.levels);
+                .chunk(&mut buffers[..nch], start, end, self.levels, false);
             if let Some(s) = self.safety.as_mut() {
-                s.chunk(&mut buffers[..nch], start, end, self.levels);
+                // where the main stage passed the last SUPPORT − 1 samples and this chunk
+                // untouched, the safety stage's readings would repeat its own
+                let untouched = self.main.unity >= end - start + SUPPORT - 1;
+                s.chunk(&mut buffers[..nch], start, end, self.levels, untouched);
             }
             start = end;
         }
@@ -275,6 +282,7 @@ impl Stage {
             tp: vec![TruePeakChannel::default(); tp],
             tp_stale: false,
             quiet: 0,
+            unity: 0,
             clamp: false,
             release,
             window,
@@ -302,6 +310,7 @@ impl Stage {
         self.tp.iter_mut().for_each(|t| t.reset());
         self.tp_stale = false;
         self.quiet = 0;
+        self.unity = 0;
         self.suffix.iter_mut().for_each(|v| *v = 0.0);
         self.suffix_dirty = false;
         self.prefix = 0.0;
@@ -320,7 +329,9 @@ impl Stage {
         self.n >= self.active_until && self.avg_nonzero == 0 && self.h == 0.0
     }
 
-    fn chunk(&mut self, bufs: &mut [&mut [f32]], start: usize, end: usize, lv: Levels) {
+    /// Processes `bufs[..][start..end]` (at most `CHUNK` samples). `safe`: the caller knows no
+    /// reading of this chunk exceeds the ceiling.
+    fn chunk(&mut self, bufs: &mut [&mut [f32]], start: usize, end: usize, lv: Levels, safe: bool) {
         let len = end - start;
         let mut peak = [0.0f32; CHUNK];
         let peak = &mut peak[..len];
@@ -336,7 +347,8 @@ impl Stage {
             true => (self.quiet + len).min(SUPPORT),
             false => 0,
         };
-        if self.idle() && chunk_max <= lv.safe && (!true_peak || quiet_before >= SUPPORT - 1) {
+        let safe = safe || (chunk_max <= lv.safe && (!true_peak || quiet_before >= SUPPORT - 1));
+        if safe && self.idle() {
             self.tp_stale |= true_peak;
             self.n += len as u64;
             // the skipped inputs all required 0: restart the min filter from an all-zero state
@@ -347,9 +359,14 @@ impl Stage {
             self.prefix = 0.0;
             self.blk_pos = 0;
             self.delay_swap(bufs, start, end);
+            self.unity = (self.unity + len).min(SUPPORT + CHUNK);
             return;
         }
-        if true_peak {
+        if safe {
+            // nothing to detect; the pipeline still has reductions to finish
+            self.tp_stale |= true_peak;
+            peak.fill(0.0);
+        } else if true_peak {
             self.detect_true_peak(bufs, start, end, peak);
         }
         // required gain (log2), vectorised
@@ -364,6 +381,11 @@ impl Stage {
             }
         });
         self.gains(gain);
+        let trailing = gain.iter().rev().take_while(|&&g| g == 1.0).count();
+        self.unity = match trailing == len {
+            true => (self.unity + len).min(SUPPORT + CHUNK),
+            false => trailing,
+        };
         self.delay_swap(bufs, start, end);
         for b in bufs.iter_mut() {
             let seg = b[start..end].iter_mut().zip(gain.iter());

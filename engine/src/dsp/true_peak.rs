@@ -67,17 +67,19 @@ pub const SUPPORT: usize = H1 + H2 + H3 + H4 + 1;
 /// apart.
 pub const DELAY_SAMPLES: usize = R1 + D2 + D3 + D4;
 
-/// The filter taps (f32, applied as `out[i] = Σ_m taps[m]·window[i + m]`, oldest sample first).
+/// The filter taps (f32), folded: every filter here is symmetric about its new point, so each
+/// coefficient weighs the sum of the two samples at the same distance from it.
 #[derive(Debug)]
 struct Coefs {
-    /// Stage 1, the point at the window's sample 63 (of 0..=127).
-    e1: [f32; 2 * R1],
-    /// Stage 1, the point half a sample later.
-    o1: [f32; 2 * R1],
-    /// Half-band stages: the point halfway between window samples `R − 1` and `R`.
-    o2: [f32; 2 * R2],
-    o3: [f32; 2 * R3],
-    o4: [f32; 2 * R4],
+    /// Stage 1, the point at window sample 63 (of 0..=127): `e1[0]` weighs sample 63,
+    /// `e1[k]` samples `63 ± k`.
+    e1: [f32; R1],
+    /// Stage 1, the point half a sample later: `o1[k]` weighs samples `63 − k` and `64 + k`.
+    o1: [f32; R1],
+    /// Half-band stages: `o[k]` weighs the points `k` before and `k + 1` after the new one.
+    o2: [f32; R2],
+    o3: [f32; R3],
+    o4: [f32; R4],
     /// Largest sum of |tap| over the 16 points' whole responses (a reading is at most this
     /// times the largest input magnitude in its support; at least 1 for the sample).
     l1: f32,
@@ -111,28 +113,27 @@ fn kaiser_sinc(tau: f64, cutoff: f64, half: f64, beta: f64) -> f64 {
 
 /// Taps `[f(0), f(1), …]` scaled by `scale`, as f32.
 fn taps<const N: usize>(f: impl Fn(f64) -> f64, scale: f64) -> [f32; N] {
-    std::array::from_fn(|m| (f(m as f64) * scale) as f32)
+    std::array::from_fn(|k| (f(k as f64) * scale) as f32)
 }
 
-/// The interpolating phase of a half-band stage (cutoff at the stage's input Nyquist), unit DC
-/// gain.
+/// The interpolating phase of a half-band stage (cutoff at the stage's input Nyquist), folded,
+/// unit DC gain.
 fn half_band<const N: usize>(beta: f64) -> [f32; N] {
-    let half = (N / 2) as f64;
-    let f = |m: f64| kaiser_sinc(half - 0.5 - m, 0.5, half, beta);
-    let sum: f64 = (0..N).map(|m| f(m as f64)).sum();
+    let f = |k: f64| kaiser_sinc(k + 0.5, 0.5, N as f64, beta);
+    let sum: f64 = (0..N).map(|k| 2.0 * f(k as f64)).sum();
     taps(f, 1.0 / sum)
 }
 
 fn design() -> Coefs {
     let h = |tau: f64| kaiser_sinc(tau, 0.49, R1 as f64, 12.0);
-    let centre = (R1 - 1) as f64;
-    let sum: f64 = (0..2 * R1)
-        .map(|m| h(centre - m as f64) + h(centre + 0.5 - m as f64))
-        .sum();
+    // both points' taps: h(0), h(±1), …, h(±63) (h(±64) = 0) and h(±0.5), …, h(±63.5)
+    let sum: f64 = h(0.0)
+        + (1..R1).map(|k| 2.0 * h(k as f64)).sum::<f64>()
+        + (0..R1).map(|k| 2.0 * h(k as f64 + 0.5)).sum::<f64>();
     let mut c = Coefs {
-        // the two phases together have DC gain 2 (one per output point)
-        e1: taps(|m| h(centre - m), 2.0 / sum),
-        o1: taps(|m| h(centre + 0.5 - m), 2.0 / sum),
+        // the two points together have DC gain 2 (one each)
+        e1: taps(h, 2.0 / sum),
+        o1: taps(|k| h(k + 0.5), 2.0 / sum),
         o2: half_band(9.0),
         o3: half_band(7.0),
         o4: half_band(6.0),
@@ -227,7 +228,7 @@ impl Streams {
         self.b1[H1..H1 + n].copy_from_slice(x);
         // Stage 1: fs → 2·fs, straight into stage 2's two streams.
         let (s20, s21) = self.s2.split_at_mut(H2 + BLOCK);
-        fir2(
+        first_stage(
             &self.b1[..H1 + n],
             &c.e1,
             &c.o1,
@@ -239,8 +240,12 @@ impl Streams {
         next_stage(&self.s3, 4, H3, D3, &c.o3, n, &mut self.s4, H4);
         // Stage 4: only the interpolated points; the others are read from `s4`.
         for q in 0..8 {
-            let out = &mut self.fin[q * BLOCK..q * BLOCK + n];
-            interpolate(&self.s4, 8, H4, D4, &c.o4, q, out);
+            let pairs = pairs(8, H4, D4, &c.o4, q);
+            interpolate(
+                &self.s4,
+                &pairs[..R4],
+                &mut self.fin[q * BLOCK..q * BLOCK + n],
+            );
         }
     }
 }
@@ -275,108 +280,138 @@ fn next_stage(
         let from = q * ss + hs - delta;
         let pass = &mut dst[2 * q * ds + hd..2 * q * ds + hd + n];
         pass.copy_from_slice(&src[from..from + n]);
+        let pairs = pairs(p, hs, delta, taps, q);
         let out = &mut dst[(2 * q + 1) * ds + hd..(2 * q + 1) * ds + hd + n];
-        interpolate(src, p, hs, delta, taps, q, out);
+        interpolate(src, &pairs[..taps.len()], out);
     }
 }
 
-/// The interpolated stream `q` of a half-band stage: the point between the merged points `j`
-/// and `j + 1`, `j = p·(hs + i − delta) + q`, for slot `i < out.len()`. Tap `m` weighs merged
-/// point `j − R + 1 + m`, which lies in one stream at one offset for every slot: each tap is one
-/// contiguous multiply-add over the block, in registers (vector code, AVX2 where available).
-/// Multiplies and adds are separate, in tap order, so every build and every block split gives
-/// the same bits.
-#[multiversion::multiversion(targets("x86_64+avx2"))]
-fn interpolate(
-    src: &[f32],
-    p: usize,
-    hs: usize,
-    delta: usize,
-    taps: &[f32],
-    q: usize,
-    out: &mut [f32],
-) {
+/// Where the taps of interpolated stream `q` of a half-band stage find their points for slot
+/// 0: the new point lies between the merged points `j` and `j + 1`, `j = p·(hs − delta) + q`,
+/// and tap `k` weighs the points `j − k` and `j + 1 + k`. Merged point `m` is point `m / p` of
+/// stream `m % p`, so for every slot the pair is one fixed offset further into two streams.
+fn pairs(p: usize, hs: usize, delta: usize, taps: &[f32], q: usize) -> [Pair; 8] {
     let ss = hs + BLOCK;
-    let base = p * (hs - delta) + q + 1 - taps.len() / 2;
-    let offsets = |m: usize| {
-        let idx = base + m;
-        (idx % p) * ss + idx / p
-    };
+    let j = p * (hs - delta) + q;
+    let at = |m: usize| (m % p) * ss + m / p;
+    let mut out = [(0.0, 0, 0); 8];
+    for (k, (o, &c)) in out.iter_mut().zip(taps).enumerate() {
+        *o = (c, at(j - k), at(j + 1 + k));
+    }
+    out
+}
+
+/// A folded tap: coefficient and the offsets of its two points.
+type Pair = (f32, usize, usize);
+
+/// `out[i] = Σ_k c_k·(src[l_k + i] + src[r_k + i])` over the `pairs` `(c_k, l_k, r_k)`: each
+/// tap is one contiguous add and multiply-add over the block, accumulated in registers (vector
+/// code; AVX2 with fused multiply-adds where the CPU has them).
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn interpolate(src: &[f32], pairs: &[Pair], out: &mut [f32]) {
+    let fused = multiversion::target::target_cfg_f!(target_feature = "fma");
     let n = out.len();
     let mut i = 0;
     while i + 64 <= n {
-        fir_block::<64>(src, taps, &offsets, i, &mut out[i..i + 64]);
+        pairs_block::<64>(src, pairs, i, &mut out[i..i + 64], fused);
         i += 64;
     }
     while i + 8 <= n {
-        fir_block::<8>(src, taps, &offsets, i, &mut out[i..i + 8]);
+        pairs_block::<8>(src, pairs, i, &mut out[i..i + 8], fused);
         i += 8;
     }
     while i < n {
-        fir_block::<1>(src, taps, &offsets, i, &mut out[i..i + 1]);
+        pairs_block::<1>(src, pairs, i, &mut out[i..i + 1], fused);
         i += 1;
     }
 }
 
-/// `B` outputs from slot `i` of [`interpolate`], accumulated in registers.
+/// `acc + c·s`, fused where the build has FMA (the same order of operations either way).
 #[inline(always)]
-fn fir_block<const B: usize>(
+fn mac(acc: f32, c: f32, s: f32, fused: bool) -> f32 {
+    if fused {
+        c.mul_add(s, acc)
+    } else {
+        acc + c * s
+    }
+}
+
+/// `B` consecutive slices of `src` from `at` (bounds-checked once).
+#[inline(always)]
+fn window<const B: usize>(src: &[f32], at: usize) -> &[f32; B] {
+    src[at..at + B].try_into().expect("window")
+}
+
+/// `B` outputs from slot `i` of [`interpolate`].
+#[inline(always)]
+fn pairs_block<const B: usize>(
     src: &[f32],
-    taps: &[f32],
-    offsets: &impl Fn(usize) -> usize,
+    pairs: &[Pair],
     i: usize,
     out: &mut [f32],
+    fused: bool,
 ) {
     let mut acc = [0.0f32; B];
-    for (m, &c) in taps.iter().enumerate() {
-        let at = offsets(m) + i;
-        let s: &[f32; B] = src[at..at + B].try_into().expect("window");
+    for &(c, l, r) in pairs {
+        let (l, r) = (window::<B>(src, l + i), window::<B>(src, r + i));
         for j in 0..B {
-            acc[j] += c * s[j];
+            acc[j] = mac(acc[j], c, l[j] + r[j], fused);
         }
     }
     out.copy_from_slice(&acc);
 }
 
-/// The first stage's two phases over the same window (`out[i] = Σ_m taps[m]·buf[i + m]`):
-/// each loaded sample feeds both. Same arithmetic order as [`interpolate`].
-#[multiversion::multiversion(targets("x86_64+avx2"))]
-fn fir2(buf: &[f32], ta: &[f32], tb: &[f32], oa: &mut [f32], ob: &mut [f32]) {
-    let n = oa.len().min(ob.len());
+/// The first stage (`buf` = 127 samples of history, then the block): `oe[i]` the point at
+/// `buf[i + 63]`, `oo[i]` the point half a sample later. Each loaded window feeds both.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn first_stage(buf: &[f32], e: &[f32; R1], o: &[f32; R1], oe: &mut [f32], oo: &mut [f32]) {
+    let fused = multiversion::target::target_cfg_f!(target_feature = "fma");
+    let n = oe.len().min(oo.len());
     let mut i = 0;
     while i + 32 <= n {
-        fir2_block::<32>(buf, ta, tb, i, &mut oa[i..i + 32], &mut ob[i..i + 32]);
+        first_block::<32>(buf, e, o, i, &mut oe[i..i + 32], &mut oo[i..i + 32], fused);
         i += 32;
     }
     while i + 8 <= n {
-        fir2_block::<8>(buf, ta, tb, i, &mut oa[i..i + 8], &mut ob[i..i + 8]);
+        first_block::<8>(buf, e, o, i, &mut oe[i..i + 8], &mut oo[i..i + 8], fused);
         i += 8;
     }
     while i < n {
-        fir2_block::<1>(buf, ta, tb, i, &mut oa[i..i + 1], &mut ob[i..i + 1]);
+        first_block::<1>(buf, e, o, i, &mut oe[i..i + 1], &mut oo[i..i + 1], fused);
         i += 1;
     }
 }
 
 #[inline(always)]
-fn fir2_block<const B: usize>(
+fn first_block<const B: usize>(
     buf: &[f32],
-    ta: &[f32],
-    tb: &[f32],
+    e: &[f32; R1],
+    o: &[f32; R1],
     i: usize,
-    oa: &mut [f32],
-    ob: &mut [f32],
+    oe: &mut [f32],
+    oo: &mut [f32],
+    fused: bool,
 ) {
+    let c = window::<B>(buf, i + R1 - 1);
+    let r = window::<B>(buf, i + R1);
     let (mut a, mut b) = ([0.0f32; B], [0.0f32; B]);
-    for (m, (&ca, &cb)) in ta.iter().zip(tb).enumerate() {
-        let s: &[f32; B] = buf[i + m..i + m + B].try_into().expect("window");
+    for j in 0..B {
+        a[j] = e[0] * c[j];
+        b[j] = o[0] * (c[j] + r[j]);
+    }
+    for k in 1..R1 {
+        let l = window::<B>(buf, i + R1 - 1 - k);
+        let (re, ro) = (
+            window::<B>(buf, i + R1 - 1 + k),
+            window::<B>(buf, i + R1 + k),
+        );
         for j in 0..B {
-            a[j] += ca * s[j];
-            b[j] += cb * s[j];
+            a[j] = mac(a[j], e[k], l[j] + re[j], fused);
+            b[j] = mac(b[j], o[k], l[j] + ro[j], fused);
         }
     }
-    oa.copy_from_slice(&a);
-    ob.copy_from_slice(&b);
+    oe.copy_from_slice(&a);
+    oo.copy_from_slice(&b);
 }
 
 /// Streaming true-peak detector for one channel.
