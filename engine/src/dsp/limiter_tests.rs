@@ -299,6 +299,40 @@ fn holds_the_ceiling_by_the_reference_on_hostile_signals() {
     eprintln!("worst over ceiling {worst:+.4} dB, worst |meter − reference| {worst_meter:.4} dB");
 }
 
+/// What the safety stage is for: the main stage alone holds its input's readings at the
+/// ceiling, but with no lookahead and a fast release its gain changes under a reading's support
+/// and the gained output reads over (by the reference); with the safety stage it does not.
+#[test]
+fn the_safety_stage_removes_what_the_gain_modulation_adds() {
+    let mut worst_main: f64 = -100.0;
+    let mut worst: f64 = -100.0;
+    for fs in [44_100.0, 48_000.0] {
+        for (name, x) in hostile(fs, 0.5).into_iter().take(7) {
+            for (la, rel) in [(0.0, 0.0), (0.0, 1.0), (5.0, 100.0)] {
+                let make = || Limiter::new(2, fs, -1.0, la, rel, true).unwrap();
+                let main =
+                    reference_dbtp(&run_flushed(&mut make().without_safety_stage(), &x, 256)).1;
+                let both = reference_dbtp(&run_flushed(&mut make(), &x, 256)).1;
+                eprintln!(
+                    "{fs} {name:<38} lookahead {la} ms release {rel} ms: main stage alone {:+.4} dB over, with the safety stage {:+.4}",
+                    main + 1.0,
+                    both + 1.0
+                );
+                worst_main = worst_main.max(main + 1.0);
+                worst = worst.max(both + 1.0);
+                assert!(both <= -1.0 + TOLERANCE_DB, "{fs} {name}: {both:.4} dBTP");
+            }
+        }
+    }
+    eprintln!(
+        "worst over: main stage alone {worst_main:+.4} dB, with the safety stage {worst:+.4} dB"
+    );
+    assert!(
+        worst_main > 4.0 * TOLERANCE_DB,
+        "the main stage alone already holds the ceiling ({worst_main:+.4} dB): is the safety stage still needed?"
+    );
+}
+
 #[test]
 fn transparent_below_ceiling_with_exact_latency() {
     let n = 20_000;
