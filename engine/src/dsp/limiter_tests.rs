@@ -493,7 +493,9 @@ fn speed_limiter() {
     let n = 48_000 * 20;
     for tp in [false, true] {
         for (label, amp) in [
-            ("idle (−10 dBFS noise)", 0.316f32),
+            ("idle (−12 dBFS noise)", 0.251f32),
+            // below the ceiling, but in true-peak mode above ceiling / 2.86: detection runs
+            ("unlimited (−10 dBFS noise)", 0.316),
             ("limiting (+6 dBFS noise)", 2.0),
         ] {
             let mut a = noise(n, 1, amp);
