@@ -1,9 +1,9 @@
 //! Lookahead brick-wall limiter, linked across channels, with optional true-peak detection.
 //!
 //! All gains are in log2 units (0 = unity, < 0 = reduction); `L` is the lookahead in samples.
-//! 1. Per input sample `n`, a peak `p[n]`: the max over channels of |x[n]| (sample mode) or of
+//! 1. Per input sample `n`, a peak `p[n]`: the max over channels of `|x[n]|` (sample mode) or of
 //!    the true-peak reading [`TruePeakChannel::readings`] (true-peak mode: the sample
-//!    `n − 71` and the 15 interpolated points after it). The required gain is
+//!    `n − 71` and 16 interpolated points from its time on, 1/16 sample apart). The required gain is
 //!    `q[n] = min(0, log2(ceiling / p[n]))`. A true-peak reading depends on the inputs
 //!    `n − 140 ..= n`; it constrains the gain of the `2w + 1` samples centred on `n − 70`. The
 //!    main stage takes `w = 70`, the reading's whole support, so the gain is flat under an

@@ -31,8 +31,8 @@
 //!
 //! # Streaming
 //! [`TruePeakChannel::readings`] gives one reading per input sample `n`: the largest magnitude
-//! among the sample `n − 71` ([`DELAY_SAMPLES`]) and the 15 interpolated points after it, up to
-//! `n − 70.06`. Reading `n` depends on the inputs `n − 140 ..= n` only (see [`SUPPORT`]). The
+//! among the sample `n − 71` ([`DELAY_SAMPLES`]), the interpolated point at its time and the 15
+//! after it, up to `n − 70.06`. Reading `n` depends on the inputs `n − 140 ..= n` only (see [`SUPPORT`]). The
 //! points between the last 71 samples of a stream are read once later samples (or silence)
 //! follow; the sample peak covers those samples.
 //!
@@ -71,8 +71,8 @@ const SCREEN: f32 = 0.88;
 /// reach back; the oldest may have a zero weight).
 pub const SUPPORT: usize = H1 + H2 + H3 + H4 + 1;
 
-/// Reading `n` holds the sample `n − DELAY_SAMPLES` and the 15 points after it, `1/16` sample
-/// apart.
+/// Reading `n` holds the sample `n − DELAY_SAMPLES`, the interpolated point at its time and the
+/// 15 after it, `1/16` sample apart.
 pub const DELAY_SAMPLES: usize = R1 + D2 + D3 + D4;
 
 /// The filter taps (f32), folded: every filter here is symmetric about its new point, so each
@@ -515,8 +515,8 @@ impl TruePeakChannel {
     }
 
     /// Feeds a block; `out[i]` := the reading completed by `x[i]`: the largest magnitude
-    /// among the sample `DELAY_SAMPLES` before it and the 15 interpolated points after that
-    /// sample. Reading `i` depends on the last [`SUPPORT`] inputs up to `x[i]`. Processes
+    /// among the sample `DELAY_SAMPLES` before it, the interpolated point at that sample's time
+    /// and the 15 after it. Reading `i` depends on the last [`SUPPORT`] inputs up to `x[i]`. Processes
     /// `min(x.len(), out.len())` samples. Never allocates.
     pub fn readings(&mut self, x: &[f32], out: &mut [f32]) {
         let n = x.len().min(out.len());
@@ -562,14 +562,14 @@ impl TruePeak {
     ///
     /// Only the maximum is kept, so points that cannot exceed it need not be computed: per
     /// block of 128 samples, the points at 4 per sample come first, and the 16 per sample only
-    /// where those reach [`SCREEN`] of the maximum so far. That skips no point that matters:
+    /// where those reach 0.88 of the maximum so far. That skips no point that matters:
     /// the waveform is band-limited to `σ = 2π·0.52` radians per sample, so `|f''| ≤ σ²·M`
     /// (Bernstein; `M` its largest magnitude, within 0.05 dB of the largest point), and near a
     /// local maximum of height `A ≥ M·0.995` the nearest point at 4 per sample (at most 1/8
     /// sample away) reads at least `A − σ²·M/128 ≥ 0.915·A`; the cascade's images (below
     /// −60 dB) take less than 0.001 of that. Same result, bit for bit, as the maximum of
-    /// [`TruePeakChannel::process_block`] (tested); about 40 % less work where the programme's
-    /// peaks are sparse.
+    /// [`TruePeakChannel::process_block`] (tested); a third less work on dense noise and a dense
+    /// mix (9 instead of 13.5 ns per sample per channel), more where peaks are sparse.
     pub fn process(&mut self, planar: &[&[f32]]) {
         for (st, ch) in self.channels.iter_mut().zip(planar) {
             self.max = st.raise_peak(ch, self.max);
