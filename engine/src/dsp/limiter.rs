@@ -34,7 +34,10 @@
 //!
 //! The true-peak readings are those of [`super::true_peak`] (16 points per sample, 128-tap
 //! windowed sinc), so the limiter holds the ceiling as the meter (`mixdown measure`, the render
-//! summary) reads it.
+//! summary) reads it. Each reading is also raised to BS.1770-5 Annex 2's example interpolator at
+//! the same instants ([`TruePeakChannel::with_annex2`]): that 4× filter under-reads most
+//! material, but on limited drums and near-Nyquist tones its images put it up to 0.4 dB above
+//! the waveform, and compliance meters are built on it. Both read at most the ceiling.
 //!
 //! # Latency
 //! Sample mode: `L`. True-peak mode: `L + 140` (main stage) `+ max(140, L_B + 86)` (safety
@@ -293,7 +296,7 @@ impl Stage {
         };
         let window = lookahead + 1 + span;
         Self {
-            tp: vec![TruePeakChannel::default(); tp],
+            tp: vec![TruePeakChannel::default().with_annex2(); tp],
             tp_stale: false,
             quiet: 0,
             unity: 0,

@@ -85,6 +85,66 @@ pub(crate) fn reference_dbtp(y: &Stereo) -> (f64, f64) {
     (20.0 * interp.log10(), 20.0 * interp.max(sp).log10())
 }
 
+/// BS.1770-5 Annex 2's example interpolator (4×, 12 taps per phase, dsp-references §2): per
+/// input index `m`, the largest |point| of the four it makes from `x[m − 11 ..= m]` (zeros
+/// before the signal).
+pub(crate) fn annex2_points(x: &[f32]) -> Vec<f64> {
+    const P0: [f64; 12] = [
+        0.0017089843750,
+        0.0109863281250,
+        -0.0196533203125,
+        0.0332031250000,
+        -0.0594482421875,
+        0.1373291015625,
+        0.9721679687500,
+        -0.1022949218750,
+        0.0476074218750,
+        -0.0266113281250,
+        0.0148925781250,
+        -0.0083007812500,
+    ];
+    const P1: [f64; 12] = [
+        -0.0291748046875,
+        0.0292968750000,
+        -0.0517578125000,
+        0.0891113281250,
+        -0.1665039062500,
+        0.4650878906250,
+        0.7797851562500,
+        -0.2003173828125,
+        0.1015625000000,
+        -0.0582275390625,
+        0.0330810546875,
+        -0.0189208984375,
+    ];
+    // phases 2 and 3 are phases 1 and 0 reversed
+    let rev = |p: [f64; 12]| -> [f64; 12] { std::array::from_fn(|m| p[11 - m]) };
+    let phases = [P0, P1, rev(P1), rev(P0)];
+    let mut padded = vec![0.0f64; x.len() + 11];
+    for (d, &v) in padded[11..].iter_mut().zip(x) {
+        *d = v as f64;
+    }
+    padded
+        .windows(12)
+        .map(|w| {
+            phases.iter().fold(0.0f64, |m, ph| {
+                // y_k[m] = Σ_j PHASE[j] · x[m − j]; the window is oldest first
+                let acc: f64 = ph.iter().zip(w.iter().rev()).map(|(a, b)| a * b).sum();
+                m.max(acc.abs())
+            })
+        })
+        .collect()
+}
+
+/// Annex 2's true peak (max with the sample peak), dBTP: what many compliance meters read.
+pub(crate) fn annex2_dbtp(y: &Stereo) -> f64 {
+    let peak = y.iter().fold(0.0f64, |m, c| {
+        let p = annex2_points(c).into_iter().fold(m, f64::max);
+        c.iter().fold(p, |a, &v| a.max((v as f64).abs()))
+    });
+    20.0 * peak.log10()
+}
+
 /// The engine's meter in dBTP.
 pub(crate) fn meter_dbtp(y: &Stereo) -> f64 {
     let mut m = TruePeak::new(2);
@@ -396,6 +456,54 @@ fn the_screened_meter_equals_the_full_computation() {
         }
     }
     eprintln!("{} signals: screened maximum = full maximum", cases.len());
+}
+
+#[test]
+fn annex2_readings_add_bs1770s_interpolator_at_the_same_instants() {
+    // with_annex2: every reading is the larger of this interpolator's and Annex 2's points at
+    // the same instants; over a signal, the maximum of the two meters (f32 vs the test's f64)
+    let mut worst = 0.0f64;
+    for fs in [44_100.0, 48_000.0] {
+        for (name, y) in hostile(fs, 0.25) {
+            let both = y
+                .iter()
+                .map(|c| {
+                    let mut r = vec![0.0f32; c.len()];
+                    TruePeakChannel::default().with_annex2().readings(c, &mut r);
+                    r.iter().fold(0.0f32, |a, &b| a.max(b))
+                })
+                .fold(0.0f32, f32::max);
+            let plain = meter_dbtp(&y);
+            let a2 = annex2_dbtp(&y);
+            let want = plain.max(a2);
+            let got = to_db(both);
+            eprintln!("{fs} {name:<38} this {plain:+.4}, Annex 2 {a2:+.4}, with_annex2 {got:+.4}");
+            worst = worst.max((got - want).abs());
+            assert!((got - want).abs() < 1e-3, "{fs} {name}: {got} vs {want}");
+        }
+    }
+    // and aligned: where Annex 2 reads higher, reading n is Annex 2's points from the inputs
+    // up to n − 65 (their phase 0 lies at the reading's sample, n − 71)
+    let y = &hostile(48_000.0, 0.1)[7].1[0]; // 19 + 19.7 kHz: Annex 2 reads 0.12 dB higher
+    let a2 = annex2_points(y);
+    let (mut r, mut plain) = (vec![0.0f32; y.len()], vec![0.0f32; y.len()]);
+    TruePeakChannel::default().with_annex2().readings(y, &mut r);
+    TruePeakChannel::default().readings(y, &mut plain);
+    let raised: Vec<usize> = (0..y.len()).filter(|&n| r[n] > plain[n]).collect();
+    eprintln!(
+        "worst mismatch {worst:.2e} dB; Annex 2 raises {} of {} readings",
+        raised.len(),
+        y.len()
+    );
+    assert!(raised.len() > 100);
+    for n in raised {
+        let want = a2[n - DELAY_SAMPLES + 6];
+        assert!(
+            (r[n] as f64 - want).abs() < 1e-5,
+            "reading {n}: {} vs {want}",
+            r[n]
+        );
+    }
 }
 
 /// EBU Tech 3341 case 15..19: stereo sine at fs/k with a phase, amplitude 0.50119 (1.4141 for
