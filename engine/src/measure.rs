@@ -19,7 +19,7 @@ pub struct Measurement {
     pub momentary_max_lufs: Option<f64>,
     /// Maximum short-term loudness, LUFS.
     pub short_term_max_lufs: Option<f64>,
-    /// True peak (max of 4× oversampled and sample peak), dBTP.
+    /// True peak (max of 16× oversampled and sample peak, [`crate::dsp::true_peak`]), dBTP.
     pub true_peak_dbtp: Option<f64>,
     /// Sample peak, dBFS.
     pub sample_peak_dbfs: Option<f64>,
@@ -74,7 +74,7 @@ pub fn measure_file(path: &Path) -> Result<Measurement, Error> {
     let sr = info.sample_rate as f64;
     let mut d = decode::Decoder::open(&info)?;
     let mut buf = vec![0f32; CHUNK * ch];
-    // True peak (4x oversampling) costs about as much as decoding and K-weighting together:
+    // True peak (16x oversampling) costs about as much as decoding and K-weighting together:
     // with a second core, a helper thread does it on the same chunks while this one measures
     // loudness. Chunks travel in a loop of two channels, so buffers are reused.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());

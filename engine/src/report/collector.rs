@@ -98,7 +98,7 @@ impl Waveform {
 /// spectrum are fixed-size.
 ///
 /// What it reuses: [`LoudnessMeter`] (momentary, short-term, integrated, LRA, maxima) and
-/// [`TruePeakChannel`] (BS.1770 4× true peak), so its figures equal
+/// [`TruePeakChannel`] (16× true peak, [`crate::dsp::true_peak`]), so its figures equal
 /// [`crate::measure::Analyzer`]'s for the same audio.
 #[derive(Clone, Debug)]
 pub struct ReportCollector {
@@ -298,7 +298,8 @@ impl ReportCollector {
         let finite = |v: Option<f64>| v.filter(|x| x.is_finite());
         // Fold in the incomplete last true-peak segment.
         let mut overs = self.overs.clone();
-        let mut tp = self.true_peak;
+        // readings lag the input by 71 samples; the last ones count through their sample peak
+        let mut tp = self.true_peak.max(self.sample_peak);
         let seg_start = self.frames - self.frames % self.seg_len;
         if self.frames > seg_start {
             tp = tp.max(self.seg_peak);
