@@ -86,6 +86,9 @@ fn set_at_sample_n_takes_effect_exactly_at_n() {
     let new = db_to_gain(-6.0);
     for n in [1u64, 16, 17, 63, 64, 65, 511, 512, 513, 1000, 2047] {
         let (mut g, k) = dc_gain(3000);
+        // The fader's static value holds until the first event (without one, the first
+        // event's value would hold from the start).
+        g.set_param(k, "gain_db", 0.0).unwrap();
         g.automate(
             k,
             "gain_db",
@@ -116,6 +119,7 @@ fn automation_times_follow_the_session_rate() {
     let k = g.add("fader", Gain, None).unwrap();
     g.connect(c, k, "in", None).unwrap();
     g.set_output(k);
+    g.set_param(k, "gain_db", 0.0).unwrap();
     g.automate(
         k,
         "gain_db",

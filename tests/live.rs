@@ -373,3 +373,46 @@ fn a_save_that_hits_a_limit_keeps_playing_and_sigterm_always_ends_play() {
     );
     assert!(err.contains("played "), "{err}");
 }
+
+/// Under JACK's dummy driver (48 kHz only): a 44.1 kHz session plays, converted to the device's
+/// rate, and playback ends by itself after the end of the song (no `--duration`).
+#[test]
+fn any_session_rate_plays_and_playback_ends_with_the_song() {
+    let Some(_jack) = start_jack() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("short.lua");
+    write(
+        &script,
+        "mix.session { sample_rate = 44100, length_s = 1.2 }\nmix.track('a', { osc = 'sine', hz = 440, level_db = -12 })\n",
+    );
+    let t0 = Instant::now();
+    let out = Command::new(BIN)
+        .args([
+            "play",
+            script.to_str().unwrap(),
+            "--device",
+            "alsa:jack",
+            "--no-watch",
+        ])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let took = t0.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("cannot run at 44100 Hz: playing at 48000 Hz, converted"),
+        "{err}"
+    );
+    assert!(
+        took < Duration::from_secs(8),
+        "playback did not end with the song: {took:?}"
+    );
+    let played: f64 = err
+        .split("played ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no summary in: {err}"));
+    assert!((1.2..4.0).contains(&played), "played {played} s: {err}");
+}

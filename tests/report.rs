@@ -646,7 +646,7 @@ fn parse_json(s: &str) -> Json {
     v
 }
 
-const KEYS: [&str; 22] = [
+const KEYS: [&str; 23] = [
     "song",
     "sample_rate",
     "channels",
@@ -657,6 +657,7 @@ const KEYS: [&str; 22] = [
     "short_term_max_lufs",
     "true_peak_dbtp",
     "sample_peak_dbfs",
+    "delivery",
     "clip_count",
     "nan_count",
     "nan_report",

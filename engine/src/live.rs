@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Errors};
 use crate::io::playback::{self, PlaybackConfig};
-use crate::measure::Analyzer;
 use crate::reload::{Reloader, Watcher, DEBOUNCE};
 use crate::rt::{processor_pair, ControlMsg};
 use crate::script::{Evaluator, Job, ScriptOptions};
@@ -95,6 +94,11 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
     drop(ev);
     let start_frame = (opts.from_s * sr).round() as u64;
     let built = reloader.build(start_frame)?;
+    let mut song_end = built
+        .schedule
+        .then()
+        .unwrap_or(&built.schedule)
+        .length_frames;
     reloader.mark_sent(&built.schedule);
     let (mut processor, mut controller) = processor_pair(*built.schedule);
     processor.seek(start_frame);
@@ -109,12 +113,17 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
         },
         Some(meter_tx),
     )?;
+    for n in &pb.notes {
+        eprintln!("note: {n}");
+    }
+    let device_rate = f64::from(pb.device_rate);
 
     // Ctrl-C / SIGTERM stop playback cleanly (a second one ends the process at once).
     crate::io::signals::install();
     crate::io::signals::set_exit_on_signal(false);
     let quit = AtomicBool::new(false);
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let mut keys = interactive;
     let _raw = interactive.then(RawMode::enable).flatten();
 
     let mut watcher = if opts.watch {
@@ -123,7 +132,7 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
         None
     };
     let mut summary = PlaySummary::default();
-    let mut analyzer = Analyzer::new(sr, 2);
+    let mut meters = LiveMeters::new(sr);
     let mut planar = [Vec::with_capacity(1 << 15), Vec::with_capacity(1 << 15)];
     let mut last_status = String::from("ok");
     let mut looping = opts.loop_s.is_some();
@@ -153,11 +162,19 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
             break;
         }
         if let Some(d) = opts.duration_s {
-            if pb.stats.frames.load(Ordering::Relaxed) as f64 / sr >= d {
+            if pb.stats.frames.load(Ordering::Relaxed) as f64 / device_rate >= d {
                 break;
             }
         }
         controller.collect_garbage();
+        // The end of the song (and its tails) ends playback, unless looping.
+        if !looping
+            && playing
+            && shared.position.load(Ordering::Relaxed) >= song_end
+            && meters.quiet_for() > 1.0
+        {
+            break;
+        }
         // A swap acknowledged?
         if let Some((serial, saved)) = awaiting {
             if shared.running_serial.load(Ordering::Relaxed) == serial {
@@ -183,6 +200,7 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
             let pos = shared.position.load(Ordering::Relaxed);
             match reloader.build(pos + (0.05 * sr) as u64) {
                 Ok(b) => {
+                    song_end = b.schedule.then().unwrap_or(&b.schedule).length_frames;
                     let serial = b.schedule.summary().serial;
                     reloader.mark_sent(&b.schedule);
                     let (migrated, nodes) = (b.migrated, b.nodes);
@@ -230,7 +248,7 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
                     planar[1].push(pair[1]);
                 }
                 c.commit_all();
-                analyzer.process(&[&planar[0], &planar[1]]);
+                meters.process(&[&planar[0], &planar[1]]);
             }
         }
         // Loop range.
@@ -241,8 +259,17 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
             }
         }
         // Keys.
-        if interactive {
-            while let Some(k) = read_key() {
+        if keys {
+            loop {
+                let k = match read_key() {
+                    Ok(Some(k)) => k,
+                    Ok(None) => break,
+                    Err(()) => {
+                        // The terminal's input ended: play on without keys.
+                        keys = false;
+                        break;
+                    }
+                };
                 match k {
                     Key::Quit => quit.store(true, Ordering::SeqCst),
                     Key::Pause => {
@@ -259,17 +286,10 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
         }
         if interactive && last_draw.elapsed() > Duration::from_millis(100) {
             last_draw = Instant::now();
-            draw_status(
-                pos as f64 / sr,
-                tempo,
-                &analyzer,
-                &pb,
-                &last_status,
-                playing,
-            );
+            draw_status(pos as f64 / sr, tempo, &meters, &pb, &last_status, playing);
         }
     }
-    summary.played_s = pb.stats.frames.load(Ordering::Relaxed) as f64 / sr;
+    summary.played_s = pb.stats.frames.load(Ordering::Relaxed) as f64 / device_rate;
     summary.xruns = pb.stats.xruns.load(Ordering::Relaxed);
     drop(pb);
     controller.collect_garbage();
@@ -279,26 +299,67 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
     Ok(summary)
 }
 
+/// The status line's meters: the momentary (400 ms) and short-term (3 s) loudness of what is
+/// playing now, and a peak that holds and falls at 20 dB/s — they follow the music, unlike the
+/// whole-session maxima. Fixed memory (the live loudness meter keeps no history).
+struct LiveMeters {
+    loudness: crate::dsp::loudness::LoudnessMeter,
+    peak_db: f64,
+    last: Instant,
+    /// When the signal was last above −90 dBFS.
+    heard: Instant,
+}
+
+impl LiveMeters {
+    fn new(sample_rate: f64) -> Self {
+        Self {
+            loudness: crate::dsp::loudness::LoudnessMeter::stereo(sample_rate).live(),
+            peak_db: f64::NEG_INFINITY,
+            last: Instant::now(),
+            heard: Instant::now(),
+        }
+    }
+
+    fn process(&mut self, planar: &[&[f32]]) {
+        self.loudness.process(planar);
+        let peak = planar
+            .iter()
+            .map(|c| crate::dsp::max_abs(c))
+            .fold(0.0f32, f32::max) as f64;
+        let db = 20.0 * peak.max(1e-12).log10();
+        let dt = self.last.elapsed().as_secs_f64();
+        self.last = Instant::now();
+        self.peak_db = (self.peak_db - 20.0 * dt).max(db);
+        if db > -90.0 {
+            self.heard = Instant::now();
+        }
+    }
+
+    /// Seconds since anything louder than −90 dBFS played.
+    fn quiet_for(&self) -> f64 {
+        self.heard.elapsed().as_secs_f64()
+    }
+}
+
 fn draw_status(
     t: f64,
     tempo: Tempo,
-    a: &Analyzer,
+    m: &LiveMeters,
     pb: &playback::Playback,
     status: &str,
     playing: bool,
 ) {
-    let m = a.result();
     let f = |v: Option<f64>| v.map_or("  -inf".to_string(), |x| format!("{x:6.1}"));
     let (bar, beat) = tempo.bar_beat(t);
     let line = format!(
-        "{} {:02}:{:05.2} {bar:>3}:{:<4.2} | TP {} dBTP M {} S {} LUFS | load {:3}% xruns {} | {}",
+        "{} {:02}:{:05.2} {bar:>3}:{:<4.2} | peak {} dB M {} S {} LUFS | load {:3}% xruns {} | {}",
         if playing { ">" } else { "||" },
         (t / 60.0) as u64,
         t % 60.0,
         beat,
-        f(m.true_peak_dbtp),
-        f(m.momentary_max_lufs),
-        f(m.short_term_max_lufs),
+        f(m.peak_db.is_finite().then_some(m.peak_db)),
+        f(m.loudness.momentary_lufs()),
+        f(m.loudness.short_term_lufs()),
         pb.stats.load_permille.load(Ordering::Relaxed) / 10,
         pb.stats.xruns.load(Ordering::Relaxed),
         status
@@ -315,14 +376,19 @@ enum Key {
     Loop,
 }
 
-fn read_key() -> Option<Key> {
-    use crossterm::event::{poll, read, Event, KeyCode, KeyEvent, KeyModifiers};
-    if !poll(Duration::ZERO).ok()? {
-        return None;
+/// The next key press, if one is waiting. `Err` when the terminal cannot be read any more (its
+/// input ended): the caller stops reading keys rather than misreading the end as a key.
+fn read_key() -> Result<Option<Key>, ()> {
+    use crossterm::event::{poll, read, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+    if !poll(Duration::ZERO).map_err(|_| ())? {
+        return Ok(None);
     }
-    match read().ok()? {
+    Ok(match read().map_err(|_| ())? {
         Event::Key(KeyEvent {
-            code, modifiers, ..
+            code,
+            modifiers,
+            kind: KeyEventKind::Press,
+            ..
         }) => match code {
             KeyCode::Char('q') | KeyCode::Esc => Some(Key::Quit),
             KeyCode::Char('c') if modifiers.contains(KeyModifiers::CONTROL) => Some(Key::Quit),
@@ -333,7 +399,7 @@ fn read_key() -> Option<Key> {
             _ => None,
         },
         _ => None,
-    }
+    })
 }
 
 /// Raw terminal mode for single keys; restored on drop (also on error paths).

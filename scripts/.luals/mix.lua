@@ -322,7 +322,7 @@ function Strip:gate(opts) end
 ---@param opts? DeessOptions
 ---@return Node
 function Strip:deess(opts) end
----Lookahead brick-wall limiter, true-peak aware: the output stays at or below `ceiling_db`. The lookahead is compensated.
+---Lookahead brick-wall limiter, true-peak aware: the output's true peak stays at or below `ceiling_db` as `mixdown measure` reads it (16 points per sample, 128-tap windowed sinc), and BS.1770's 4× filter reads no more. Latency: the lookahead plus 280 samples in true-peak mode (`lookahead_ms = 0` still holds the ceiling), compensated.
 ---@param opts? LimitOptions
 ---@return Node
 function Strip:limit(opts) end

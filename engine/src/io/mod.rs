@@ -4,6 +4,7 @@
 //! RF64 past 4 GiB) or FLAC ([`flac_write`]: ReplayGain tags); [`output`] writes files safely
 //! (confined, temporary name, renamed when complete); [`signals`] cleans up on SIGINT/SIGTERM.
 
+pub mod callback;
 pub mod decode;
 pub mod flac_write;
 pub mod output;

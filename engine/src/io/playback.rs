@@ -5,12 +5,11 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
 
-use crate::buffer::MAX_BLOCK;
+use super::callback::CallbackRenderer;
 use crate::error::{Error, ErrorKind};
 use crate::rt::Processor;
 
@@ -19,7 +18,8 @@ use crate::rt::Processor;
 pub struct PlaybackConfig {
     /// Device id (as listed by [`list_devices`]); default device when `None`.
     pub device: Option<String>,
-    /// Frames per callback; the host's default when `None`.
+    /// Frames per callback; [`DEFAULT_BUFFER_FRAMES`] (within what the device allows) when
+    /// `None`.
     pub buffer_frames: Option<u32>,
     /// Frames per second the mix runs at (the device must accept it).
     pub sample_rate: u32,
@@ -49,6 +49,10 @@ pub struct Playback {
     pub channels: usize,
     /// Device id.
     pub device_id: String,
+    /// Frames per second the device runs at (the session's, or its own with conversion).
+    pub device_rate: u32,
+    /// What was chosen differently from what was asked (rate conversion, buffer size).
+    pub notes: Vec<String>,
 }
 
 impl Playback {
@@ -108,9 +112,13 @@ fn no_device(why: String) -> Error {
     )
 }
 
+/// The frames per callback used when none is asked for: small, for quick reloads and meters.
+pub const DEFAULT_BUFFER_FRAMES: u32 = 256;
+
 /// Opens the device and starts playing `processor`. When `meter` is given, the callback copies
-/// the first two output channels (interleaved) into it for the control thread's meters, dropping
-/// what does not fit. Control thread.
+/// the first two output channels (interleaved, at the session rate) into it for the control
+/// thread's meters, dropping what does not fit. A device that cannot run at the session's rate
+/// runs at its own, and the callback converts. Control thread.
 pub fn start(
     processor: Processor,
     cfg: &PlaybackConfig,
@@ -137,30 +145,87 @@ pub fn start(
         ))
     })?;
     let channels = default.channels() as usize;
-    let mut config: StreamConfig = default.config();
-    config.sample_rate = cfg.sample_rate;
-    if let Some(b) = cfg.buffer_frames {
-        config.buffer_size = cpal::BufferSize::Fixed(b);
-    }
-    let stats = Arc::new(PlaybackStats::default());
-    let stream = match default.sample_format() {
-        SampleFormat::F32 => build::<f32>(&device, config, processor, stats.clone(), meter),
-        SampleFormat::I16 => build::<i16>(&device, config, processor, stats.clone(), meter),
-        SampleFormat::I32 => build::<i32>(&device, config, processor, stats.clone(), meter),
-        SampleFormat::U16 => build::<u16>(&device, config, processor, stats.clone(), meter),
-        SampleFormat::F64 => build::<f64>(&device, config, processor, stats.clone(), meter),
-        other => {
-            return Err(Error::new(
-                ErrorKind::Device,
-                format!("the device's sample format {other:?} is not supported"),
-            ))
-        }
-    }
-    .map_err(|e| {
-        no_device(format!(
-            "cannot open '{device_id}' at {} Hz: {e}",
+    let format = default.sample_format();
+    // The session's rate if the device offers it (in its default sample format), else the
+    // device's own with conversion in the callback.
+    let offers = |rate: u32| {
+        device.supported_output_configs().is_ok_and(|mut it| {
+            it.any(|c| {
+                c.sample_format() == format
+                    && c.channels() as usize == channels
+                    && c.min_sample_rate() <= rate
+                    && rate <= c.max_sample_rate()
+            })
+        })
+    };
+    let mut notes = Vec::new();
+    let rate = if offers(cfg.sample_rate) {
+        cfg.sample_rate
+    } else {
+        let r = default.sample_rate();
+        notes.push(format!(
+            "'{device_id}' cannot run at {} Hz: playing at {r} Hz, converted",
             cfg.sample_rate
-        ))
+        ));
+        r
+    };
+    let buffer = match (cfg.buffer_frames, default.buffer_size()) {
+        (Some(b), _) => Some(b),
+        (None, cpal::SupportedBufferSize::Range { min, max }) => {
+            let b = DEFAULT_BUFFER_FRAMES.clamp(*min, *max);
+            if b != DEFAULT_BUFFER_FRAMES {
+                notes.push(format!(
+                    "'{device_id}' takes buffers of {min} to {max} frames: using {b}"
+                ));
+            }
+            Some(b)
+        }
+        (None, cpal::SupportedBufferSize::Unknown) => Some(DEFAULT_BUFFER_FRAMES),
+    };
+    let stats = Arc::new(PlaybackStats::default());
+    let session_rate = cfg.sample_rate;
+    let make = |buffer: Option<u32>, processor: Processor, meter| -> Result<cpal::Stream, Error> {
+        let mut config: StreamConfig = default.config();
+        config.sample_rate = rate;
+        if let Some(b) = buffer {
+            config.buffer_size = cpal::BufferSize::Fixed(b);
+        }
+        let renderer = CallbackRenderer::new(
+            processor,
+            session_rate,
+            rate,
+            channels,
+            stats.clone(),
+            meter,
+        )?;
+        let built = match format {
+            SampleFormat::F32 => build::<f32>(&device, config, renderer, stats.clone()),
+            SampleFormat::I16 => build::<i16>(&device, config, renderer, stats.clone()),
+            SampleFormat::I32 => build::<i32>(&device, config, renderer, stats.clone()),
+            SampleFormat::U16 => build::<u16>(&device, config, renderer, stats.clone()),
+            SampleFormat::F64 => build::<f64>(&device, config, renderer, stats.clone()),
+            other => {
+                return Err(Error::new(
+                    ErrorKind::Device,
+                    format!("the device's sample format {other:?} is not supported"),
+                ))
+            }
+        };
+        built.map_err(|e| no_device(format!("cannot open '{device_id}' at {rate} Hz: {e}")))
+    };
+    let stream = make(buffer, processor, meter).map_err(|e| {
+        if cfg.buffer_frames.is_some() {
+            e
+        } else {
+            Error::new(
+                ErrorKind::Device,
+                format!(
+                    "{}; the default of {} frames per callback may not suit this device: try --buffer with another size",
+                    e.message,
+                    buffer.unwrap_or(0)
+                ),
+            )
+        }
     })?;
     stream.play().map_err(|e| {
         Error::new(
@@ -173,64 +238,27 @@ pub fn start(
         stats,
         channels,
         device_id,
+        device_rate: rate,
+        notes,
     })
 }
 
 fn build<T>(
     device: &cpal::Device,
     config: StreamConfig,
-    mut processor: Processor,
+    mut renderer: CallbackRenderer,
     stats: Arc<PlaybackStats>,
-    mut meter: Option<rtrb::Producer<f32>>,
 ) -> Result<cpal::Stream, cpal::Error>
 where
     T: SizedSample + FromSample<f32>,
 {
-    let channels = config.channels as usize;
-    let sr = config.sample_rate as f64;
-    // Preallocated planar scratch: the callback renders at most MAX_BLOCK frames at a time.
-    let mut planar: Vec<Vec<f32>> = vec![vec![0.0; MAX_BLOCK]; channels];
-    let err_stats = stats.clone();
     device.build_output_stream(
         config,
         move |data: &mut [T], _: &cpal::OutputCallbackInfo| {
-            let t0 = Instant::now();
-            let frames = data.len() / channels.max(1);
-            let mut done = 0;
-            while done < frames {
-                let n = (frames - done).min(MAX_BLOCK);
-                {
-                    let mut views: [&mut [f32]; crate::buffer::MAX_CHANNELS] = Default::default();
-                    for (v, p) in views.iter_mut().zip(planar.iter_mut()) {
-                        *v = &mut p[..n];
-                    }
-                    processor.process(&mut views[..channels.min(crate::buffer::MAX_CHANNELS)]);
-                }
-                if let Some(m) = meter.as_mut() {
-                    let fit = (m.slots() / 2).min(n);
-                    if let Ok(w) = m.write_chunk_uninit(fit * 2) {
-                        let (l, r) = (&planar[0], planar.get(1).unwrap_or(&planar[0]));
-                        w.fill_from_iter((0..fit).flat_map(|i| [l[i], r[i]]));
-                    }
-                }
-                let out = &mut data[done * channels..(done + n) * channels];
-                for (i, frame) in out.chunks_mut(channels).enumerate() {
-                    for (c, s) in frame.iter_mut().enumerate() {
-                        let x = planar.get(c).map_or(0.0, |p| p[i]);
-                        *s = T::from_sample(x.clamp(-1.0, 1.0));
-                    }
-                }
-                done += n;
-            }
-            stats.callbacks.fetch_add(1, Ordering::Relaxed);
-            stats.frames.fetch_add(frames as u64, Ordering::Relaxed);
-            let period = frames as f64 / sr;
-            let load = (t0.elapsed().as_secs_f64() / period.max(1e-9) * 1000.0) as u32;
-            stats.load_permille.store(load, Ordering::Relaxed);
-            stats.max_load_permille.fetch_max(load, Ordering::Relaxed);
+            renderer.render(data, T::from_sample);
         },
         move |_err| {
-            err_stats.xruns.fetch_add(1, Ordering::Relaxed);
+            stats.xruns.fetch_add(1, Ordering::Relaxed);
         },
         None,
     )

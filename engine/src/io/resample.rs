@@ -169,6 +169,49 @@ impl<S: FrameSource> Resampled<S> {
         Ok(me)
     }
 
+    /// A converter for live playback: `src` (endless, at `rate_in`) to `rate_out` with a short
+    /// sinc filter (128 taps) and small chunks (128 input frames), so every device callback
+    /// does about the same work. Control thread; allocates.
+    pub fn live(src: S, rate_in: u32, rate_out: u32) -> Result<Self, Error> {
+        let ch = src.channels();
+        let params = SincInterpolationParameters {
+            sinc_len: 128,
+            f_cutoff: None,
+            oversampling_factor: 128,
+            interpolation: SincInterpolationType::Linear,
+            window: WindowFunction::BlackmanHarris2,
+        };
+        let rs = Async::<f32>::new_sinc(
+            f64::from(rate_out) / f64::from(rate_in),
+            1.0,
+            &params,
+            128,
+            ch,
+            FixedAsync::Input,
+        )
+        .map_err(rs_err)?;
+        let chunk_in = rs.input_frames_next();
+        let out_max = rs.output_frames_max();
+        Ok(Self {
+            src,
+            rate_in,
+            rate_out,
+            ch,
+            grid: None,
+            preroll_in: 0,
+            chunk_in,
+            in_buf: vec![0.0; chunk_in * ch],
+            out_buf: vec![0.0; out_max * ch],
+            out_off: 0,
+            out_len: 0,
+            drop: 0,
+            src_ended: false,
+            out_pos: 0,
+            total: u64::MAX,
+            rs: Box::new(rs),
+        })
+    }
+
     /// Total frames at the output rate.
     pub fn frames(&self) -> u64 {
         self.total

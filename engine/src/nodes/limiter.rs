@@ -1,6 +1,7 @@
-//! `limit`: the mastering limiter. Lookahead, true-peak aware (BS.1770 4× detection), linked
-//! across channels; its output's true peak stays at or below `ceiling_db`. The lookahead is
-//! reported as latency, so the rest of the graph is compensated.
+//! `limit`: the mastering limiter. Lookahead, true-peak aware — 16× windowed-sinc detection (as
+//! `mixdown measure` reads), also held against BS.1770 Annex 2's 4× filter — linked across
+//! channels; its output's true peak stays at or below `ceiling_db`. Latency: the lookahead, plus
+//! 280 samples in true-peak mode; reported, so the rest of the graph is compensated.
 
 use std::sync::Arc;
 
@@ -40,7 +41,7 @@ pub static DESC: NodeDesc = NodeDesc {
 /// Registry entry: `strip:limit { ceiling_db, release_ms, lookahead_ms, true_peak }`.
 pub static KIND: NodeKind = NodeKind {
     name: "limit",
-    doc: "Lookahead brick-wall limiter, true-peak aware: the output stays at or below `ceiling_db`. The lookahead is compensated.",
+    doc: "Lookahead brick-wall limiter, true-peak aware: the output's true peak stays at or below `ceiling_db` as `mixdown measure` reads it (16 points per sample, 128-tap windowed sinc), and BS.1770's 4× filter reads no more. Latency: the lookahead plus 280 samples in true-peak mode (`lookahead_ms = 0` still holds the ceiling), compensated.",
     role: Role::Insert,
     desc: &DESC,
     options: &[

@@ -37,6 +37,7 @@
 //! | `sample_rate`, `channels`, `duration_s` | format and length |
 //! | `integrated_lufs`, `loudness_range_lu`, `momentary_max_lufs`, `short_term_max_lufs` | loudness (BS.1770 / EBU R128 / Tech 3342) |
 //! | `true_peak_dbtp`, `sample_peak_dbfs` | peaks |
+//! | `delivery` | per platform or standard: `name`, `target_lufs`, `gain_db` it would apply, resulting `true_peak_dbtp`, `over` (see [`crate::delivery`]) |
 //! | `clip_count` | samples (per channel) with magnitude ≥ 1.0 |
 //! | `nan_count` | non-finite samples in the audio fed to the collector |
 //! | `nan_report` | `[{"node": name, "samples": n}]`: nodes whose NaN/Inf output was replaced by silence |
