@@ -90,7 +90,7 @@ impl FrameSource for ProcessorSource {
 }
 
 enum Source {
-    Direct(ProcessorSource),
+    Direct(Box<ProcessorSource>),
     Converted(Box<Resampled<ProcessorSource>>),
 }
 
@@ -121,7 +121,7 @@ impl CallbackRenderer {
         let src = ProcessorSource::new(processor, meter);
         let ch = src.channels;
         let source = if session_rate == device_rate {
-            Source::Direct(src)
+            Source::Direct(Box::new(src))
         } else {
             Source::Converted(Box::new(Resampled::live(src, session_rate, device_rate)?))
         };
