@@ -133,6 +133,9 @@ pub struct AlbumReport {
     pub continuous: Option<PathBuf>,
     /// Targets the mastering could not reach, one sentence each (empty when all were met).
     pub missed: Vec<String>,
+    /// Every file the album was made from: song scripts with their modules and audio files,
+    /// premaster files (for `mixdown batch --resume`'s digest).
+    pub inputs: Vec<PathBuf>,
 }
 
 impl AlbumReport {
@@ -496,9 +499,12 @@ fn run(
     };
     // 1. Premasters.
     let mut files = Vec::new();
+    let mut inputs = Vec::new();
     for song in &job.songs {
+        inputs.push(song.path.clone());
         if song.path.extension().is_some_and(|e| e == "lua") {
             let ev = evaluator.run(&Job::File(song.path.clone()), so, None)?;
+            inputs.extend(ev.watched.iter().cloned());
             let (s, _) = prepare_schedule(&ev.spec, &quiet)?;
             let f = tmp.join(format!("{}.premaster.wav", song.name));
             render_to_file(s, &f, OutputFormat::Wav32f, &quiet)?;
@@ -696,6 +702,7 @@ fn run(
         album_true_peak_dbtp: album.true_peak_dbtp,
         continuous,
         missed,
+        inputs,
     };
     if let Some(dir) = report_dir {
         let target = (job.mode == AlbumMode::Track).then_some(job.target_lufs);

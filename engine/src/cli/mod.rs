@@ -4,6 +4,7 @@
 //! Every command that runs a script evaluates it in a separate process under OS limits
 //! ([`crate::script::isolate`]); outputs are written only where [`WritePolicy`] allows.
 
+mod batch;
 mod graph;
 mod render;
 
@@ -140,6 +141,9 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Render many jobs from a manifest (JSON Lines or TSV) on every core; restartable
+    /// (--resume) and sharded across machines (--shard, Slurm arrays, Kubernetes Indexed Jobs).
+    Batch(batch::BatchArgs),
     /// The evaluator process (internal: started by mixdown itself).
     #[command(name = "__evaluate", hide = true)]
     Evaluate,
@@ -364,6 +368,7 @@ fn cmd_measure(files: &[PathBuf], json: bool) -> Result<(), Errors> {
 fn run(cli: Cli) -> Result<(), Errors> {
     match cli.cmd {
         Cmd::Render(a) => render::cmd_render(a),
+        Cmd::Batch(a) => batch::cmd_batch(a),
         Cmd::Check {
             script,
             script_args,

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{evaluator, load, parse_time, script_options, write_policy, ScriptArgs};
+use super::{evaluator, parse_time, script_options, write_policy, ScriptArgs};
 use crate::error::{Error, ErrorKind, Errors};
 use crate::io::output::WritePolicy;
 use crate::io::wav::OutputFormat;
@@ -86,7 +86,7 @@ fn write_stems(
     opts: &RenderOptions,
     frames: u64,
     sample_rate: f64,
-) -> Result<(), Errors> {
+) -> Result<Vec<PathBuf>, Errors> {
     let feeds_master: Vec<_> = ev
         .strips
         .iter()
@@ -105,15 +105,16 @@ fn write_stems(
     let base = out
         .file_stem()
         .map_or("mix".into(), |s| s.to_string_lossy().to_string());
+    let mut written = Vec::new();
     for (name, tail) in feeds_master {
         ev.spec.set_output(tail);
         let (sched, _) = prepare_schedule(&ev.spec, &stem_opts)?;
         let stem = out.with_file_name(format!("{base}.{name}.{}", format.extension()));
         render_to_file(sched, &stem, format, &stem_opts)?;
-        eprintln!("stem {}", stem.display());
+        written.push(stem);
     }
     ev.spec.output = master_out;
-    Ok(())
+    Ok(written)
 }
 
 /// A render never writes over its own inputs (the script, its modules, its audio files).
@@ -156,11 +157,95 @@ pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |t| t as usize,
     );
+    let task = RenderTask {
+        script,
+        output,
+        out_dir,
+        allow_write,
+        format,
+        strict,
+        from,
+        to,
+        block: block as usize,
+        threads: threads.max(1),
+        measure: !quiet,
+        progress: true,
+        excerpt_loudness,
+        report,
+        script_options: script_options(&script_args),
+    };
+    render_task(&task, &mut |line| eprintln!("{line}")).map(|_| ())
+}
+
+/// One render: what `mixdown render` does, and each job of `mixdown batch`.
+#[derive(Clone)]
+pub(crate) struct RenderTask {
+    pub script: Option<PathBuf>,
+    pub output: Option<PathBuf>,
+    pub out_dir: Option<PathBuf>,
+    pub allow_write: Vec<PathBuf>,
+    pub format: Option<OutputFormat>,
+    pub strict: bool,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub block: usize,
+    pub threads: usize,
+    pub measure: bool,
+    pub progress: bool,
+    pub excerpt_loudness: bool,
+    pub report: Option<PathBuf>,
+    pub script_options: crate::script::ScriptOptions,
+}
+
+/// What a render wrote and read.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Rendered {
+    /// Files written (the mix, stems, album songs and continuous file).
+    pub outputs: Vec<PathBuf>,
+    /// Files read: the script, its modules and audio files (album songs included).
+    pub inputs: Vec<PathBuf>,
+    /// Seconds of audio in the main output (an album: all songs).
+    pub audio_s: f64,
+    /// The main output's (an album's) integrated loudness, LUFS.
+    pub integrated_lufs: Option<f64>,
+    /// Its true peak, dBTP.
+    pub true_peak_dbtp: Option<f64>,
+    /// Its loudness range, LU.
+    pub loudness_range_lu: Option<f64>,
+    /// Loudness targets not reached, one sentence each.
+    pub missed: Vec<String>,
+}
+
+/// Runs `t`; every line `mixdown render` prints goes to `log`.
+pub(crate) fn render_task(t: &RenderTask, log: &mut dyn FnMut(String)) -> Result<Rendered, Errors> {
+    let RenderTask {
+        script,
+        output,
+        out_dir,
+        allow_write,
+        format,
+        strict,
+        from,
+        to,
+        block,
+        threads,
+        measure,
+        progress,
+        excerpt_loudness,
+        report,
+        script_options: so,
+    } = t.clone();
     if let Some(dir) = &report {
         prepare_report_dir(dir)?;
     }
-    let sa = &script_args;
-    let mut ev = load(script.as_deref(), sa)?;
+    let mut ev = evaluator().run(&super::job_of(script.as_deref()), &so, None)?;
+    for w in &ev.warnings {
+        log(format!("warning: {w}"));
+    }
+    let mut done = Rendered {
+        inputs: ev.watched.clone(),
+        ..Default::default()
+    };
     // Where the script's own output paths may go.
     let mut roots = allow_write.clone();
     roots.extend(out_dir.iter().cloned());
@@ -207,11 +292,11 @@ pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
         .or(chosen)
         .unwrap_or(OutputFormat::Wav24);
     let opts = RenderOptions {
-        block: block as usize,
+        block,
         from_s: from.map(|f| parse_time(&f, &ev.spec)).transpose()?,
         to_s: to.map(|t| parse_time(&t, &ev.spec)).transpose()?,
-        progress: true,
-        measure: !quiet,
+        progress,
+        measure,
         threads: threads.max(1),
         collect_report: report.is_some(),
         excerpt_loudness,
@@ -234,19 +319,25 @@ pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
             }
             let r = crate::album::render_album(
                 &job,
-                &script_options(sa),
+                &so,
                 &evaluator(),
                 &script_policy,
                 &opts,
                 report.as_deref(),
             )?;
             for s in &r.songs {
-                eprintln!("wrote {}", s.path.display());
+                log(format!("wrote {}", s.path.display()));
+                done.outputs.push(s.path.clone());
             }
             if let Some(c) = &r.continuous {
-                eprintln!("wrote {}", c.display());
+                log(format!("wrote {}", c.display()));
+                done.outputs.push(c.clone());
             }
-            eprintln!("{}", r.table());
+            log(r.table());
+            done.inputs.extend(r.inputs.iter().cloned());
+            done.integrated_lufs = r.album_lufs;
+            done.true_peak_dbtp = r.album_true_peak_dbtp;
+            done.missed.extend(r.missed.iter().cloned());
             if strict && !r.missed.is_empty() {
                 return Err(Error::new(
                     ErrorKind::Other,
@@ -259,13 +350,13 @@ pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
             }
         }
         if ev.strips.len() <= 1 {
-            return Ok(());
+            return Ok(done);
         }
     }
     let t0 = std::time::Instant::now();
     let (schedule, passes) = prepare_schedule(&ev.spec, &opts)?;
     for w in &schedule.warnings {
-        eprintln!("warning: {w}");
+        log(format!("warning: {w}"));
     }
     if let Some(f) = opts.from_s {
         let end = schedule.length_frames as f64 / schedule.sample_rate;
@@ -278,10 +369,12 @@ pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
         }
     }
     let mut r = render_to_file(schedule, &out, format, &opts)?;
+    done.outputs.push(out.clone());
     r.analysis_passes = passes;
     // Analysis passes are part of the work: the speed counts them.
     r.elapsed_s = t0.elapsed().as_secs_f64();
-    eprintln!(
+    done.audio_s += r.frames as f64 / r.sample_rate;
+    log(format!(
         "rendered {} ({:.1} s of audio in {:.2} s, {:.0}x realtime{})",
         out.display(),
         r.frames as f64 / r.sample_rate,
@@ -292,34 +385,39 @@ pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
             1 => ", including 1 analysis pass".to_string(),
             n => format!(", including {n} analysis passes"),
         }
-    );
+    ));
     if let Some(m) = &r.measurement {
-        eprintln!("{}", m.to_text());
+        done.integrated_lufs = m.integrated_lufs;
+        done.true_peak_dbtp = m.true_peak_dbtp;
+        done.loudness_range_lu = m.loudness_range_lu;
+        log(m.to_text());
         let rows = crate::delivery::table(m);
         if !rows.is_empty() {
-            eprintln!("{}", crate::delivery::to_text(&rows));
+            log(crate::delivery::to_text(&rows));
         }
     }
     for n in &r.notes {
-        eprintln!("  {n}");
+        log(format!("  {n}"));
+        if n.contains("target not reached") {
+            done.missed.push(n.clone());
+        }
     }
-    let missed = r
-        .notes
-        .iter()
-        .filter(|n| n.contains("target not reached"))
-        .count();
     if let (Some(dir), Some(rep)) = (&report, &r.report) {
         let mut rep = rep.clone();
         rep.song = stem_name.clone();
         let files = rep.write_dir(dir, &stem_name, None)?;
-        eprintln!("report: {} files in {}", files.len(), dir.display());
+        log(format!(
+            "report: {} files in {}",
+            files.len(),
+            dir.display()
+        ));
     }
     if r.clipped_samples > 0 {
         let after_limiter = ev
             .warnings
             .iter()
             .any(|w| w.message.contains("the master fader"));
-        eprintln!(
+        log(format!(
             "warning: {} samples at or over full scale (they clip in 16/24-bit files); {}",
             r.clipped_samples,
             if after_limiter {
@@ -327,20 +425,27 @@ pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
             } else {
                 "add a limiter (mix.master:limit { ceiling_db = -1 }) as the master's last insert"
             }
-        );
+        ));
     }
     for (node, n) in &r.nan_report {
-        eprintln!("warning: node \"{node}\" produced {n} NaN/infinite samples; they were replaced by silence");
+        log(format!("warning: node \"{node}\" produced {n} NaN/infinite samples; they were replaced by silence"));
     }
     if job.as_ref().is_some_and(|j| j.stems) {
-        write_stems(&mut ev, &out, format, &opts, r.frames, r.sample_rate)?;
+        let stems = write_stems(&mut ev, &out, format, &opts, r.frames, r.sample_rate)?;
+        for s in stems {
+            log(format!("stem {}", s.display()));
+            done.outputs.push(s);
+        }
     }
-    if strict && missed > 0 {
+    if strict && !done.missed.is_empty() {
         return Err(Error::new(
             ErrorKind::Other,
-            format!("--strict: {missed} loudness target(s) not reached (the file is written)"),
+            format!(
+                "--strict: {} loudness target(s) not reached (the file is written)",
+                done.missed.len()
+            ),
         )
         .into());
     }
-    Ok(())
+    Ok(done)
 }

@@ -232,6 +232,36 @@ impl Drop for PartFile {
     }
 }
 
+/// Removes temporary files a killed process left for `dest` (`.NAME.PID-N.part` beside it).
+/// Only for a destination this process owns (a resumed batch's job): another process writing
+/// the same destination at the same time would lose its temporary file.
+pub fn remove_stale_parts(dest: &Path) {
+    let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let n = e.file_name().to_string_lossy().to_string();
+        let Some(rest) = n
+            .strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix(".part"))
+        else {
+            continue;
+        };
+        let looks_ours = rest
+            .split_once('-')
+            .is_some_and(|(pid, seq)| pid.parse::<u32>().is_ok() && seq.parse::<u64>().is_ok());
+        if looks_ours && e.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Writes `bytes` to `dest` through a [`PartFile`].
 pub fn write_file(dest: &Path, bytes: &[u8]) -> Result<(), Error> {
     let mut p = PartFile::create(dest)?;

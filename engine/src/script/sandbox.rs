@@ -325,7 +325,28 @@ fn sandbox(opts: &ScriptOptions) -> mlua::Result<Lua> {
     )
     .set_name("=sandbox")
     .exec()?;
+    // `math.random` draws from the job, never from the clock: the same script with the same
+    // `--set` values draws the same numbers (in `mixdown render`, `play` and `batch` alike).
+    let (hi, lo) = random_seed(&opts.args);
+    lua.load(format!("math.randomseed({hi}, {lo})"))
+        .set_name("=sandbox")
+        .exec()?;
     Ok(lua)
+}
+
+/// The seed of a job's `math.random`: a hash of its `--set` values, in key order (FNV-1a,
+/// stable across builds and platforms).
+pub(crate) fn random_seed(args: &[(String, String)]) -> (i64, i64) {
+    let mut sorted: Vec<_> = args.iter().collect();
+    sorted.sort();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (k, v) in sorted {
+        for b in k.bytes().chain([0]).chain(v.bytes()).chain([0]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    (0x6d69_7864_6f77_6e00, h as i64)
 }
 
 /// Whether `name` is a module name: words of letters, digits, `_` and `-`, joined by dots.
