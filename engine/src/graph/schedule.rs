@@ -8,6 +8,8 @@ use crate::error::Error;
 use crate::node::{Node, ProcessStatus};
 use crate::param::ParamSlot;
 
+pub use super::validate::{NodeLayout, ScheduleLayout, Violation, ZERO_BUFFER};
+
 /// The buffers of one port: up to [`MAX_CHANNELS`] buffer indices.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PortBufs {
@@ -242,6 +244,36 @@ impl Schedule {
     /// The steps, for inspection and golden tests.
     pub fn steps(&self) -> &[Step] {
         &self.steps
+    }
+
+    /// The steps and every node's port buffers as plain data (a copy), for validation and
+    /// inspection. Control thread; allocates.
+    pub fn layout(&self) -> ScheduleLayout {
+        ScheduleLayout {
+            steps: self.steps.to_vec(),
+            nodes: self
+                .nodes
+                .iter()
+                .zip(self.identities.iter())
+                .map(|(n, id)| NodeLayout {
+                    inputs: n.inputs,
+                    output: n.output,
+                    ports: n.node.desc().inputs.iter().map(|p| p.channels).collect(),
+                    channels: id.channels,
+                })
+                .collect(),
+            buffers: self.pool.len(),
+            lines: self.lines.len(),
+            output: self.output,
+            block_limit: self.block_limit,
+        }
+    }
+
+    /// Checks the schedule against everything the processor relies on (see
+    /// [`ScheduleLayout::validate`]). `compile` runs this on every schedule in debug and test
+    /// builds, and the parallel runner before it plans one. Control thread; allocates.
+    pub fn validate(&self) -> Result<(), Vec<Violation>> {
+        self.layout().validate()
     }
 
     /// Number of channel buffers in the pool (the liveness allocator reuses them).
