@@ -81,26 +81,27 @@ pub enum Step {
     },
 }
 
-/// A node instance in a schedule. Aligned to a cache line: with parallel rendering, neighbouring
-/// slots are written by different worker threads every block.
+/// A node instance in a schedule (opaque outside the crate: the processor runs it through raw
+/// pointers, trusting its port buffers). Aligned to a cache line: with parallel rendering,
+/// neighbouring slots are written by different worker threads every block.
 #[repr(align(64))]
 pub struct NodeSlot {
     /// The instance (prepared).
-    pub node: Box<dyn Node>,
+    pub(crate) node: Box<dyn Node>,
     /// Stable path (for reports).
-    pub path: Box<str>,
+    pub(crate) path: Box<str>,
     /// Input port buffers (`in`, `sidechain`).
-    pub inputs: [PortBufs; 2],
+    pub(crate) inputs: [PortBufs; 2],
     /// Output buffers.
-    pub output: PortBufs,
+    pub(crate) output: PortBufs,
     /// Parameters.
-    pub params: Box<[ParamSlot]>,
+    pub(crate) params: Box<[ParamSlot]>,
     /// Status returned by the last `process`.
-    pub status: ProcessStatus,
+    pub(crate) status: ProcessStatus,
     /// Whether any input port is connected (sources are never skipped).
-    pub has_inputs: bool,
+    pub(crate) has_inputs: bool,
     /// Non-finite samples this node produced (replaced by silence).
-    pub nan_count: u64,
+    pub(crate) nan_count: u64,
 }
 
 /// What makes a node instance reusable across a reload: same path, kind, construction options
