@@ -48,13 +48,17 @@ impl Exec {
         }
     }
 
-    /// Views of `s` with the buffers of `pool` instead of its own (the parallel runner's second
-    /// pool, for the pipelined tail). Never allocates.
-    pub(crate) fn with_pool(s: &mut Schedule, pool: &mut crate::buffer::BufferPool) -> Self {
+    /// The same views with the buffers of `pool` instead of the schedule's (the parallel
+    /// runner's second pool, for the pipelined tail). Never allocates.
+    ///
+    /// Derived from `self`, not from the schedule again: taking `as_mut_ptr` of the node slots a
+    /// second time would invalidate the first pointers (Stacked Borrows), and both are used in
+    /// the same block.
+    pub(crate) fn with_pool(self, pool: &mut crate::buffer::BufferPool) -> Self {
         Self {
             data: pool.base_ptr(),
             silent: pool.silent_ptr(),
-            ..Self::new(s)
+            ..self
         }
     }
 

@@ -276,9 +276,11 @@ impl ParallelRunner {
         if sh.stop.load(Ordering::Acquire) {
             return Err(NotRun::Stopped);
         }
+        // One set of pointers into the schedule per block, shared by both blocks' views.
+        let exec = Exec::new(s);
         let prev = match self.prev {
             Some((f, t)) => Block {
-                exec: Exec::with_pool(s, &mut self.spare),
+                exec: exec.with_pool(&mut self.spare),
                 frames: f,
                 transport: t,
             },
@@ -292,7 +294,7 @@ impl ParallelRunner {
         unsafe {
             *sh.block.get() = [
                 Block {
-                    exec: Exec::new(s),
+                    exec,
                     frames,
                     transport,
                 },
@@ -411,6 +413,7 @@ fn run_tasks(sh: &Shared, epoch: u64) {
 fn worker(sh: &Shared) {
     // The same floating-point mode as the main thread (denormals flushed), or tasks would not
     // compute the same bits on every thread.
+    #[cfg(not(miri))]
     let _ftz = crate::dsp::denormal::FlushDenormals::new();
     let mut seen = 0u64;
     loop {
