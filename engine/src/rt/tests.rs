@@ -14,10 +14,19 @@ use crate::nodes::{Clip, Gain, Sum};
 
 const BLOCK: usize = 16;
 
-/// `n` mono tracks (clip → gain) into a master bus; `len` frames of content.
+/// `n` mono tracks (clip → gain) into a bus, which feeds the master directly and through a
+/// send; `len` frames of content. With several threads the bus waits for the tracks and the send
+/// for the bus (the runner's per-task dependencies), and the master runs a block behind (the
+/// pipelined tail).
 fn tracks(n: usize, len: usize, parallel: bool) -> Schedule {
     let mut g = GraphSpec::new(Session::default());
     let master = g.add("master", Sum::new(0), None).unwrap();
+    let bus = g.add("bus", Sum::new(0), None).unwrap();
+    let send = g.add("bus/send", Gain, None).unwrap();
+    g.set_param(send, "gain_db", -12.0).unwrap();
+    g.connect(bus, master, "in", None).unwrap();
+    g.connect(bus, send, "in", None).unwrap();
+    g.connect(send, master, "in", None).unwrap();
     for t in 0..n {
         let data = (0..len)
             .map(|i| ((i * (t + 2)) % 7) as f32 * 0.125 - 0.375)
@@ -28,7 +37,7 @@ fn tracks(n: usize, len: usize, parallel: bool) -> Schedule {
         let gain = g.add(format!("t{t}/gain"), Gain, None).unwrap();
         g.set_param(gain, "gain_db", -3.0 * t as f64).unwrap();
         g.connect(clip, gain, "in", None).unwrap();
-        g.connect(gain, master, "in", None).unwrap();
+        g.connect(gain, bus, "in", None).unwrap();
     }
     g.set_output(master);
     let cfg = CompileConfig {
@@ -89,7 +98,7 @@ fn swap_after_set_threads_on_a_processor_with_a_controller() {
     // The whole output fades out (15 ms) and in again (15 ms) around the swap: 1440 frames.
     let got = run(&mut p, 120);
     assert_eq!(ctl.shared().running_serial.load(SeqCst), serial);
-    assert_eq!(p.schedule().node_count(), 3);
+    assert_eq!(p.schedule().node_count(), 5);
     let want = run(&mut Processor::new(tracks(1, 4000, true)), 120);
     let from = 1440;
     assert!(want[from..].iter().any(|x| x.abs() > 0.1));
@@ -107,7 +116,7 @@ fn threads_once_the_controller_is_gone_but_not_with_a_swap_queued() {
     drop(ctl);
     assert_eq!(p.set_threads(2), 1, "the queued swap still comes");
     run(&mut p, 50);
-    assert_eq!(p.schedule().node_count(), 7);
+    assert_eq!(p.schedule().node_count(), 9);
 }
 
 /// A schedule replaced behind the runner's back (only the crate can: `schedule_mut`) is caught
