@@ -1,4 +1,4 @@
-//! Planar audio buffers. The compiler sizes one [`BufferPool`] per schedule; the processor hands
+//! Planar audio buffers. The compiler sizes one buffer pool per schedule; the processor hands
 //! nodes slices of it. Every buffer is one channel of [`MAX_BLOCK`] samples.
 
 /// The largest block the processor hands to a node. Host blocks of any size are sliced into
@@ -10,12 +10,13 @@ pub const MAX_BLOCK: usize = 2048;
 /// The most channels one port may carry (5.1 and 7.1 fit).
 pub const MAX_CHANNELS: usize = 8;
 
-/// A pool of channel buffers owned by one schedule.
+/// A pool of channel buffers owned by one schedule (crate-internal: the executor reaches its
+/// buffers through raw pointers, by indices the compiler assigned and `graph::validate` checks).
 ///
 /// Allocation: only in [`BufferPool::new`]. The processor reads and writes buffers by index; the
 /// compiler guarantees that a node's output buffers never alias any buffer it reads.
 #[derive(Debug)]
-pub struct BufferPool {
+pub(crate) struct BufferPool {
     data: Box<[f32]>,
     silent: Box<[SilentFlag]>,
     count: usize,
@@ -28,7 +29,7 @@ pub(crate) struct SilentFlag(pub(crate) bool);
 
 impl BufferPool {
     /// Allocates `count` zeroed buffers.
-    pub fn new(count: usize) -> Self {
+    pub(crate) fn new(count: usize) -> Self {
         Self {
             data: vec![0.0; count.max(1) * MAX_BLOCK].into_boxed_slice(),
             silent: vec![SilentFlag(true); count.max(1)].into_boxed_slice(),
@@ -37,53 +38,15 @@ impl BufferPool {
     }
 
     /// Number of channel buffers.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.count
     }
 
-    /// True when the pool holds no buffers.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// Channel buffer `i`, first `frames` samples.
+    /// Channel buffer `i`, first `frames` samples (bounds-checked).
     #[inline]
-    pub fn get(&self, i: u32, frames: usize) -> &[f32] {
+    pub(crate) fn get(&self, i: u32, frames: usize) -> &[f32] {
         let s = i as usize * MAX_BLOCK;
         &self.data[s..s + frames]
-    }
-
-    /// Mutable channel buffer `i`, first `frames` samples.
-    #[inline]
-    pub fn get_mut(&mut self, i: u32, frames: usize) -> &mut [f32] {
-        let s = i as usize * MAX_BLOCK;
-        &mut self.data[s..s + frames]
-    }
-
-    /// Two distinct buffers, one read and one written.
-    #[inline]
-    pub fn pair(&mut self, src: u32, dst: u32, frames: usize) -> (&[f32], &mut [f32]) {
-        debug_assert_ne!(src, dst);
-        let (s, d) = (src as usize * MAX_BLOCK, dst as usize * MAX_BLOCK);
-        if s < d {
-            let (a, b) = self.data.split_at_mut(d);
-            (&a[s..s + frames], &mut b[..frames])
-        } else {
-            let (a, b) = self.data.split_at_mut(s);
-            (&b[..frames], &mut a[d..d + frames])
-        }
-    }
-
-    /// Whether buffer `i` is known to hold silence.
-    #[inline]
-    pub fn is_silent(&self, i: u32) -> bool {
-        self.silent[i as usize].0
-    }
-
-    /// Marks buffer `i` as silent or not.
-    #[inline]
-    pub fn set_silent(&mut self, i: u32, silent: bool) {
-        self.silent[i as usize].0 = silent;
     }
 
     /// Raw base pointer, for the processor's split borrows (see `rt::exec`).

@@ -577,7 +577,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
     };
     static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    Ok(Schedule {
+    let schedule = Schedule {
         identities,
         topology,
         serial,
@@ -603,5 +603,9 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         length_frames,
         sample_rate: sr,
         warnings,
-    })
+    };
+    if cfg!(any(debug_assertions, test)) {
+        super::validate::compiled(&schedule, cfg.parallel)?;
+    }
+    Ok(schedule)
 }

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod schedule;
 pub mod spec;
 pub mod transition;
+mod validate;
 
 pub use compile::{compile, CompileConfig};
 pub use schedule::{NodeIdentity, NodeSlot, PortBufs, Schedule, ScheduleSummary, Step};

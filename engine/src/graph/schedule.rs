@@ -8,6 +8,8 @@ use crate::error::Error;
 use crate::node::{Node, ProcessStatus};
 use crate::param::ParamSlot;
 
+pub use super::validate::{NodeLayout, ScheduleLayout, Violation, ZERO_BUFFER};
+
 /// The buffers of one port: up to [`MAX_CHANNELS`] buffer indices.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PortBufs {
@@ -79,26 +81,27 @@ pub enum Step {
     },
 }
 
-/// A node instance in a schedule. Aligned to a cache line: with parallel rendering, neighbouring
-/// slots are written by different worker threads every block.
+/// A node instance in a schedule (opaque outside the crate: the processor runs it through raw
+/// pointers, trusting its port buffers). Aligned to a cache line: with parallel rendering,
+/// neighbouring slots are written by different worker threads every block.
 #[repr(align(64))]
 pub struct NodeSlot {
     /// The instance (prepared).
-    pub node: Box<dyn Node>,
+    pub(crate) node: Box<dyn Node>,
     /// Stable path (for reports).
-    pub path: Box<str>,
+    pub(crate) path: Box<str>,
     /// Input port buffers (`in`, `sidechain`).
-    pub inputs: [PortBufs; 2],
+    pub(crate) inputs: [PortBufs; 2],
     /// Output buffers.
-    pub output: PortBufs,
+    pub(crate) output: PortBufs,
     /// Parameters.
-    pub params: Box<[ParamSlot]>,
+    pub(crate) params: Box<[ParamSlot]>,
     /// Status returned by the last `process`.
-    pub status: ProcessStatus,
+    pub(crate) status: ProcessStatus,
     /// Whether any input port is connected (sources are never skipped).
-    pub has_inputs: bool,
+    pub(crate) has_inputs: bool,
     /// Non-finite samples this node produced (replaced by silence).
-    pub nan_count: u64,
+    pub(crate) nan_count: u64,
 }
 
 /// What makes a node instance reusable across a reload: same path, kind, construction options
@@ -242,6 +245,36 @@ impl Schedule {
     /// The steps, for inspection and golden tests.
     pub fn steps(&self) -> &[Step] {
         &self.steps
+    }
+
+    /// The steps and every node's port buffers as plain data (a copy), for validation and
+    /// inspection. Control thread; allocates.
+    pub fn layout(&self) -> ScheduleLayout {
+        ScheduleLayout {
+            steps: self.steps.to_vec(),
+            nodes: self
+                .nodes
+                .iter()
+                .zip(self.identities.iter())
+                .map(|(n, id)| NodeLayout {
+                    inputs: n.inputs,
+                    output: n.output,
+                    ports: n.node.desc().inputs.iter().map(|p| p.channels).collect(),
+                    channels: id.channels,
+                })
+                .collect(),
+            buffers: self.pool.len(),
+            lines: self.lines.len(),
+            output: self.output,
+            block_limit: self.block_limit,
+        }
+    }
+
+    /// Checks the schedule against everything the processor relies on (see
+    /// [`ScheduleLayout::validate`]). `compile` runs this on every schedule in debug and test
+    /// builds, and the parallel runner before it plans one. Control thread; allocates.
+    pub fn validate(&self) -> Result<(), Vec<Violation>> {
+        self.layout().validate()
     }
 
     /// Number of channel buffers in the pool (the liveness allocator reuses them).

@@ -48,13 +48,17 @@ impl Exec {
         }
     }
 
-    /// Views of `s` with the buffers of `pool` instead of its own (the parallel runner's second
-    /// pool, for the pipelined tail). Never allocates.
-    pub(crate) fn with_pool(s: &mut Schedule, pool: &mut crate::buffer::BufferPool) -> Self {
+    /// The same views with the buffers of `pool` instead of the schedule's (the parallel
+    /// runner's second pool, for the pipelined tail). Never allocates.
+    ///
+    /// Derived from `self`, not from the schedule again: taking `as_mut_ptr` of the node slots a
+    /// second time would invalidate the first pointers (Stacked Borrows), and both are used in
+    /// the same block.
+    pub(crate) fn with_pool(self, pool: &mut crate::buffer::BufferPool) -> Self {
         Self {
             data: pool.base_ptr(),
             silent: pool.silent_ptr(),
-            ..Self::new(s)
+            ..self
         }
     }
 
@@ -169,6 +173,20 @@ impl Exec {
         }
         let params = param_values(&slot.params, frames);
         let params = &params[..slot.params.len().min(MAX_PARAMS)];
+        if feedback_read {
+            // Only the outputs: a feedback node's input may be its own output (a loop of one),
+            // and its inputs are written later in the block anyway.
+            let mut outs: [&mut [f32]; MAX_CHANNELS] = Default::default();
+            for (c, &b) in slot.output.as_slice().iter().enumerate() {
+                outs[c] = self.buf_mut(b, frames);
+            }
+            if let Some(f) = slot.node.as_feedback() {
+                f.read(&mut outs[..slot.output.len as usize], params);
+            }
+            slot.status = ProcessStatus::Continue;
+            self.guard_output(slot, frames);
+            return;
+        }
         let input_silent = slot
             .inputs
             .iter()
@@ -187,15 +205,7 @@ impl Exec {
             outs[c] = self.buf_mut(b, frames);
         }
         let outs = &mut outs[..slot.output.len as usize];
-        if feedback_read {
-            if let Some(f) = slot.node.as_feedback() {
-                f.read(outs, params);
-            }
-            slot.status = ProcessStatus::Continue;
-        } else if slot.has_inputs
-            && input_silent
-            && slot.status == ProcessStatus::Silent
-            && !params_moved
+        if slot.has_inputs && input_silent && slot.status == ProcessStatus::Silent && !params_moved
         {
             // Skipped: silent in, silent out. Not when a parameter moved, since a node's state
             // may follow its parameters (a mute's fade) even while it is silent.
@@ -216,7 +226,12 @@ impl Exec {
             };
             slot.status = slot.node.process(&mut cx);
         }
-        // Guard: no NaN or infinity leaves a node.
+        self.guard_output(slot, frames);
+    }
+
+    /// Replaces NaN and infinity in the node's output by silence (counted), and sets the output
+    /// buffers' silence flags from its status.
+    unsafe fn guard_output(&self, slot: &mut NodeSlot, frames: usize) {
         for &b in slot.output.as_slice() {
             let o = self.buf_mut(b, frames);
             if has_non_finite(o) {

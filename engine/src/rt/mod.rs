@@ -5,6 +5,8 @@ mod exec;
 pub mod msg;
 mod parallel;
 mod processor;
+#[cfg(test)]
+mod tests;
 
 pub use exec::MAX_PARAMS;
 pub use msg::{ControlMsg, ReturnMsg};

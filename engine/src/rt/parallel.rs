@@ -22,6 +22,20 @@
 //!
 //! Offline only: workers spin (then yield) between blocks, which suits a render running flat
 //! out, not an audio callback.
+//!
+//! Safety rests on three things, each checked in release builds:
+//! - **The plan is proven, not assumed.** The tasks and their dependencies come from
+//!   `ScheduleLayout::parallel_plan`, after the schedule passed `ScheduleLayout::validate`
+//!   (indices in range, no aliasing, one writer task per buffer, reads only of earlier tasks'
+//!   buffers); a schedule that fails either gets no runner.
+//! - **A runner runs only its schedule.** It records the schedule's identity (serial, address,
+//!   sizes) and [`ParallelRunner::run_block`] compares it before any step runs. The processor
+//!   builds a runner only when no other schedule can reach it (see `Processor::set_threads`), so
+//!   through the public API the check never fails; if it does, nothing runs on the workers.
+//! - **Workers never outlive what they run on.** A block returns — or unwinds, when a node
+//!   panics on the calling thread — only after every worker reported the block finished (the
+//!   `BlockDone` guard stops them first when unwinding), and the processor drops the runner,
+//!   joining its threads, before its schedule.
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -74,7 +88,8 @@ struct Shared {
 // for the next epoch) and read by workers only after they observed the new epoch (acquire).
 unsafe impl Sync for Shared {}
 
-/// Runs blocks of one schedule on several threads.
+/// Runs blocks of one schedule on several threads. Built by [`crate::rt::Processor::set_threads`]
+/// for the schedule it runs, and bound to it: [`ParallelRunner::run_block`] refuses any other.
 pub struct ParallelRunner {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
@@ -83,77 +98,61 @@ pub struct ParallelRunner {
     /// The previous block (for the tail), if any.
     prev: Option<(usize, Transport)>,
     /// The schedule this runner was planned for (its steps are copied here).
+    bound: Binding,
+}
+
+/// What identifies the schedule a runner was planned for. The serial alone does (every compiled
+/// schedule has its own, and a schedule's fields cannot be changed outside the crate); address and
+/// sizes are checked as well because they cost nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Binding {
     serial: u64,
+    address: usize,
+    steps: usize,
+    nodes: usize,
+    buffers: usize,
+    lines: usize,
+}
+
+impl Binding {
+    fn of(s: &Schedule) -> Self {
+        Self {
+            serial: s.serial,
+            address: s as *const Schedule as usize,
+            steps: s.steps.len(),
+            nodes: s.nodes.len(),
+            buffers: s.pool.len(),
+            lines: s.lines.len(),
+        }
+    }
+}
+
+/// Why [`ParallelRunner::run_block`] ran nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NotRun {
+    /// The schedule is not the one the runner was planned for.
+    Unbound,
+    /// A node panicked in an earlier block: the workers have stopped.
+    Stopped,
 }
 
 impl ParallelRunner {
     /// Plans `s` for `threads` threads. `None` when one thread is asked for, or the schedule
-    /// cannot run in parallel (a feedback loop, or buffers reused between nodes).
-    pub fn new(s: &Schedule, threads: usize) -> Option<Self> {
+    /// cannot run in parallel: it fails validation, has a feedback loop, reuses buffers between
+    /// nodes or has a node after the pipelined tail's chain. Control thread; allocates and spawns
+    /// threads.
+    pub(crate) fn new(s: &Schedule, threads: usize) -> Option<Self> {
         if threads < 2 {
             return None;
         }
-        // Cut steps into tasks.
-        let mut tasks = Vec::new();
-        let mut start = 0;
-        for (i, st) in s.steps.iter().enumerate() {
-            match st {
-                Step::Process { .. } => {
-                    tasks.push(start..i + 1);
-                    start = i + 1;
-                }
-                Step::FeedbackRead { .. } | Step::FeedbackWrite { .. } => return None,
-                _ => {}
-            }
-        }
-        if start != s.steps.len() || tasks.len() < 2 {
+        // Checked in release builds too: the workers run steps through raw pointers on the
+        // strength of this plan (each buffer written by one task, read after it).
+        let layout = s.layout();
+        layout.validate().ok()?;
+        let plan = layout.parallel_plan().ok()?;
+        let (tasks, deps) = (plan.tasks, plan.deps);
+        if tasks.len() < 2 {
             return None;
-        }
-        // Buffer writers, reads.
-        let mut writer = vec![u32::MAX; s.pool.len()];
-        let mut reads: Vec<Vec<u32>> = vec![Vec::new(); tasks.len()];
-        for (t, r) in tasks.iter().enumerate() {
-            for st in &s.steps[r.clone()] {
-                let (rd, wr): (Vec<u32>, Vec<u32>) = match *st {
-                    Step::Clear { buf } => (vec![], vec![buf]),
-                    Step::Mix { src, dst, .. } | Step::MixFade { src, dst, .. } => {
-                        (vec![src], vec![dst])
-                    }
-                    Step::Delay { src, dst, .. } => (vec![src], vec![dst]),
-                    Step::Process { node } => {
-                        let n = &s.nodes[node as usize];
-                        let rd = n
-                            .inputs
-                            .iter()
-                            .flat_map(|p| p.as_slice().to_vec())
-                            .collect();
-                        (rd, n.output.as_slice().to_vec())
-                    }
-                    _ => return None,
-                };
-                reads[t].extend(rd);
-                for b in wr {
-                    let w = &mut writer[b as usize];
-                    if *w != u32::MAX && *w != t as u32 {
-                        return None; // a buffer reused by two tasks
-                    }
-                    *w = t as u32;
-                }
-            }
-        }
-        let mut deps: Vec<Vec<u32>> = Vec::with_capacity(tasks.len());
-        for (t, rd) in reads.iter().enumerate() {
-            let mut d: Vec<u32> = rd
-                .iter()
-                .map(|b| writer[*b as usize])
-                .filter(|w| *w != u32::MAX && *w != t as u32)
-                .collect();
-            d.sort_unstable();
-            d.dedup();
-            if d.iter().any(|&x| x as usize >= t) {
-                return None; // not in topological order (cannot happen for a valid schedule)
-            }
-            deps.push(d);
         }
         // Fuse chains: a task whose only dependency feeds nothing else joins that task.
         let mut users = vec![0usize; tasks.len()];
@@ -176,7 +175,7 @@ impl ParallelRunner {
         }
         // Groups in order of their first task are in topological order: only a chain's first
         // task has dependencies outside it, and those come earlier.
-        let fused: Vec<Task> = groups
+        let mut fused: Vec<Task> = groups
             .iter()
             .enumerate()
             .map(|(g, members)| {
@@ -197,13 +196,16 @@ impl ParallelRunner {
         if fused.len() < 2 {
             return None;
         }
-        // Pipeline the last chain (the one holding the output: the master). Nothing depends on
-        // it, so it needs nothing from its own block but its inputs of the previous one.
-        let mut fused = fused;
+        // Pipeline the last chain (the one holding the output: the master). It runs one block
+        // behind, beside the next block's tasks, so nothing may depend on it (checked here in
+        // release builds: a dependent would read its buffers while it writes them).
         let last = fused.len() - 1;
-        debug_assert!(!fused[..last]
+        if fused[..last]
             .iter()
-            .any(|t| t.deps.contains(&(last as u32))));
+            .any(|t| t.deps.contains(&(last as u32)))
+        {
+            return None;
+        }
         fused[last].tail = true;
         let shared = Arc::new(Shared {
             done: (0..fused.len()).map(|_| Done(AtomicU64::new(0))).collect(),
@@ -239,8 +241,13 @@ impl ParallelRunner {
             threads,
             spare: crate::buffer::BufferPool::new(s.pool.len()),
             prev: None,
-            serial: s.serial,
+            bound: Binding::of(s),
         })
+    }
+
+    /// Threads running blocks: the workers and the caller's.
+    pub(crate) fn threads(&self) -> usize {
+        self.threads.len() + 1
     }
 
     /// Blocks by which the output lags the transport: the tail runs one block behind.
@@ -248,18 +255,32 @@ impl ParallelRunner {
         1
     }
 
-    /// Runs one block of `s` (the schedule this runner was planned for): everything but the
-    /// tail on this block, the tail on the previous one. Afterwards `s`'s pool holds the tail's
-    /// output for the previous block (silence after the first).
-    pub(crate) fn run_block(&mut self, s: &mut Schedule, frames: usize, transport: Transport) {
-        debug_assert_eq!(
-            s.serial, self.serial,
-            "a runner runs the schedule it was planned for"
-        );
+    /// Runs one block of `s`: everything but the tail on this block, the tail on the previous
+    /// one. Afterwards `s`'s pool holds the tail's output for the previous block (silence after
+    /// the first).
+    ///
+    /// Runs nothing and says why when `s` is not the schedule this runner was planned for
+    /// (checked in every build, before any step runs), or when a node panicked in an earlier
+    /// block. If a node panics in this block — on a worker or on this thread — the workers stop,
+    /// and this returns (or unwinds) only once none of them touches `s` any more.
+    pub(crate) fn run_block(
+        &mut self,
+        s: &mut Schedule,
+        frames: usize,
+        transport: Transport,
+    ) -> Result<(), NotRun> {
+        if Binding::of(s) != self.bound {
+            return Err(NotRun::Unbound);
+        }
         let sh = &*self.shared;
+        if sh.stop.load(Ordering::Acquire) {
+            return Err(NotRun::Stopped);
+        }
+        // One set of pointers into the schedule per block, shared by both blocks' views.
+        let exec = Exec::new(s);
         let prev = match self.prev {
             Some((f, t)) => Block {
-                exec: Exec::with_pool(s, &mut self.spare),
+                exec: exec.with_pool(&mut self.spare),
                 frames: f,
                 transport: t,
             },
@@ -273,7 +294,7 @@ impl ParallelRunner {
         unsafe {
             *sh.block.get() = [
                 Block {
-                    exec: Exec::new(s),
+                    exec,
                     frames,
                     transport,
                 },
@@ -283,11 +304,15 @@ impl ParallelRunner {
         sh.finished.store(0, Ordering::Relaxed);
         sh.next.0.store(0, Ordering::Relaxed);
         let epoch = sh.epoch.fetch_add(1, Ordering::AcqRel) + 1;
-        run_tasks(sh, epoch);
-        let others = self.threads.len();
-        let mut spins = 0u32;
-        while sh.finished.load(Ordering::Acquire) < others {
-            backoff(&mut spins);
+        {
+            // Waits for the workers when it goes out of scope, also while a panic of a node run
+            // by this thread unwinds: `s` (and, up the stack, the processor owning it) must not
+            // be freed while a worker still runs steps on it.
+            let _workers = BlockDone {
+                sh,
+                others: self.threads.len(),
+            };
+            run_tasks(sh, epoch);
         }
         assert!(
             !sh.stop.load(Ordering::Acquire),
@@ -297,6 +322,27 @@ impl ParallelRunner {
         // track outputs for the tail's next run.
         std::mem::swap(&mut s.pool, &mut self.spare);
         self.prev = Some((frames, transport));
+        Ok(())
+    }
+}
+
+/// Ends a block: on drop, waits until every worker has finished the current epoch. When the
+/// thread is panicking (a node it ran panicked), first tells the workers to stop, so they leave
+/// the tasks they have not started and nobody waits for the task that will never finish.
+struct BlockDone<'a> {
+    sh: &'a Shared,
+    others: usize,
+}
+
+impl Drop for BlockDone<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.sh.stop.store(true, Ordering::Release);
+        }
+        let mut spins = 0u32;
+        while self.sh.finished.load(Ordering::Acquire) < self.others {
+            backoff(&mut spins);
+        }
     }
 }
 
@@ -324,6 +370,10 @@ fn run_tasks(sh: &Shared, epoch: u64) {
     // SAFETY: written before the epoch was published (release), read after observing it.
     let block = unsafe { &*sh.block.get() };
     loop {
+        if sh.stop.load(Ordering::Relaxed) {
+            // A node panicked (here or on another thread), or the runner is going away.
+            return;
+        }
         let c = sh.next.0.fetch_add(1, Ordering::Relaxed);
         let Some(&t) = sh.order.get(c) else { return };
         let t = t as usize;
@@ -345,7 +395,7 @@ fn run_tasks(sh: &Shared, epoch: u64) {
             let mut spins = 0;
             while sh.done[d as usize].0.load(Ordering::Acquire) != epoch {
                 if sh.stop.load(Ordering::Relaxed) {
-                    // The runner is going away (e.g. the main thread is unwinding).
+                    // A dependency will never finish (its node panicked).
                     return;
                 }
                 backoff(&mut spins);
@@ -363,6 +413,7 @@ fn run_tasks(sh: &Shared, epoch: u64) {
 fn worker(sh: &Shared) {
     // The same floating-point mode as the main thread (denormals flushed), or tasks would not
     // compute the same bits on every thread.
+    #[cfg(not(miri))]
     let _ftz = crate::dsp::denormal::FlushDenormals::new();
     let mut seen = 0u64;
     loop {
@@ -376,6 +427,9 @@ fn worker(sh: &Shared) {
         };
         seen = epoch;
         if sh.stop.load(Ordering::Acquire) {
+            // The runner is going away, or a panic unwinds on the main thread, which waits for
+            // every worker to report this epoch finished.
+            sh.finished.fetch_add(1, Ordering::AcqRel);
             return;
         }
         // A node that panics (a bug) must not leave the others waiting for its task forever:

@@ -54,6 +54,9 @@ enum Fade {
 
 /// The audio-thread side.
 pub struct Processor {
+    /// Worker threads for offline renders (see [`Processor::set_threads`]). Dropped before the
+    /// schedule (see `Drop`): its workers hold pointers into it.
+    parallel: Option<ParallelRunner>,
     schedule: Box<Schedule>,
     pending: Option<Box<Schedule>>,
     fade: Fade,
@@ -66,7 +69,6 @@ pub struct Processor {
     playing: bool,
     swaps: u64,
     shared: Arc<Shared>,
-    parallel: Option<ParallelRunner>,
 }
 
 /// The control-thread side.
@@ -96,6 +98,7 @@ pub fn processor_pair(schedule: Schedule) -> (Processor, Controller) {
     let fade_len = (RELOAD_FADE_S * schedule.sample_rate).round().max(1.0) as u32;
     (
         Processor {
+            parallel: None,
             schedule: Box::new(schedule),
             pending: None,
             fade: Fade::None,
@@ -107,7 +110,6 @@ pub fn processor_pair(schedule: Schedule) -> (Processor, Controller) {
             playing: true,
             swaps: 0,
             shared: shared.clone(),
-            parallel: None,
         },
         Controller {
             tx: ctx,
@@ -149,6 +151,13 @@ impl Controller {
     }
 }
 
+impl Drop for Processor {
+    fn drop(&mut self) {
+        // Stop and join the workers before the schedule they run on is freed.
+        self.parallel = None;
+    }
+}
+
 impl Processor {
     /// A processor without a controller (offline render and tests).
     pub fn new(schedule: Schedule) -> Self {
@@ -160,11 +169,35 @@ impl Processor {
         &self.schedule
     }
 
-    /// Runs independent branches on `threads` worker threads (offline render only; the
-    /// schedule must have been compiled without buffer reuse, see `CompileConfig::parallel`).
-    /// Output is bit-identical to one thread. Control thread; allocates and spawns threads.
-    pub fn set_threads(&mut self, threads: usize) {
+    /// Runs independent branches on `threads` threads, this one included (offline render only;
+    /// the schedule must have been compiled without buffer reuse, see `CompileConfig::parallel`).
+    /// Output is bit-identical to one thread. Call it before the first block.
+    ///
+    /// Returns how many threads will run blocks: 1 when one is asked for, when the schedule
+    /// cannot be split (it reuses buffers, has a feedback loop, or fails validation), or when
+    /// another schedule could still be swapped in. The workers are planned for this schedule
+    /// only, so only a processor that no schedule can reach any more runs on several threads:
+    /// one made by [`Processor::new`], or whose [`Controller`] was dropped, with no swap queued
+    /// or under way. (A processor that keeps its controller keeps taking swaps, on one thread.)
+    ///
+    /// Control thread; allocates, spawns threads, and joins those of an earlier call.
+    pub fn set_threads(&mut self, threads: usize) -> usize {
+        self.parallel = None;
+        // In this order: once the controller is gone, nothing can be queued any more.
+        let swappable = !self.rx.is_abandoned()
+            || !self.rx.is_empty()
+            || self.pending.is_some()
+            || self.schedule.then.is_some();
+        if threads < 2 || swappable {
+            return 1;
+        }
         self.parallel = ParallelRunner::new(&self.schedule, threads);
+        self.parallel.as_ref().map_or(1, ParallelRunner::threads)
+    }
+
+    /// How many threads run each block: 1, or what [`Processor::set_threads`] returned.
+    pub fn threads(&self) -> usize {
+        self.parallel.as_ref().map_or(1, ParallelRunner::threads)
     }
 
     /// Blocks by which the output trails the transport: 1 when a parallel render runs its tail
@@ -174,7 +207,7 @@ impl Processor {
     }
 
     /// The running schedule, mutably (control side, when not running on an audio thread).
-    pub fn schedule_mut(&mut self) -> &mut Schedule {
+    pub(crate) fn schedule_mut(&mut self) -> &mut Schedule {
         &mut self.schedule
     }
 
@@ -326,6 +359,8 @@ impl Processor {
     /// Processes `outputs[0].len()` frames into planar `outputs` (any count: the mix's channels
     /// are mapped by the fixed channel rules). Audio thread: never allocates, locks or blocks.
     pub fn process(&mut self, outputs: &mut [&mut [f32]]) {
+        // (Miri cannot emulate the MXCSR register; flushing changes values, not memory safety.)
+        #[cfg(not(miri))]
         let _ftz = crate::dsp::denormal::FlushDenormals::new();
         self.drain();
         let total = outputs.first().map_or(0, |o| o.len());
@@ -403,37 +438,40 @@ impl Processor {
         }
     }
 
-    /// Runs one block of `frames` (≤ the schedule's block limit) and leaves the result in the
-    /// output buffers, readable with [`Processor::output`].
-    pub fn run_block(&mut self, frames: usize) {
+    /// Runs one block of `frames` (clamped to the schedule's block limit) and leaves the result
+    /// in the schedule's output buffers.
+    fn run_block(&mut self, frames: usize) {
         let pos = self.position;
         let playing = self.playing;
+        // The executor's buffers hold `MAX_BLOCK` frames: never ask for more.
+        let frames = frames.min(self.schedule.block_limit).min(MAX_BLOCK);
         let s = &mut *self.schedule;
         let transport = Transport {
             position: pos,
             sample_rate: s.sample_rate,
             playing,
         };
-        match &mut self.parallel {
-            Some(runner) => runner.run_block(s, frames, transport),
-            None => {
-                let exec = Exec::new(s);
-                for k in 0..s.steps.len() {
-                    // SAFETY: one thread runs the steps in order; the compiler's indices are in
-                    // range and a node's outputs never alias its inputs.
-                    unsafe { exec.step(s.steps[k], frames, transport) };
-                }
+        let ran = match &mut self.parallel {
+            Some(runner) => runner.run_block(s, frames, transport).is_ok(),
+            None => false,
+        };
+        if !ran {
+            if self.parallel.is_some() {
+                // Planned for another schedule (cannot happen through the public API, see
+                // `set_threads`), or stopped by a panic: join its workers, go on alone.
+                self.parallel = None;
+            }
+            let exec = Exec::new(s);
+            for k in 0..s.steps.len() {
+                // SAFETY: one thread runs the steps in order; the compiler's indices are in
+                // range and a node's outputs never alias its inputs (`graph::validate` checks
+                // both on every compiled schedule in debug and test builds).
+                unsafe { exec.step(s.steps[k], frames, transport) };
             }
         }
         if playing {
             self.position += frames as u64;
         }
-    }
-
-    /// The output channels of the last block.
-    pub fn output(&self, channel: usize, frames: usize) -> &[f32] {
-        let s = &self.schedule;
-        s.pool.get(s.output.bufs[channel], frames)
     }
 
     /// Output channel count of the running schedule.
