@@ -59,7 +59,12 @@ fn insert_script(kind: &NodeKind) -> String {
     )
     .unwrap_or_else(|e| panic!("{}: {e}\n{s}", kind.name));
     // Automate every parameter the node has with these options.
-    let node = ev.spec.nodes.values().find(|n| n.path == format!("b/{}", kind.name)).unwrap();
+    let node = ev
+        .spec
+        .nodes
+        .values()
+        .find(|n| n.path == format!("b/{}", kind.name))
+        .unwrap();
     for (i, p) in kind.desc.params.iter().enumerate() {
         if node.has_param(i) {
             s.push_str(&automation("h", p));
@@ -120,7 +125,11 @@ fn check(name: &str, src: &str) {
             "{name}: length at block {block}, {threads} threads"
         );
         for (c, (g, r)) in got.iter().zip(&reference).enumerate() {
-            if let Some(i) = g.iter().zip(r).position(|(a, b)| a.to_bits() != b.to_bits() && !(*a == 0.0 && *b == 0.0)) {
+            if let Some(i) = g
+                .iter()
+                .zip(r)
+                .position(|(a, b)| a.to_bits() != b.to_bits() && !(*a == 0.0 && *b == 0.0))
+            {
                 panic!(
                     "{name}: block {block}, {threads} threads: channel {c} differs first at frame {i} ({:.3} s): {} vs {}\n{src}",
                     i as f64 / SR,
