@@ -51,6 +51,14 @@ pub struct AdaaState {
     hist: [f32; 5],
 }
 
+impl AdaaState {
+    /// Whether the last input and the corrector's memory are zero (shaping zeros then gives
+    /// zeros and changes nothing).
+    pub fn is_at_rest(&self) -> bool {
+        self.x == 0.0 && self.curve == 0.0 && self.hist.iter().all(|&v| v == 0.0)
+    }
+}
+
 /// Samples per pass of the `f64` work arrays.
 const PASS: usize = 256;
 

@@ -16,7 +16,10 @@
 //!   linearly over the smoothing time. Exact coefficients are recomputed every [`RAMP_STEP`]
 //!   samples and linearly interpolated per sample in between. That avoids zipper noise without
 //!   doing any trigonometry per sample.
-//! * Denormals: after every block, states below [`DENORMAL_FLUSH`] (or NaN/inf) are set to zero.
+//! * Denormals: [`Cascade::flush`] sets states below [`DENORMAL_FLUSH`] (or NaN/inf) to zero. The
+//!   cascade never flushes on its own: where a flush happens changes the samples after it, so
+//!   the node calls it at fixed frames of the song, whatever its block size
+//!   ([`crate::nodes::control`]).
 //!
 //! Thread: any. Allocation: only in constructors. No locks, no panics in `process*`.
 
@@ -306,7 +309,7 @@ pub struct BiquadState {
     pub z2: f64,
 }
 
-/// States below this magnitude are flushed to zero after each block.
+/// States below this magnitude are flushed to zero by [`Cascade::flush`].
 pub const DENORMAL_FLUSH: f64 = 1e-20;
 
 impl BiquadState {
@@ -551,7 +554,7 @@ impl Cascade {
         self.process_in_place(&mut outputs[..k]);
     }
 
-    /// Filters planar buffers in place. No allocation.
+    /// Filters planar buffers in place (no flush: see [`Cascade::flush`]). No allocation.
     pub fn process_in_place(&mut self, buffers: &mut [&mut [f32]]) {
         let nch = buffers.len().min(self.channels);
         let n = common_len(buffers, nch, None);
@@ -572,9 +575,22 @@ impl Cascade {
             }
             start = end;
         }
+    }
+
+    /// Sets states below [`DENORMAL_FLUSH`] to exactly zero, and non-finite ones (a NaN or
+    /// infinite input must not leave the filter broken for good). Call it at fixed frames of
+    /// the stream (never at block edges that move), so the output does not depend on how the
+    /// stream is cut into blocks. No allocation.
+    pub fn flush(&mut self) {
         for z in self.states.iter_mut().flatten().flatten() {
             flush(z);
         }
+    }
+
+    /// Whether every filter state is exactly zero and no section is ramping: filtering silence
+    /// would then give silence and change nothing.
+    pub fn is_at_rest(&self) -> bool {
+        !self.is_ramping() && self.states.iter().flatten().flatten().all(|z| *z == 0.0)
     }
 
     /// Advances every ramping section by one step: exact coefficients at the end of the step, and

@@ -393,9 +393,11 @@ fn denormals_are_flushed() {
         a.iter_mut().for_each(|v| *v = 0.0);
         b.iter_mut().for_each(|v| *v = 0.0);
         cas.process_in_place(&mut [&mut a, &mut b]);
+        cas.flush();
         assert!(a.iter().chain(b.iter()).all(|v| *v == 0.0 || v.is_normal()));
     }
     assert!(cas.states.iter().flatten().flatten().all(|&v| v == 0.0));
+    assert!(cas.is_at_rest());
 }
 
 #[test]
@@ -511,6 +513,7 @@ fn recovers_from_nan_input() {
     a[3] = f32::NAN;
     let mut b = vec![f32::INFINITY; 64];
     cas.process_in_place(&mut [&mut a, &mut b]);
+    cas.flush();
     let mut a = vec![0.25f32; 64];
     let mut b = vec![0.25f32; 64];
     cas.process_in_place(&mut [&mut a, &mut b]);

@@ -15,8 +15,10 @@
 //! * The filters are transposed direct form II biquads ([`Coefs`], [`BiquadState`]) with `f64`
 //!   coefficients and state and `f32` samples. `f32` state would amplify rounding by 1/|A(e^jω)|
 //!   (tens of dB for a low crossover) and spoil the flat sum; `f64` costs little here.
-//!   States below 1e-30 are flushed to zero after each block, so a decaying tail never turns
-//!   denormal; non-finite states (after a NaN input) are zeroed too.
+//!   [`Crossover::flush`] sets states below 1e-30 to zero, so a decaying tail never turns
+//!   denormal and ends in exact zeros; non-finite states (after a NaN input) are zeroed too. The
+//!   filters never flush on their own: the node calls it at fixed frames of the song, so the
+//!   output does not depend on the block size.
 //! * No latency (IIR); the price is the all-pass phase shift around each crossover frequency.
 //!
 //! [`crate::dsp::stereo::MonoBelow`]'s mono-maker reuses [`LrDesign`] and [`BiquadState`].
@@ -182,8 +184,9 @@ impl BiquadState {
         y
     }
 
-    /// Sets states below 1e-30 to zero (call once per block; keeps tails out of denormals), and
-    /// non-finite states too (a NaN or infinite input then costs one block, not the filter).
+    /// Sets states below 1e-30 to zero (keeps tails out of denormals), and non-finite states
+    /// too (a NaN or infinite input then costs one flush period, not the filter). Call it at
+    /// fixed frames of the stream, not at moving block edges.
     #[inline]
     pub fn flush(&mut self) {
         for s in [&mut self.s1, &mut self.s2] {
@@ -192,9 +195,16 @@ impl BiquadState {
             }
         }
     }
+
+    /// Whether both states are exactly zero.
+    #[inline]
+    pub fn is_zero(&self) -> bool {
+        self.s1 == 0.0 && self.s2 == 0.0
+    }
 }
 
-/// Runs `buf` in place through the cascade `coefs[i]` with states `states[i]` (equal lengths).
+/// Runs `buf` in place through the cascade `coefs[i]` with states `states[i]` (equal lengths;
+/// no flush).
 #[inline]
 pub fn run_cascade(coefs: &[Coefs], states: &mut [BiquadState], buf: &mut [f32]) {
     for x in buf.iter_mut() {
@@ -204,7 +214,6 @@ pub fn run_cascade(coefs: &[Coefs], states: &mut [BiquadState], buf: &mut [f32])
         }
         *x = v as f32;
     }
-    states.iter_mut().for_each(BiquadState::flush);
 }
 
 /// The sections of one Linkwitz–Riley split: `lp[..n]`, `hp[..n]` and the equivalent all-pass
@@ -378,6 +387,34 @@ impl Crossover {
     /// Latency in frames: always 0 (IIR; the bands are phase-shifted, not delayed).
     pub fn latency_frames(&self) -> usize {
         0
+    }
+
+    /// Every filter state of every channel.
+    fn states(&mut self) -> impl Iterator<Item = &mut BiquadState> {
+        self.state.iter_mut().flat_map(|s| {
+            let ChannelState { lp, hp, ap } = s;
+            lp.iter_mut()
+                .chain(hp.iter_mut())
+                .flatten()
+                .chain(ap.iter_mut().flatten().flatten())
+        })
+    }
+
+    /// Flushes tiny and non-finite states to zero ([`BiquadState::flush`]). Call it at fixed
+    /// frames of the stream. Never allocates.
+    pub fn flush(&mut self) {
+        self.states().for_each(BiquadState::flush);
+    }
+
+    /// Whether every filter memory is exactly zero (splitting silence then changes nothing).
+    pub fn is_at_rest(&self) -> bool {
+        self.state.iter().all(|s| {
+            s.lp.iter()
+                .chain(s.hp.iter())
+                .flatten()
+                .chain(s.ap.iter().flatten().flatten())
+                .all(BiquadState::is_zero)
+        })
     }
 
     /// Clears every filter memory. Never allocates.

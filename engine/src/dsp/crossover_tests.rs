@@ -217,6 +217,7 @@ fn a_nan_input_costs_one_block() {
     let mut a = noise(256, 3);
     a[7] = f32::NAN;
     run_blocks(&mut x, &[a], 256);
+    x.flush();
     let out = run_blocks(&mut x, &[noise(256, 4)], 256);
     assert!(out.iter().flatten().all(|v| v.is_finite()));
 }

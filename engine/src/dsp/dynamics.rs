@@ -11,6 +11,12 @@
 //! 3. Otherwise compute the target gain reduction in dB (fast `log2`). Run the serial one-pole
 //!    envelope on it, then convert to a gain with a fast `exp2` and apply it.
 //!
+//! Both branches give every sample the same gain (the constant makeup is the fast `exp2` of the
+//! makeup, as the envelope path computes it at zero reduction), so the result does not depend
+//! on where a chunk or a call starts. What would — snapping a finished release to exactly 0 and
+//! flushing the sidechain filter's tiny states — happens only in [`Compressor::flush`] (and
+//! [`Gate::flush`]), which the node calls at fixed frames of the song.
+//!
 //! Thread: any. Allocation: only in constructors. No locks, no panics in `process*`.
 
 use super::biquad::{check, check_sample_rate, common_len, copy_planar, in_range};
@@ -130,6 +136,8 @@ pub struct RmsWindow {
     len: usize,
     pos: usize,
     sum: f64,
+    /// Zeros pushed in a row (the ring holds only zeros once this reaches `len`).
+    zeros: usize,
 }
 
 impl RmsWindow {
@@ -141,6 +149,7 @@ impl RmsWindow {
             len,
             pos: 0,
             sum: 0.0,
+            zeros: len,
         }
     }
 
@@ -153,13 +162,20 @@ impl RmsWindow {
     /// Clears the history.
     pub fn reset(&mut self) {
         self.ring.iter_mut().for_each(|v| *v = 0.0);
-        (self.pos, self.sum) = (0, 0.0);
+        (self.pos, self.sum, self.zeros) = (0, 0.0, self.len);
+    }
+
+    /// Whether the window holds only zeros (pushing more zeros then changes nothing that
+    /// matters: the running sum stays as it is).
+    pub fn is_clear(&self) -> bool {
+        self.zeros >= self.len
     }
 
     /// Pushes one squared sample; returns the mean square over the window.
     #[inline(always)]
     pub fn push(&mut self, x2: f32) -> f32 {
         let old = std::mem::replace(&mut self.ring[self.pos], x2);
+        self.zeros = (self.zeros + 1) * (x2 == 0.0) as usize;
         self.sum += x2 as f64 - old as f64;
         self.pos += 1;
         if self.pos >= self.len {
@@ -337,6 +353,8 @@ pub struct Compressor {
     sample_rate: f64,
     params: CompressorParams,
     curve: Curve,
+    /// The makeup gain as the envelope path computes it at zero reduction (`fast_exp2` of
+    /// `makeup_log2`), so that skipping the envelope changes no sample.
     makeup_lin: f32,
     makeup_log2: f32,
     attack: f32,
@@ -344,6 +362,8 @@ pub struct Compressor {
     det: Detector,
     /// Smoothed gain reduction (dB, ≥ 0): one for linked modes, one per channel otherwise.
     env: Vec<f32>,
+    /// Whether each envelope's last target was 0 (a release [`Compressor::flush`] may finish).
+    releasing: Vec<bool>,
     gr_max: f32,
 }
 
@@ -373,6 +393,7 @@ impl Compressor {
             release: 0.0,
             det,
             env: vec![0.0; channels.max(1)],
+            releasing: vec![true; channels.max(1)],
             gr_max: 0.0,
         };
         c.set_params(params)?;
@@ -411,8 +432,8 @@ impl Compressor {
             db_per_log2: (DB_PER_LOG2 / power) as f32,
         };
         let makeup = p.makeup_db + p.auto_makeup_db() * (p.auto_makeup as u8 as f64);
-        self.makeup_lin = 10f64.powf(makeup / 20.0) as f32;
         self.makeup_log2 = (makeup / DB_PER_LOG2) as f32;
+        self.makeup_lin = fast_exp2(self.makeup_log2);
         self.attack = time_constant_coef(p.attack_ms, fs) as f32;
         self.release = time_constant_coef(p.release_ms, fs) as f32;
         if p.link != self.params.link {
@@ -430,6 +451,36 @@ impl Compressor {
     /// Gain reduction (dB, ≥ 0) after the last processed sample (max over channels).
     pub fn current_gain_reduction_db(&self) -> f32 {
         self.env.iter().fold(0.0, |a, &b| a.max(b))
+    }
+
+    /// Snaps a finished release (below 1e-5 dB, towards 0) to exactly 0, recovers from a
+    /// non-finite envelope, and flushes the sidechain filter's tiny states. Call it at fixed
+    /// frames of the stream (the nodes call it every
+    /// [`crate::nodes::control::FLUSH_FRAMES`] frames of the song), never at moving block
+    /// edges: it changes the samples after it. No allocation.
+    pub fn flush(&mut self) {
+        for (e, &releasing) in self.env.iter_mut().zip(&self.releasing) {
+            if (*e < SNAP_DB && releasing) || !e.is_finite() {
+                *e = 0.0;
+            }
+        }
+        self.det
+            .hpf_states
+            .iter_mut()
+            .for_each(|s| s.flush_denormals());
+    }
+
+    /// Whether compressing silence would give silence and change nothing: no gain reduction,
+    /// sidechain filter and RMS windows at zero.
+    pub fn is_at_rest(&self) -> bool {
+        self.env.iter().all(|&e| e == 0.0)
+            && self
+                .det
+                .hpf_states
+                .iter()
+                .all(|s| s.z1 == 0.0 && s.z2 == 0.0)
+            && (self.params.detection == Detection::Peak
+                || self.det.rms.iter().all(RmsWindow::is_clear))
     }
 
     /// Clears detector and envelope state.
@@ -494,10 +545,6 @@ impl Compressor {
                 self.apply(&mut b[start..end], unity, gain);
             }
         }
-        self.det
-            .hpf_states
-            .iter_mut()
-            .for_each(|s| s.flush_denormals());
     }
 
     /// Fills `gain` for one chunk from the detector levels; `true` means "constant makeup".
@@ -539,9 +586,9 @@ impl Compressor {
             gain,
             attack_wins,
         );
-        // snap a finished release to exactly 0; recover from NaN/inf input
-        if (e < SNAP_DB && target.last() == Some(&0.0)) || !e.is_finite() {
-            e = 0.0;
+        // A finished release snaps to exactly 0 in `flush`, at fixed frames of the stream.
+        if let Some(r) = self.releasing.get_mut(slot) {
+            *r = target.last() == Some(&0.0);
         }
         (*env, self.gr_max) = (e, gr_max);
         gains_from_reduction(self.makeup_log2, gain);
@@ -785,6 +832,22 @@ impl Gate {
         self.open = false;
         self.hold = 0;
         self.ballistics.state = self.range_db;
+    }
+
+    /// Snaps a closed gate's gain that has come within 1e-5 dB of the range to the range (a
+    /// one-pole approaches it without ever landing on it). Call it at fixed frames of the
+    /// stream, like [`Compressor::flush`]. No allocation.
+    pub fn flush(&mut self) {
+        let s = &mut self.ballistics.state;
+        if !self.open && (*s - self.range_db).abs() < SNAP_DB || !s.is_finite() {
+            *s = self.range_db;
+        }
+    }
+
+    /// Whether gating silence would change nothing: closed, no hold pending, the gain at the
+    /// range.
+    pub fn is_at_rest(&self) -> bool {
+        !self.open && self.hold == 0 && self.ballistics.state == self.range_db
     }
 
     /// Changes settings (no allocation). On error nothing changes.

@@ -590,6 +590,8 @@ fn recovers_from_nan_input() {
     let mut y = x.clone();
     c.process_in_place(&mut [&mut x, &mut y], None);
     g.process_in_place(&mut [&mut x, &mut y], None);
+    c.flush();
+    g.flush();
     let mut x = vec![0.5f32; 256];
     let mut y = x.clone();
     c.process_in_place(&mut [&mut x, &mut y], None);

@@ -36,8 +36,9 @@
 //! * **Levels**: `wet`, `dry` and `feedback` are linear; they ramp over [`RAMP_MS`].
 //! * **Silence**: once the input has been exactly zero and the lines' output below
 //!   [`SILENCE_DB`] dBFS for a whole buffer length, [`Echo::tail_silent`] turns true, the buffers
-//!   are cleared once, and blocks of zeros skip the processing. A non-finite value in the
-//!   feedback path (after a NaN or infinite input) clears the lines at the end of the block.
+//!   are cleared once (at that frame, wherever the calls begin and end), and blocks of zeros skip
+//!   the processing. A non-finite value in the feedback path (after a NaN or infinite input)
+//!   clears the lines at the next [`Echo::flush`].
 //!
 //! Thread: any. Allocation: only in [`Echo::new`] (and the shared tap table, once per process).
 //! No locks, no panics in `process`.
@@ -270,6 +271,8 @@ pub struct Echo {
     dry: Ramp,
     quiet_frames: usize,
     dormant: bool,
+    /// 0 unless a non-finite value was written to the lines since the last flush.
+    poison: f32,
 }
 
 impl Echo {
@@ -316,6 +319,7 @@ impl Echo {
             dry: Ramp::new(0.0),
             quiet_frames: 0,
             dormant: true,
+            poison: 0.0,
         };
         e.set_params(params)?;
         e.reset();
@@ -371,6 +375,22 @@ impl Echo {
         self.dormant
     }
 
+    /// True when processing silence would give silence and change nothing: the lines are
+    /// clear ([`Echo::tail_silent`]), no level ramps and the time does not glide.
+    pub fn is_at_rest(&self) -> bool {
+        let ramps_idle = self.wet.left == 0 && self.dry.left == 0 && self.feedback.left == 0;
+        self.dormant && ramps_idle && self.delay == self.target
+    }
+
+    /// Clears the lines if a non-finite value entered them since the last call (after a NaN or
+    /// infinite input). Call it at fixed frames of the stream, not at moving block edges.
+    pub fn flush(&mut self) {
+        if self.poison != 0.0 {
+            self.clear();
+            self.poison = 0.0;
+        }
+    }
+
     /// Clears the lines and filters, jumps to the target time and completes the ramps.
     pub fn reset(&mut self) {
         self.clear();
@@ -386,6 +406,7 @@ impl Echo {
         self.hp = Default::default();
         self.quiet_frames = 0;
         self.dormant = true;
+        self.poison = 0.0;
     }
 
     /// Planar processing: 1 or 2 inputs (mono is fed to both sides), 1 or 2 outputs (mono output
@@ -404,15 +425,14 @@ impl Echo {
         };
         let stereo = or.is_some();
         let silent_input = il[..n].iter().chain(&ir[..n]).all(|&x| x == 0.0);
-        let ramps_idle = self.wet.left == 0 && self.dry.left == 0 && self.feedback.left == 0;
-        if self.dormant && silent_input && ramps_idle && self.delay == self.target {
+        if self.is_at_rest() && silent_input {
+            // (the same as processing: silence in the clear lines leaves them clear)
             ol[..n].fill(0.0);
             if let Some(r) = or.as_deref_mut() {
                 r[..n].fill(0.0);
             }
             return;
         }
-        self.dormant = false;
         let thr = 10f32.powf(SILENCE_DB as f32 / 20.0);
         let ping_pong = self.params.ping_pong && stereo;
         let (lp_on, hp_on) = (
@@ -472,13 +492,20 @@ impl Echo {
                 None => ol[i] = dry * xl + wet * y[0],
             }
             let quiet = il[i] == 0.0 && ir[i] == 0.0 && y[0].abs() < thr && y[1].abs() < thr;
-            self.quiet_frames = if quiet { self.quiet_frames + 1 } else { 0 };
+            if !quiet {
+                (self.quiet_frames, self.dormant) = (0, false);
+            } else if !self.dormant {
+                self.quiet_frames += 1;
+                if self.quiet_frames > mask {
+                    // Everything in the lines is below the silence level: drop it, at this
+                    // frame whatever the block size.
+                    self.clear();
+                }
+            }
         }
         // A NaN or infinite input would otherwise circulate forever (`poison` is 0 unless a
-        // written value was non-finite: x·0 is NaN exactly for NaN and ±inf).
-        if self.quiet_frames > mask || poison != 0.0 {
-            self.clear();
-        }
+        // written value was non-finite: x·0 is NaN exactly for NaN and ±inf); `flush` clears.
+        self.poison += poison;
     }
 }
 

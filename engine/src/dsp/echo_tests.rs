@@ -403,6 +403,7 @@ fn a_nan_input_costs_one_block_not_the_echo() {
         l[580].is_nan(),
         "the echo of the NaN, within the same block"
     );
+    e.flush();
     let (l, r) = run(&mut e, &noise(2000, 6));
     assert!(l.iter().chain(&r).all(|v| v.is_finite()));
 }

@@ -51,8 +51,10 @@
 //! * **Silence.** When the input has been exactly zero and every value in the network has been
 //!   below [`SILENCE_DB`] dBFS for predelay + diffuser + longest line frames,
 //!   [`Reverb::tail_silent`] turns true, the network is cleared once (which also keeps it out of
-//!   denormals), and blocks of zeros then skip the network entirely. A non-finite value in the
-//!   network (after a NaN or infinite input) clears it at the end of the block.
+//!   denormals), and frames of zeros then skip the network entirely (they would change nothing
+//!   but the modulation's phase). Both happen frame by frame, wherever the calls begin and end.
+//!   A non-finite value in the network (after a NaN or infinite input) clears it at the next
+//!   [`Reverb::flush`].
 //!
 //! Not included: early-reflection patterns of a room shape, freeze.
 //!
@@ -279,6 +281,8 @@ pub struct Reverb {
     dry: Ramp,
     quiet_frames: usize,
     dormant: bool,
+    /// 0 unless a non-finite value entered the network since the last flush.
+    poison: f32,
 }
 
 impl Reverb {
@@ -341,6 +345,7 @@ impl Reverb {
             dry: Ramp::new(params.dry as f32),
             quiet_frames: 0,
             dormant: true,
+            poison: 0.0,
         };
         rv.set_params(params)?;
         rv.clear();
@@ -354,7 +359,7 @@ impl Reverb {
         &self.params
     }
 
-    /// Applies new settings without allocating (block rate; `wet`/`dry` ramp over [`RAMP_MS`],
+    /// Applies new settings without allocating (control rate; `wet`/`dry` ramp over [`RAMP_MS`],
     /// the rest changes at once). On error nothing changes.
     pub fn set_params(&mut self, p: ReverbParams) -> Result<(), ParamError> {
         p.validate(self.sample_rate, self.max_predelay_ms)?;
@@ -401,6 +406,21 @@ impl Reverb {
         self.dormant
     }
 
+    /// True when processing silence would give silence and change nothing: the network is
+    /// clear ([`Reverb::tail_silent`]) and no level ramps.
+    pub fn is_at_rest(&self) -> bool {
+        self.dormant && self.wet.left == 0 && self.dry.left == 0
+    }
+
+    /// Clears the network if a non-finite value entered it (after a NaN or infinite input).
+    /// Call it at fixed frames of the stream, not at moving block edges. Never allocates.
+    pub fn flush(&mut self) {
+        let finite = self.lp.iter().chain(&self.ap).all(|v| v.is_finite());
+        if self.poison != 0.0 || !finite {
+            self.clear();
+        }
+    }
+
     /// Clears the network and the predelay, and completes the gain ramps. Never allocates.
     pub fn reset(&mut self) {
         self.clear();
@@ -424,6 +444,7 @@ impl Reverb {
         }
         self.quiet_frames = 0;
         self.dormant = true;
+        self.poison = 0.0;
     }
 
     /// Planar processing: 1 or 2 inputs (mono is fed to both sides), 1 or 2 outputs (mono gets
@@ -440,14 +461,13 @@ impl Reverb {
             return;
         };
         let silent_input = il[..n].iter().chain(&ir[..n]).all(|&x| x == 0.0);
-        if self.dormant && silent_input && self.wet.left == 0 && self.dry.left == 0 {
+        if self.is_at_rest() && silent_input {
             ol[..n].fill(0.0);
             if let Some(r) = or.as_deref_mut() {
                 r[..n].fill(0.0);
             }
             return;
         }
-        self.dormant = false;
         let thr = 10f32.powf(SILENCE_DB as f32 / 20.0);
         let settle = self.predelay + self.delay[LINES - 1] + self.diffuser[1].span() + 1;
         let thr2 = thr * thr;
@@ -456,6 +476,17 @@ impl Reverb {
         let mut poison = 0.0f32;
         for i in 0..n {
             let (xl, xr) = (il[i], ir[i]);
+            if self.dormant {
+                if xl == 0.0 && xr == 0.0 && self.wet.left == 0 && self.dry.left == 0 {
+                    // At rest: this frame is silence and changes nothing.
+                    ol[i] = 0.0;
+                    if let Some(r) = or.as_deref_mut() {
+                        r[i] = 0.0;
+                    }
+                    continue;
+                }
+                self.dormant = false;
+            }
             // Predelay (write, then read `predelay` frames back; 0 is a straight copy).
             let w = self.pos & pmask;
             self.pre[0][w] = xl;
@@ -514,12 +545,14 @@ impl Reverb {
             }
             let quiet = xl == 0.0 && xr == 0.0 && e < thr2;
             self.quiet_frames = if quiet { self.quiet_frames + 1 } else { 0 };
+            if self.quiet_frames >= settle {
+                // Everything in the network is below the silence level: clear it, at this
+                // frame whatever the block size.
+                self.clear();
+            }
         }
-        // A NaN or infinite input would otherwise circulate forever.
-        let finite = poison == 0.0 && self.lp.iter().chain(&self.ap).all(|v| v.is_finite());
-        if self.quiet_frames >= settle || !finite {
-            self.clear();
-        }
+        // A NaN or infinite input would otherwise circulate forever: `flush` clears.
+        self.poison += poison;
     }
 }
 

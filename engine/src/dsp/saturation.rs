@@ -477,6 +477,23 @@ impl Saturator {
         self.latency
     }
 
+    /// Whether processing silence would give silence and change nothing: every filter memory
+    /// is zero and no level ramps. (The saturator has no feedback, so after a few dozen frames
+    /// of silence its memories hold only zeros.)
+    pub fn is_at_rest(&self) -> bool {
+        let zero = |v: &[f32]| v.iter().all(|&x| x == 0.0);
+        let ramps = [&self.drive, &self.wet_gain, &self.dry_gain];
+        ramps.iter().all(|r| r.left == 0)
+            && self.state.iter().all(|st| {
+                st.up.iter().all(|v| zero(v))
+                    && st.down_even.iter().all(|v| zero(v))
+                    && st.down_odd.iter().all(|v| zero(v))
+                    && zero(&st.pad)
+                    && zero(&st.dry)
+                    && st.adaa.is_at_rest()
+            })
+    }
+
     /// Clears all filter memories and completes the ramps. Never allocates.
     pub fn reset(&mut self) {
         self.state

@@ -13,8 +13,10 @@
 //!   side is −6 dB at `hz` and −30.7 dB an octave and a quarter below it (50 Hz for
 //!   `hz` = 120); with LR8 −60.8 dB there.
 //!
-//! Parameters change at block rate: `width` ramps linearly over [`RAMP_MS`]; `hz` changes the
-//! coefficients at once.
+//! Parameters change when set (the node sets them at control rate, at fixed frames of the song):
+//! `width` ramps linearly over [`RAMP_MS`]; `hz` changes the coefficients at once. Neither type
+//! flushes or decides anything at the edges of a call, so the output does not depend on the
+//! block size.
 //!
 //! Thread: any. Allocation: none (both types are plain values). No locks, no panics in `process`.
 
@@ -87,18 +89,34 @@ impl Width {
             return;
         };
         let n = l.len().min(r.len()).min(ol.len()).min(or.len());
-        if self.width.left == 0 && self.width.value == 1.0 {
-            ol[..n].copy_from_slice(&l[..n]);
-            or[..n].copy_from_slice(&r[..n]);
-            return;
-        }
-        for i in 0..n {
+        // While ramping, frame by frame; then at a width of exactly 1 a copy (frame by frame
+        // the same decision, wherever the call starts).
+        let mut i = 0;
+        while i < n && self.width.left > 0 {
             let w = self.width.next();
             let m = (l[i] + r[i]) * 0.5;
             let s = (l[i] - r[i]) * 0.5 * w;
             ol[i] = m + s;
             or[i] = m - s;
+            i += 1;
         }
+        let w = self.width.value;
+        if w == 1.0 {
+            ol[i..n].copy_from_slice(&l[i..n]);
+            or[i..n].copy_from_slice(&r[i..n]);
+            return;
+        }
+        for i in i..n {
+            let m = (l[i] + r[i]) * 0.5;
+            let s = (l[i] - r[i]) * 0.5 * w;
+            ol[i] = m + s;
+            or[i] = m - s;
+        }
+    }
+
+    /// Whether no width ramp is running.
+    pub fn is_at_rest(&self) -> bool {
+        self.width.left == 0
     }
 }
 
@@ -182,10 +200,20 @@ impl MonoBelow {
             ol[i] = (m + s) as f32;
             or[i] = (m - s) as f32;
         }
+    }
+
+    /// Flushes tiny and non-finite filter states to zero. Call it at fixed frames of the
+    /// stream (see [`crate::nodes::control`]), not at moving block edges.
+    pub fn flush(&mut self) {
         self.mid
             .iter_mut()
             .chain(self.side.iter_mut())
             .for_each(BiquadState::flush);
+    }
+
+    /// Whether every filter memory is exactly zero.
+    pub fn is_at_rest(&self) -> bool {
+        self.mid.iter().chain(&self.side).all(BiquadState::is_zero)
     }
 }
 

@@ -2,10 +2,13 @@
 //! attack/release as one-pole time constants (63 % at the stated time), peak or RMS detection,
 //! stereo link, manual or automatic makeup, an external `sidechain` input with its own
 //! high-pass, and optional lookahead (reported as latency, so parallel paths are compensated).
+//! The settings are control-rate parameters ([`super::control`]).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use super::control::{exact_silence, sub_in, sub_out, ControlParams, QuietRun};
+use crate::buffer::MAX_CHANNELS;
 use crate::dsp::delay_line::DelayLine;
 use crate::dsp::dynamics::{Compressor as Dsp, CompressorParams, Detection, Link};
 use crate::node::{
@@ -196,7 +199,8 @@ pub struct Comp {
     dsp: Option<Dsp>,
     lookahead: Vec<DelayLine>,
     delayed: Vec<Vec<f32>>,
-    current: [f32; 6],
+    ctl: ControlParams<6>,
+    quiet: QuietRun,
     latency: u32,
     meter: Arc<GainReductionMeter>,
 }
@@ -209,7 +213,8 @@ impl Comp {
             dsp: None,
             lookahead: Vec::new(),
             delayed: Vec::new(),
-            current: [f32::NAN; 6],
+            ctl: ControlParams::default(),
+            quiet: QuietRun::default(),
             latency: 0,
             meter: Arc::new(GainReductionMeter::default()),
         }
@@ -219,21 +224,22 @@ impl Comp {
     pub fn meter(&self) -> Arc<GainReductionMeter> {
         self.meter.clone()
     }
+}
 
-    fn params(&self, v: [f32; 6]) -> CompressorParams {
-        CompressorParams {
-            threshold_db: v[0] as f64,
-            ratio: v[1] as f64,
-            knee_db: v[2] as f64,
-            attack_ms: v[3] as f64,
-            release_ms: v[4] as f64,
-            makeup_db: v[5] as f64,
-            auto_makeup: self.opts.auto_makeup,
-            detection: self.opts.detection,
-            rms_window_ms: self.opts.rms_ms,
-            link: self.opts.link,
-            sidechain_hpf_hz: self.opts.sidechain_hpf_hz,
-        }
+/// The DSP settings for parameter values `v` (in [`PARAMS`] order) and options `o`.
+fn params(o: &CompOptions, v: [f32; 6]) -> CompressorParams {
+    CompressorParams {
+        threshold_db: v[0] as f64,
+        ratio: v[1] as f64,
+        knee_db: v[2] as f64,
+        attack_ms: v[3] as f64,
+        release_ms: v[4] as f64,
+        makeup_db: v[5] as f64,
+        auto_makeup: o.auto_makeup,
+        detection: o.detection,
+        rms_window_ms: o.rms_ms,
+        link: o.link,
+        sidechain_hpf_hz: o.sidechain_hpf_hz,
     }
 }
 
@@ -244,13 +250,14 @@ impl Node for Comp {
 
     fn prepare(&mut self, cfg: &ProcessConfig) {
         let ch = cfg.output_channels;
-        let p = self.params([-18.0, 4.0, 0.0, 10.0, 100.0, 0.0]);
+        let p = params(&self.opts, [-18.0, 4.0, 0.0, 10.0, 100.0, 0.0]);
         self.dsp = Dsp::new(ch, cfg.sample_rate, p).ok();
         let la = (self.opts.lookahead_ms * 1e-3 * cfg.sample_rate).round() as usize;
         self.latency = la as u32;
         self.lookahead = (0..ch).map(|_| DelayLine::new(la)).collect();
         self.delayed = vec![vec![0.0; cfg.max_block]; if la > 0 { ch } else { 0 }];
-        self.current = [f32::NAN; 6];
+        self.ctl.clear();
+        self.quiet.clear();
     }
 
     fn reset(&mut self) {
@@ -260,27 +267,20 @@ impl Node for Comp {
         for l in &mut self.lookahead {
             l.reset();
         }
+        self.ctl.clear();
+        self.quiet.clear();
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
-        let mut v = [0.0f32; 6];
-        for (i, x) in v.iter_mut().enumerate() {
-            *x = cx.param(i).last();
-        }
-        let params = self.params(v);
         let Some(dsp) = &mut self.dsp else {
             return ProcessStatus::Silent;
         };
-        if v != self.current {
-            // Out-of-range values were rejected when the script set them.
-            let _ = dsp.set_params(params);
-            self.current = v;
-        }
         let input = cx.input(0);
         let sc = cx.input(1);
         let frames = cx.frames;
-        if self.latency > 0 {
-            // The detector sees the signal `latency` frames before it is gained.
+        // With lookahead the detector sees the signal `latency` frames before it is gained.
+        let mut views: [&[f32]; MAX_CHANNELS] = [&[]; MAX_CHANNELS];
+        let main = if self.latency > 0 {
             for ((line, buf), x) in self
                 .lookahead
                 .iter_mut()
@@ -289,23 +289,40 @@ impl Node for Comp {
             {
                 line.process(x, &mut buf[..frames]);
             }
-            let mut views: [&[f32]; crate::buffer::MAX_CHANNELS] =
-                [&[]; crate::buffer::MAX_CHANNELS];
             for (v, b) in views.iter_mut().zip(self.delayed.iter()) {
                 *v = &b[..frames];
             }
-            let detector = if sc.is_empty() { input } else { sc };
-            dsp.process(&views[..input.len()], Some(detector), cx.outputs);
+            &views[..input.len()]
         } else {
-            let detector = if sc.is_empty() { None } else { Some(sc) };
-            dsp.process(input, detector, cx.outputs);
+            input
+        };
+        let detector = match (sc.is_empty(), self.latency > 0) {
+            (false, _) => Some(sc),
+            (true, true) => Some(input),
+            (true, false) => None,
+        };
+        let mut gr = 0.0f32;
+        let mut at = 0;
+        while let Some(p) = self.ctl.next(cx, &mut at) {
+            if let Some(v) = p.change {
+                // Out-of-range values were rejected when the script set them.
+                let _ = dsp.set_params(params(&self.opts, v));
+            }
+            let (x, n) = sub_in(main, p.frames.clone());
+            let det = detector.map(|d| sub_in(d, p.frames.clone()));
+            let (mut o, m) = sub_out(cx.outputs, p.frames);
+            dsp.process(&x[..n], det.as_ref().map(|(d, k)| &d[..*k]), &mut o[..m]);
+            gr = gr.max(dsp.gain_reduction_db());
+            if p.flush {
+                dsp.flush();
+            }
         }
-        self.meter.publish_db(dsp.gain_reduction_db());
-        if cx.input_silent && dsp.current_gain_reduction_db() == 0.0 && self.latency == 0 {
-            ProcessStatus::Silent
-        } else {
-            ProcessStatus::Continue
-        }
+        self.meter.publish_db(gr);
+        let quiet = self.quiet.update(cx);
+        let (ctl, latency) = (&self.ctl, self.latency as u64);
+        exact_silence(cx, || {
+            dsp.is_at_rest() && quiet >= latency && ctl.settled(cx)
+        })
     }
 
     fn latency_frames(&self) -> u32 {

@@ -3,6 +3,8 @@
 //! and added back to the untouched band below. With no gain reduction the two bands sum back to
 //! the input's magnitude (an all-pass).
 
+use super::control::{exact_silence, sub_in, ControlParams};
+use crate::buffer::MAX_CHANNELS;
 use crate::dsp::crossover::{Crossover, Slope};
 use crate::dsp::dynamics::{Compressor, CompressorParams, Detection, Link};
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
@@ -66,7 +68,7 @@ pub struct Deess {
     comp: Option<Compressor>,
     bands: Vec<Vec<f32>>,
     channels: usize,
-    current: [f32; 2],
+    ctl: ControlParams<2>,
 }
 
 impl Deess {
@@ -78,7 +80,7 @@ impl Deess {
             comp: None,
             bands: Vec::new(),
             channels: 0,
-            current: [f32::NAN; 2],
+            ctl: ControlParams::default(),
         }
     }
 
@@ -107,7 +109,7 @@ impl Node for Deess {
         self.split = Crossover::new(cfg.sample_rate, ch, &[self.hz], Slope::Lr4).ok();
         self.comp = Compressor::new(ch, cfg.sample_rate, Self::params([-30.0, 4.0])).ok();
         self.bands = vec![vec![0.0; cfg.max_block]; 2 * ch];
-        self.current = [f32::NAN; 2];
+        self.ctl.clear();
     }
 
     fn reset(&mut self) {
@@ -117,32 +119,42 @@ impl Node for Deess {
         if let Some(c) = &mut self.comp {
             c.reset();
         }
+        self.ctl.clear();
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
         let (Some(split), Some(comp)) = (&mut self.split, &mut self.comp) else {
             return ProcessStatus::Silent;
         };
-        let v = [cx.param(0).last(), cx.param(1).last()];
-        if v != self.current {
-            let _ = comp.set_params(Self::params(v));
-            self.current = v;
-        }
-        let n = cx.frames;
         let ch = self.channels;
-        let mut views: [&mut [f32]; 2 * crate::buffer::MAX_CHANNELS] = Default::default();
-        for (v, b) in views.iter_mut().zip(self.bands.iter_mut()) {
-            *v = &mut b[..n];
-        }
-        let views = &mut views[..2 * ch];
-        split.process(cx.input(0), views);
-        let (low, high) = views.split_at_mut(ch);
-        comp.process_in_place(high, None);
-        for (c, o) in cx.outputs.iter_mut().enumerate() {
-            for i in 0..n {
-                o[i] = low[c][i] + high[c][i];
+        let mut at = 0;
+        while let Some(p) = self.ctl.next(cx, &mut at) {
+            if let Some(v) = p.change {
+                let _ = comp.set_params(Self::params(v));
+            }
+            let r = p.frames.clone();
+            let mut views: [&mut [f32]; 2 * MAX_CHANNELS] = Default::default();
+            for (v, b) in views.iter_mut().zip(self.bands.iter_mut()) {
+                *v = &mut b[r.clone()];
+            }
+            let views = &mut views[..2 * ch];
+            let (x, n) = sub_in(cx.input(0), r.clone());
+            split.process(&x[..n], views);
+            let (low, high) = views.split_at_mut(ch);
+            comp.process_in_place(high, None);
+            for (c, o) in cx.outputs.iter_mut().enumerate() {
+                for ((y, a), b) in o[r.clone()].iter_mut().zip(&*low[c]).zip(&*high[c]) {
+                    *y = a + b;
+                }
+            }
+            if p.flush {
+                split.flush();
+                comp.flush();
             }
         }
-        super::quiet_status(cx)
+        let ctl = &self.ctl;
+        exact_silence(cx, || {
+            split.is_at_rest() && comp.is_at_rest() && ctl.settled(cx)
+        })
     }
 }

@@ -3,6 +3,7 @@
 //! reads), so sweeping it does not click. For a plain delay that may close a feedback loop in
 //! the routing, see `delay_line` (`nodes::delay`).
 
+use super::control::{exact_silence, sub_in, sub_out, ControlParams};
 use crate::dsp::echo::{Echo as Dsp, EchoParams};
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
@@ -113,7 +114,7 @@ pub struct Echo {
     lowpass_hz: Option<f64>,
     highpass_hz: Option<f64>,
     dsp: Option<Box<Dsp>>,
-    block: super::BlockParams<4>,
+    ctl: ControlParams<4>,
 }
 
 impl Echo {
@@ -124,7 +125,7 @@ impl Echo {
             lowpass_hz,
             highpass_hz,
             dsp: None,
-            block: super::BlockParams::default(),
+            ctl: ControlParams::default(),
         }
     }
 
@@ -166,35 +167,46 @@ impl Node for Echo {
         self.dsp = Dsp::new(cfg.sample_rate, MAX_TIME_S, self.params(v))
             .ok()
             .map(Box::new);
-        // The script's values are applied on the first block, at once (no glide from these
+        // The script's values are applied at the first frame, at once (no glide from these
         // defaults): see `process`.
-        self.block.clear();
+        self.ctl.clear();
     }
 
     fn reset(&mut self) {
         if let Some(d) = &mut self.dsp {
             d.reset();
         }
+        self.ctl.clear();
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
-        let changed = self.block.changed(cx);
-        let p = changed.map(|(v, first)| (self.params(v), first));
+        let fixed = self.params([0.0; 4]);
         let Some(dsp) = &mut self.dsp else {
             return ProcessStatus::Silent;
         };
-        if let Some((p, first)) = p {
-            let _ = dsp.set_params(p);
-            if first {
-                // Start at the script's settings: no glide of the time, no gain ramps.
-                dsp.reset();
+        let mut at = 0;
+        while let Some(p) = self.ctl.next(cx, &mut at) {
+            if let Some(v) = p.change {
+                let _ = dsp.set_params(EchoParams {
+                    time_s: v[0] as f64 / 1000.0,
+                    feedback: v[1] as f64,
+                    wet: v[2] as f64,
+                    dry: v[3] as f64,
+                    ..fixed
+                });
+                if p.first {
+                    // Start at the script's settings: no glide of the time, no gain ramps.
+                    dsp.reset();
+                }
+            }
+            let (x, n) = sub_in(cx.input(0), p.frames.clone());
+            let (mut o, m) = sub_out(cx.outputs, p.frames);
+            dsp.process(&x[..n], &mut o[..m]);
+            if p.flush {
+                dsp.flush();
             }
         }
-        dsp.process(cx.input(0), cx.outputs);
-        if cx.input_silent && dsp.tail_silent() {
-            ProcessStatus::Silent
-        } else {
-            ProcessStatus::Continue
-        }
+        let ctl = &self.ctl;
+        exact_silence(cx, || dsp.is_at_rest() && ctl.settled(cx))
     }
 }

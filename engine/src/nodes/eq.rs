@@ -1,8 +1,11 @@
 //! `eq`: a multi-band parametric equaliser of RBJ cookbook biquads (up to [`MAX_BANDS`] bands,
 //! each a bell, shelf, high/low-pass, notch, band-pass or all-pass). Band `n`'s parameters are
 //! `b<n>_hz`, `b<n>_q` and `b<n>_gain_db`, all automatable: coefficients follow the smoothed
-//! values (recomputed every 16 frames and interpolated in between), so sweeps do not zipper.
+//! values at control rate (recomputed at every 16th frame of the song while a value moves, see
+//! [`super::control`]), so sweeps do not zipper and the output does not depend on the block
+//! size.
 
+use super::control::{exact_silence, sub_in, sub_out, ControlParams};
 use crate::dsp::biquad::{Cascade, FilterKind, FilterParams};
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
@@ -96,7 +99,7 @@ pub fn band_kind(name: &str) -> Option<FilterKind> {
 pub struct Eq {
     kinds: Vec<FilterKind>,
     cascade: Option<Cascade>,
-    current: Vec<[f32; 3]>,
+    ctl: ControlParams<{ 3 * MAX_BANDS }>,
     sample_rate: f64,
 }
 
@@ -106,9 +109,20 @@ impl Eq {
         Self {
             kinds,
             cascade: None,
-            current: Vec::new(),
+            ctl: ControlParams::default(),
             sample_rate: 48000.0,
         }
+    }
+}
+
+/// Band `b`'s design from the parameter values `v` (3 per band), below Nyquist.
+fn band(kind: FilterKind, v: &[f32], b: usize, sample_rate: f64) -> FilterParams {
+    let nyquist = (sample_rate * 0.5 * 0.999) as f32;
+    FilterParams {
+        kind,
+        hz: v[3 * b].min(nyquist) as f64,
+        q: v[3 * b + 1] as f64,
+        gain_db: v[3 * b + 2] as f64,
     }
 }
 
@@ -118,11 +132,12 @@ impl Node for Eq {
     }
 
     fn prepare(&mut self, cfg: &ProcessConfig) {
-        let mut c = Cascade::new(cfg.output_channels, cfg.sample_rate, self.kinds.len());
-        // Coefficient glides no longer than a block: the parameter smoothing does the rest.
-        c.set_smoothing_ms(1000.0 * cfg.max_block as f64 / cfg.sample_rate);
-        self.cascade = Some(c);
-        self.current = vec![[f32::NAN; 3]; self.kinds.len()];
+        self.cascade = Some(Cascade::new(
+            cfg.output_channels,
+            cfg.sample_rate,
+            self.kinds.len(),
+        ));
+        self.ctl.clear();
         self.sample_rate = cfg.sample_rate;
     }
 
@@ -130,44 +145,36 @@ impl Node for Eq {
         if let Some(c) = &mut self.cascade {
             c.reset();
         }
+        self.ctl.clear();
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
         let Some(cascade) = &mut self.cascade else {
             return ProcessStatus::Silent;
         };
-        let nyquist = (self.sample_rate * 0.5 * 0.999) as f32;
-        for (b, kind) in self.kinds.iter().enumerate() {
-            let v = [
-                cx.param(3 * b).last().min(nyquist),
-                cx.param(3 * b + 1).last(),
-                cx.param(3 * b + 2).last(),
-            ];
-            if v != self.current[b] {
-                let first = self.current[b][0].is_nan();
-                self.current[b] = v;
-                let p = FilterParams {
-                    kind: *kind,
-                    hz: v[0] as f64,
-                    q: v[1] as f64,
-                    gain_db: v[2] as f64,
-                };
-                // Ranges were checked when the script set them; an invalid value keeps the old.
-                let _ = if first {
-                    cascade.set_params_immediate(b, p)
-                } else {
-                    cascade.set_params(b, p)
-                };
+        let mut at = 0;
+        let mut last = *self.ctl.current();
+        while let Some(p) = self.ctl.next(cx, &mut at) {
+            if let Some(v) = p.change {
+                for (b, kind) in self.kinds.iter().enumerate() {
+                    let r = 3 * b..3 * b + 3;
+                    if p.first || v[r.clone()] != last[r] {
+                        // Ranges were checked when the script set them; an invalid value keeps
+                        // the old one.
+                        let _ =
+                            cascade.set_params_immediate(b, band(*kind, &v, b, self.sample_rate));
+                    }
+                }
+                last = v;
+            }
+            let (i, n) = sub_in(cx.input(0), p.frames.clone());
+            let (mut o, m) = sub_out(cx.outputs, p.frames);
+            cascade.process(&i[..n], &mut o[..m]);
+            if p.flush {
+                cascade.flush();
             }
         }
-        cascade.process(cx.input(0), cx.outputs);
-        if cx.input_silent && !cascade.is_ramping() {
-            // Let the filter memories ring out for a block, then report silence.
-            let quiet = cx.outputs.iter().all(|o| o.iter().all(|x| x.abs() < 1e-9));
-            if quiet {
-                return ProcessStatus::Silent;
-            }
-        }
-        ProcessStatus::Continue
+        let ctl = &self.ctl;
+        exact_silence(cx, || cascade.is_at_rest() && ctl.settled(cx))
     }
 }

@@ -1,6 +1,8 @@
 //! `highpass` / `lowpass`: Butterworth filters of 12, 24, 36 or 48 dB/octave (cascaded RBJ
-//! sections, exactly −3.01 dB at `hz`). `hz` is automatable.
+//! sections, exactly −3.01 dB at `hz`). `hz` is automatable (control rate: see
+//! [`super::control`]).
 
+use super::control::{exact_silence, sub_in, sub_out, ControlParams};
 use crate::dsp::biquad::{butterworth_q, Cascade, FilterKind, FilterParams};
 use crate::graph::Session;
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
@@ -90,7 +92,7 @@ pub struct Filter {
     high: bool,
     order: usize,
     cascade: Option<Cascade>,
-    hz: f32,
+    ctl: ControlParams<1>,
     sample_rate: f64,
 }
 
@@ -101,7 +103,7 @@ impl Filter {
             high,
             order: (slope_db / 6) as usize,
             cascade: None,
-            hz: f32::NAN,
+            ctl: ControlParams::default(),
             sample_rate: 48000.0,
         }
     }
@@ -117,50 +119,54 @@ impl Node for Filter {
     }
 
     fn prepare(&mut self, cfg: &ProcessConfig) {
-        let mut c = Cascade::new(cfg.output_channels, cfg.sample_rate, self.order / 2);
-        c.set_smoothing_ms(1000.0 * cfg.max_block as f64 / cfg.sample_rate);
-        self.cascade = Some(c);
+        self.cascade = Some(Cascade::new(
+            cfg.output_channels,
+            cfg.sample_rate,
+            self.order / 2,
+        ));
         self.sample_rate = cfg.sample_rate;
-        self.hz = f32::NAN;
+        self.ctl.clear();
     }
 
     fn reset(&mut self) {
         if let Some(c) = &mut self.cascade {
             c.reset();
         }
+        self.ctl.clear();
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
         let Some(cascade) = &mut self.cascade else {
             return ProcessStatus::Silent;
         };
-        let hz = cx.param(0).last().min((self.sample_rate * 0.499) as f32);
-        if hz != self.hz {
-            let kind = if self.high {
-                FilterKind::Highpass
-            } else {
-                FilterKind::Lowpass
-            };
-            let first = self.hz.is_nan();
-            for i in 0..self.order / 2 {
-                let p = FilterParams {
-                    kind,
-                    hz: hz as f64,
-                    q: butterworth_q(self.order, i),
-                    gain_db: 0.0,
-                };
-                let _ = if first {
-                    cascade.set_params_immediate(i, p)
-                } else {
-                    cascade.set_params(i, p)
-                };
+        let kind = if self.high {
+            FilterKind::Highpass
+        } else {
+            FilterKind::Lowpass
+        };
+        let mut at = 0;
+        while let Some(p) = self.ctl.next(cx, &mut at) {
+            if let Some([hz]) = p.change {
+                let hz = hz.min((self.sample_rate * 0.499) as f32) as f64;
+                for i in 0..self.order / 2 {
+                    let q = butterworth_q(self.order, i);
+                    let p = FilterParams {
+                        kind,
+                        hz,
+                        q,
+                        gain_db: 0.0,
+                    };
+                    let _ = cascade.set_params_immediate(i, p);
+                }
             }
-            self.hz = hz;
+            let (i, n) = sub_in(cx.input(0), p.frames.clone());
+            let (mut o, m) = sub_out(cx.outputs, p.frames);
+            cascade.process(&i[..n], &mut o[..m]);
+            if p.flush {
+                cascade.flush();
+            }
         }
-        cascade.process(cx.input(0), cx.outputs);
-        if cx.input_silent && cx.outputs.iter().all(|o| o.iter().all(|x| x.abs() < 1e-9)) {
-            return ProcessStatus::Silent;
-        }
-        ProcessStatus::Continue
+        let ctl = &self.ctl;
+        exact_silence(cx, || cascade.is_at_rest() && ctl.settled(cx))
     }
 }

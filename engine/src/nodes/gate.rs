@@ -1,6 +1,7 @@
 //! `gate`: noise gate / downward expander — threshold, range, ratio (100 = gate), attack, hold,
 //! release and hysteresis; keyed by its input or by an external `sidechain`.
 
+use super::control::{exact_silence, sub_in, sub_out, ControlParams};
 use crate::dsp::dynamics::{Gate as Dsp, GateParams};
 use crate::node::{
     Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW, SIDECHAIN_FOLLOW,
@@ -93,7 +94,7 @@ pub static KIND: NodeKind = NodeKind {
 #[derive(Clone, Debug, Default)]
 pub struct Gate {
     dsp: Option<Dsp>,
-    current: [f32; 7],
+    ctl: ControlParams<7>,
 }
 
 fn params(v: [f32; 7]) -> GateParams {
@@ -120,41 +121,39 @@ impl Node for Gate {
     fn prepare(&mut self, cfg: &ProcessConfig) {
         let v: [f32; 7] = std::array::from_fn(|i| PARAMS[i].default);
         self.dsp = Dsp::new(cfg.output_channels, cfg.sample_rate, params(v)).ok();
-        self.current = v;
+        self.ctl.clear();
     }
 
     fn reset(&mut self) {
-        self.prepare_state();
-    }
-
-    fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
-        let v: [f32; 7] = std::array::from_fn(|i| cx.param(i).last());
-        let Some(dsp) = &mut self.dsp else {
-            return ProcessStatus::Silent;
-        };
-        if v != self.current {
-            let _ = dsp.set_params(params(v));
-            self.current = v;
-        }
-        let sc = cx.input(1);
-        dsp.process(
-            cx.input(0),
-            if sc.is_empty() { None } else { Some(sc) },
-            cx.outputs,
-        );
-        if cx.input_silent {
-            ProcessStatus::Silent
-        } else {
-            ProcessStatus::Continue
-        }
-    }
-}
-
-impl Gate {
-    fn prepare_state(&mut self) {
-        self.current = [f32::NAN; 7];
         if let Some(d) = self.dsp.as_mut() {
             d.reset();
         }
+        self.ctl.clear();
+    }
+
+    fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
+        let Some(dsp) = &mut self.dsp else {
+            return ProcessStatus::Silent;
+        };
+        let sc = cx.input(1);
+        let mut at = 0;
+        while let Some(p) = self.ctl.next(cx, &mut at) {
+            if let Some(v) = p.change {
+                let _ = dsp.set_params(params(v));
+                if p.first {
+                    // Start closed at the script's range.
+                    dsp.reset();
+                }
+            }
+            let (x, n) = sub_in(cx.input(0), p.frames.clone());
+            let key = (!sc.is_empty()).then(|| sub_in(sc, p.frames.clone()));
+            let (mut o, m) = sub_out(cx.outputs, p.frames);
+            dsp.process(&x[..n], key.as_ref().map(|(k, j)| &k[..*j]), &mut o[..m]);
+            if p.flush {
+                dsp.flush();
+            }
+        }
+        let ctl = &self.ctl;
+        exact_silence(cx, || dsp.is_at_rest() && ctl.settled(cx))
     }
 }

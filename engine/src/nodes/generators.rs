@@ -461,7 +461,9 @@ impl Node for Generator {
                     if b < frames {
                         inst.render(&mut out[b..]);
                     }
-                    if b == a && inst.is_silent() {
+                    // Silent only once the block itself is silence (voices that went idle
+                    // inside it still sounded at its start).
+                    if b == a && inst.is_silent() && out.iter().all(|x| *x == 0.0) {
                         ProcessStatus::Silent
                     } else {
                         ProcessStatus::Continue

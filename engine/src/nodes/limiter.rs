@@ -2,10 +2,12 @@
 //! `mixdown measure` reads), also held against BS.1770 Annex 2's 4× filter — linked across
 //! channels; its output's true peak stays at or below `ceiling_db`. Latency: the lookahead, plus
 //! 280 samples in true-peak mode; reported, so the rest of the graph is compensated.
+//! `ceiling_db` and `release_ms` are control-rate parameters ([`super::control`]).
 
 use std::sync::Arc;
 
 use super::compressor::GainReductionMeter;
+use super::control::{exact_silence, sub_in, sub_out, ControlParams, QuietRun, FLUSH_FRAMES};
 use crate::dsp::limiter::Limiter as Dsp;
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
@@ -68,13 +70,18 @@ pub struct Limit {
     lookahead_ms: f64,
     true_peak: bool,
     dsp: Option<Dsp>,
-    current: [f32; 2],
+    ctl: ControlParams<2>,
     meter: Arc<GainReductionMeter>,
-    quiet: usize,
-    /// Gain reduction statistics over the run (control side reads them after a render).
+    quiet: QuietRun,
+    /// Largest gain reduction since the last [`FLUSH_FRAMES`] boundary of the song, and
+    /// whether any frame was processed since.
+    window_gr_db: f32,
+    window_open: bool,
+    /// Gain reduction statistics over the run, per [`FLUSH_FRAMES`] frames of the song (the
+    /// same at every block size); the control side reads them after a render.
     gr_max_db: f32,
     gr_sum_db: f64,
-    gr_blocks: u64,
+    gr_windows: u64,
 }
 
 impl Limit {
@@ -84,12 +91,14 @@ impl Limit {
             lookahead_ms,
             true_peak,
             dsp: None,
-            current: [f32::NAN; 2],
+            ctl: ControlParams::default(),
             meter: Arc::new(GainReductionMeter::default()),
-            quiet: 0,
+            quiet: QuietRun::default(),
+            window_gr_db: 0.0,
+            window_open: false,
             gr_max_db: 0.0,
             gr_sum_db: 0.0,
-            gr_blocks: 0,
+            gr_windows: 0,
         }
     }
 
@@ -114,42 +123,52 @@ impl Node for Limit {
             self.true_peak,
         )
         .ok();
-        self.current = [f32::NAN; 2];
+        self.ctl.clear();
+        self.quiet.clear();
     }
 
     fn reset(&mut self) {
         if let Some(d) = &mut self.dsp {
             d.reset();
         }
+        self.ctl.clear();
+        self.quiet.clear();
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
         let Some(dsp) = &mut self.dsp else {
             return ProcessStatus::Silent;
         };
-        let v = [cx.param(0).last(), cx.param(1).last()];
-        if v[0] != self.current[0] {
-            let _ = dsp.set_ceiling_db(v[0] as f64);
-        }
-        if v[1] != self.current[1] {
-            let _ = dsp.set_release_ms(v[1] as f64);
-        }
-        self.current = v;
-        dsp.process(cx.input(0), cx.outputs);
-        let gr = dsp.gain_reduction_db();
-        self.meter.publish_db(gr);
-        self.gr_max_db = self.gr_max_db.max(gr);
-        self.gr_sum_db += gr as f64;
-        self.gr_blocks += 1;
-        if cx.input_silent {
-            self.quiet += cx.frames;
-            if self.quiet > dsp.latency_samples() + cx.frames {
-                return ProcessStatus::Silent;
+        let mut block_gr = 0.0f32;
+        let mut at = 0;
+        while let Some(p) = self.ctl.next(cx, &mut at) {
+            if let Some([ceiling, release]) = p.change {
+                let _ = dsp.set_ceiling_db(ceiling as f64);
+                let _ = dsp.set_release_ms(release as f64);
             }
-        } else {
-            self.quiet = 0;
+            let (x, n) = sub_in(cx.input(0), p.frames.clone());
+            let (mut o, m) = sub_out(cx.outputs, p.frames);
+            dsp.process(&x[..n], &mut o[..m]);
+            let gr = dsp.gain_reduction_db();
+            block_gr = block_gr.max(gr);
+            self.window_gr_db = self.window_gr_db.max(gr);
+            self.window_open = true;
+            if p.flush {
+                self.gr_max_db = self.gr_max_db.max(self.window_gr_db);
+                self.gr_sum_db += self.window_gr_db as f64;
+                self.gr_windows += 1;
+                (self.window_gr_db, self.window_open) = (0.0, false);
+            }
         }
-        ProcessStatus::Continue
+        self.meter.publish_db(block_gr);
+        // At rest once the lookahead (and the moving average behind it) holds only silence and
+        // the release has ended: then more silence changes nothing.
+        let quiet = self.quiet.update(cx);
+        let settle = 2 * (dsp.latency_samples() as u64 + 1) + 16;
+        let ctl = &self.ctl;
+        exact_silence(cx, || {
+            quiet >= settle && dsp.gain_reduction_db() == 0.0 && ctl.settled(cx)
+        })
     }
 
     fn latency_frames(&self) -> u32 {
@@ -157,20 +176,18 @@ impl Node for Limit {
     }
 
     fn gain_reduction_stats(&self) -> Option<(f64, f64)> {
-        (self.gr_blocks > 0).then(|| {
-            (
-                self.gr_max_db as f64,
-                self.gr_sum_db / self.gr_blocks as f64,
-            )
-        })
+        // (the last, incomplete window counts as one)
+        let open = self.window_open as u64;
+        let windows = self.gr_windows + open;
+        let sum = self.gr_sum_db + open as f64 * self.window_gr_db as f64;
+        let max = self.gr_max_db.max(self.window_gr_db);
+        (windows > 0).then(|| (max as f64, sum / windows as f64))
     }
 
     fn report(&self) -> Option<String> {
-        (self.gr_blocks > 0).then(|| {
+        self.gain_reduction_stats().map(|(max, avg)| {
             format!(
-                "gain reduction max {:.2} dB, average {:.2} dB (per-block maxima)",
-                self.gr_max_db,
-                self.gr_sum_db / self.gr_blocks as f64
+                "gain reduction max {max:.2} dB, average {avg:.2} dB (maxima per {FLUSH_FRAMES} frames)"
             )
         })
     }

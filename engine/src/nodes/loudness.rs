@@ -10,12 +10,17 @@
 //!
 //! The meter hears the programme as it is written: silence inside the programme counts (the
 //! frames the processor skipped while the node was silent are metered as silence when sound
-//! resumes), silence after its end does not (the render trims it). Live (where the future is
-//! unknown) the gain follows the integrated loudness heard so far, gliding, within ±20 dB.
+//! resumes), silence after its last sound does not (the render trims it). Offline the meter
+//! is fed in pieces aligned to the song's timeline ([`FLUSH_FRAMES`] frames), up to the last
+//! non-zero frame, so what it measures — and so the gain — is the same at every block size.
+//! Live (where the future is unknown) the gain follows the integrated loudness heard so far,
+//! gliding, within ±20 dB.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::control::{exact_silence, QuietRun, FLUSH_FRAMES};
+use crate::buffer::MAX_CHANNELS;
 use crate::dsp::limiter::Limiter;
 use crate::dsp::loudness::LoudnessMeter;
 use crate::graph::Session;
@@ -131,12 +136,92 @@ pub struct Loudness {
     gain: f32,
     live_gain_db: f64,
     sample_rate: f64,
-    /// Consecutive silent input frames (to report `Silent` once the limiter has flushed).
-    quiet: usize,
-    /// Transport position the next block should start at, to meter skipped silence (offline).
-    next_pos: Option<u64>,
-    /// A block of zeros for metering skipped silence.
-    zeros: Vec<f32>,
+    /// Consecutive silent input frames (to report `Silent` once the limiter has settled).
+    quiet: QuietRun,
+    /// What the meter hears offline, on the song's timeline.
+    feed: MeterFeed,
+}
+
+/// Feeds a loudness meter the frames of the song in order, in pieces that end at multiples of
+/// [`FLUSH_FRAMES`] song frames (the meter's own flushes then fall on the same frames at every
+/// block size), holding back a run of zeros until a non-zero frame follows it (silence after
+/// the last sound is not metered). Frames never handed over (the processor skipped the node)
+/// are zeros.
+#[derive(Clone, Debug, Default)]
+struct MeterFeed {
+    /// One piece per channel, `FLUSH_FRAMES` long; `len` frames filled, from song frame `start`.
+    acc: Vec<Vec<f32>>,
+    start: u64,
+    len: usize,
+    /// Zeros heard but not yet metered.
+    zeros: u64,
+    /// Song frame after the last one handed over.
+    next: Option<u64>,
+}
+
+impl MeterFeed {
+    fn new(channels: usize) -> Self {
+        Self {
+            acc: vec![vec![0.0; FLUSH_FRAMES as usize]; channels],
+            ..Self::default()
+        }
+    }
+
+    fn clear(&mut self) {
+        (self.start, self.len, self.zeros, self.next) = (0, 0, 0, None);
+    }
+
+    /// Hands over `chans` (the song frames from `pos`). No allocation.
+    fn feed(&mut self, meter: &mut LoudnessMeter, chans: &[&[f32]], pos: u64) {
+        let n = chans.first().map_or(0, |c| c.len());
+        match self.next {
+            Some(p) => self.zeros += pos.saturating_sub(p),
+            None => self.start = pos,
+        }
+        self.next = Some(pos + n as u64);
+        let last = (0..n).rev().find(|&i| chans.iter().any(|c| c[i] != 0.0));
+        let Some(k) = last else {
+            self.zeros += n as u64;
+            return;
+        };
+        let zeros = std::mem::take(&mut self.zeros);
+        self.push(meter, None, zeros);
+        self.push(meter, Some(chans), k as u64 + 1);
+        self.zeros = (n - k - 1) as u64;
+    }
+
+    /// Appends `count` frames of `chans` (zeros for `None`), metering each completed piece.
+    fn push(&mut self, meter: &mut LoudnessMeter, chans: Option<&[&[f32]]>, count: u64) {
+        let mut done = 0u64;
+        while done < count {
+            let at = self.start + self.len as u64;
+            let room = FLUSH_FRAMES - at % FLUSH_FRAMES;
+            let t = room.min(count - done) as usize;
+            let (a, d) = (self.len, done as usize);
+            for (c, acc) in self.acc.iter_mut().enumerate() {
+                match chans {
+                    Some(x) => acc[a..a + t].copy_from_slice(&x[c][d..d + t]),
+                    None => acc[a..a + t].fill(0.0),
+                }
+            }
+            self.len += t;
+            done += t as u64;
+            if (at + t as u64) % FLUSH_FRAMES == 0 {
+                self.meter_piece(meter);
+            }
+        }
+    }
+
+    /// Meters what is held (a whole piece, or the last part of the programme).
+    fn meter_piece(&mut self, meter: &mut LoudnessMeter) {
+        if self.len > 0 {
+            let views: [&[f32]; MAX_CHANNELS] =
+                std::array::from_fn(|c| self.acc.get(c).map_or(&[][..], |a| &a[..self.len]));
+            meter.process(&views[..self.acc.len()]);
+            self.start += self.len as u64;
+            self.len = 0;
+        }
+    }
 }
 
 impl Loudness {
@@ -157,9 +242,8 @@ impl Loudness {
             gain: 1.0,
             live_gain_db: 0.0,
             sample_rate: 48000.0,
-            quiet: 0,
-            next_pos: None,
-            zeros: Vec::new(),
+            quiet: QuietRun::default(),
+            feed: MeterFeed::default(),
         }
     }
 
@@ -194,9 +278,8 @@ impl Node for Loudness {
         });
         self.limiter = Limiter::new(ch, cfg.sample_rate, self.ceiling_db, 5.0, 100.0, true).ok();
         self.gain = db_to_gain(load(&self.cell.gain_db) as f32);
-        self.quiet = 0;
-        self.next_pos = None;
-        self.zeros = vec![0.0; cfg.max_block];
+        self.quiet.clear();
+        self.feed = MeterFeed::new(ch);
     }
 
     fn reset(&mut self) {
@@ -206,8 +289,8 @@ impl Node for Loudness {
         if let Some(l) = &mut self.limiter {
             l.reset();
         }
-        self.quiet = 0;
-        self.next_pos = None;
+        self.quiet.clear();
+        self.feed.clear();
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
@@ -216,33 +299,12 @@ impl Node for Loudness {
             return ProcessStatus::Silent;
         };
         let offline = self.mode == Mode::Offline;
-        if offline {
-            // Blocks the processor skipped while this node was silent were silence: meter them,
-            // so a gap inside the programme counts as it will in the written file.
-            let pos = cx.transport.position;
-            let skipped = self.next_pos.map_or(0, |p| pos.saturating_sub(p));
-            self.next_pos = Some(pos + cx.frames as u64);
-            if skipped > 0 && !self.zeros.is_empty() {
-                let ch = cx.outputs.len();
-                let mut left = skipped;
-                while left > 0 {
-                    let n = left.min(self.zeros.len() as u64) as usize;
-                    let z: [&[f32]; crate::buffer::MAX_CHANNELS] =
-                        std::array::from_fn(|_| &self.zeros[..n]);
-                    meter.process(&z[..ch]);
-                    left -= n as u64;
-                }
-            }
-        }
-        let offline_measure = offline && self.cell.state.load(Ordering::Relaxed) == 0;
-        if offline_measure {
-            meter.process(input);
+        let pos = cx.transport.position;
+        if offline && self.cell.state.load(Ordering::Relaxed) == 0 {
+            // Measuring the input: a pass-through, silent exactly when its input is.
+            self.feed.feed(meter, input, pos);
             cx.pass_through();
-            return if cx.input_silent {
-                ProcessStatus::Silent
-            } else {
-                ProcessStatus::Continue
-            };
+            return exact_silence(cx, || true);
         }
         let gain = if self.mode == Mode::Realtime {
             // Follow the loudness heard so far, updated every 100 ms, gliding per block.
@@ -261,22 +323,21 @@ impl Node for Loudness {
             }
         }
         limiter.process_in_place(cx.outputs);
-        if self.mode == Mode::Offline {
-            let views: [&[f32]; crate::buffer::MAX_CHANNELS] =
+        if offline {
+            let views: [&[f32]; MAX_CHANNELS] =
                 std::array::from_fn(|c| cx.outputs.get(c).map_or(&[][..], |o| &o[..]));
-            meter.process(&views[..cx.outputs.len()]);
+            self.feed.feed(meter, &views[..cx.outputs.len()], pos);
         }
-        if cx.input_silent {
-            // Silent once the limiter's lookahead has flushed, so the render can end (and
-            // trailing silence is not metered).
-            self.quiet += cx.frames;
-            if self.quiet > limiter.latency_samples() + cx.frames {
-                return ProcessStatus::Silent;
+        // Silent once the limiter's lookahead holds only silence and its release has ended
+        // (so the render can end, and trailing silence is not metered).
+        let quiet = self.quiet.update(cx);
+        let settle = 2 * (limiter.latency_samples() as u64 + 1) + 16;
+        let status = exact_silence(cx, || quiet >= settle && limiter.gain_reduction_db() == 0.0);
+        match status {
+            ProcessStatus::Continue if cx.input_silent => {
+                ProcessStatus::Tail(limiter.latency_samples() as u32)
             }
-            ProcessStatus::Tail(limiter.latency_samples() as u32)
-        } else {
-            self.quiet = 0;
-            ProcessStatus::Continue
+            s => s,
         }
     }
 
@@ -291,6 +352,10 @@ impl Node for Loudness {
     }
 
     fn finish_analysis(&mut self) {
+        if let Some(m) = &mut self.meter {
+            // The programme's last piece (its trailing silence is not metered).
+            self.feed.meter_piece(m);
+        }
         let Some(m) = &self.meter else { return };
         let measured = m.integrated_lufs().filter(|v| v.is_finite());
         let cell = &self.cell;
@@ -348,14 +413,18 @@ impl Node for Loudness {
     fn report(&self) -> Option<String> {
         let cell = &self.cell;
         let input = load(&cell.input_lufs);
-        let out = self
-            .meter
-            .as_ref()
-            .and_then(|m| m.integrated_lufs())
-            .filter(|v| v.is_finite());
         if self.mode != Mode::Offline {
             return None;
         }
+        // The output as metered, its last piece included (on a copy: control thread).
+        let out = self
+            .meter
+            .clone()
+            .and_then(|mut m| {
+                self.feed.clone().meter_piece(&mut m);
+                m.integrated_lufs()
+            })
+            .filter(|v| v.is_finite());
         if self.target_lufs.is_nan() {
             return Some(format!(
                 "fixed gain {:+.2} dB, {} LUFS out (ceiling {:.1} dBTP)",

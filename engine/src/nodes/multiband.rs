@@ -3,6 +3,8 @@
 //! band has its own compressor (`b<n>_threshold_db`, `b<n>_ratio`, automatable) with shared
 //! attack and release.
 
+use super::control::{exact_silence, sub_in, ControlParams};
+use crate::buffer::MAX_CHANNELS;
 use crate::dsp::crossover::{Crossover, Slope};
 use crate::dsp::dynamics::{Compressor, CompressorParams};
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
@@ -115,7 +117,7 @@ pub struct Multiband {
     comps: Vec<Compressor>,
     bands: Vec<Vec<f32>>,
     channels: usize,
-    current: [f32; 10],
+    ctl: ControlParams<10>,
 }
 
 impl Multiband {
@@ -127,7 +129,7 @@ impl Multiband {
             comps: Vec::new(),
             bands: Vec::new(),
             channels: 0,
-            current: [f32::NAN; 10],
+            ctl: ControlParams::default(),
         }
     }
 }
@@ -156,7 +158,7 @@ impl Node for Multiband {
             })
             .collect();
         self.bands = vec![vec![0.0; cfg.max_block]; nb * ch];
-        self.current = [f32::NAN; 10];
+        self.ctl.clear();
     }
 
     fn reset(&mut self) {
@@ -166,45 +168,58 @@ impl Node for Multiband {
         for c in &mut self.comps {
             c.reset();
         }
+        self.ctl.clear();
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
         let Some(split) = &mut self.split else {
             return ProcessStatus::Silent;
         };
-        let v: [f32; 10] = std::array::from_fn(|i| cx.param(i).last());
-        if v != self.current {
-            for (b, c) in self.comps.iter_mut().enumerate() {
-                let _ = c.set_params(CompressorParams {
-                    threshold_db: v[2 * b] as f64,
-                    ratio: v[2 * b + 1] as f64,
-                    attack_ms: v[8] as f64,
-                    release_ms: v[9] as f64,
-                    ..Default::default()
-                });
-            }
-            self.current = v;
-        }
-        let n = cx.frames;
         let ch = self.channels;
         let nb = self.comps.len();
-        let mut views: [&mut [f32]; MAX_BANDS * crate::buffer::MAX_CHANNELS] = Default::default();
-        for (v, b) in views.iter_mut().zip(self.bands.iter_mut()) {
-            *v = &mut b[..n];
-        }
-        let views = &mut views[..nb * ch];
-        split.process(cx.input(0), views);
-        for (band, comp) in views.chunks_mut(ch).zip(self.comps.iter_mut()) {
-            comp.process_in_place(band, None);
-        }
-        for (c, o) in cx.outputs.iter_mut().enumerate() {
-            o.fill(0.0);
-            for band in views.chunks(ch) {
-                for (y, x) in o.iter_mut().zip(band[c].iter()) {
-                    *y += x;
+        let mut at = 0;
+        while let Some(p) = self.ctl.next(cx, &mut at) {
+            if let Some(v) = p.change {
+                for (b, c) in self.comps.iter_mut().enumerate() {
+                    let _ = c.set_params(CompressorParams {
+                        threshold_db: v[2 * b] as f64,
+                        ratio: v[2 * b + 1] as f64,
+                        attack_ms: v[8] as f64,
+                        release_ms: v[9] as f64,
+                        ..Default::default()
+                    });
                 }
             }
+            let r = p.frames.clone();
+            let mut views: [&mut [f32]; MAX_BANDS * MAX_CHANNELS] = Default::default();
+            for (v, b) in views.iter_mut().zip(self.bands.iter_mut()) {
+                *v = &mut b[r.clone()];
+            }
+            let views = &mut views[..nb * ch];
+            let (x, n) = sub_in(cx.input(0), r.clone());
+            split.process(&x[..n], views);
+            for (band, comp) in views.chunks_mut(ch).zip(self.comps.iter_mut()) {
+                comp.process_in_place(band, None);
+                if p.flush {
+                    comp.flush();
+                }
+            }
+            for (c, o) in cx.outputs.iter_mut().enumerate() {
+                let o = &mut o[r.clone()];
+                o.fill(0.0);
+                for band in views.chunks(ch) {
+                    for (y, x) in o.iter_mut().zip(band[c].iter()) {
+                        *y += x;
+                    }
+                }
+            }
+            if p.flush {
+                split.flush();
+            }
         }
-        super::quiet_status(cx)
+        let (ctl, comps) = (&self.ctl, &self.comps);
+        exact_silence(cx, || {
+            split.is_at_rest() && comps.iter().all(Compressor::is_at_rest) && ctl.settled(cx)
+        })
     }
 }

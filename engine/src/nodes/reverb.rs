@@ -2,6 +2,7 @@
 //! with modulated lines, Hadamard mixing and per-line damping (see `dsp::reverb`). All parameters are automatable; `size` and `predelay_ms`
 //! changes take effect at once (they re-tune the network).
 
+use super::control::{exact_silence, sub_in, sub_out, ControlParams};
 use crate::dsp::reverb::{Reverb as Dsp, ReverbParams};
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
@@ -90,7 +91,7 @@ pub static KIND: NodeKind = NodeKind {
 #[derive(Clone, Debug, Default)]
 pub struct Reverb {
     dsp: Option<Box<Dsp>>,
-    block: super::BlockParams<6>,
+    ctl: ControlParams<6>,
 }
 
 fn params(v: [f32; 6]) -> ReverbParams {
@@ -124,33 +125,38 @@ impl Node for Reverb {
         self.dsp = Dsp::new(cfg.sample_rate, MAX_PREDELAY_MS, params(v))
             .ok()
             .map(Box::new);
-        // The script's values are applied on the first block, at once: see `process`.
-        self.block.clear();
+        // The script's values are applied at the first frame, at once: see `process`.
+        self.ctl.clear();
     }
 
     fn reset(&mut self) {
         if let Some(d) = &mut self.dsp {
             d.reset();
         }
+        self.ctl.clear();
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
-        let changed = self.block.changed(cx);
         let Some(dsp) = &mut self.dsp else {
             return ProcessStatus::Silent;
         };
-        if let Some((v, first)) = changed {
-            let _ = dsp.set_params(params(v));
-            if first {
-                // Start at the script's wet/dry, not ramping from the defaults.
-                dsp.reset();
+        let mut at = 0;
+        while let Some(p) = self.ctl.next(cx, &mut at) {
+            if let Some(v) = p.change {
+                let _ = dsp.set_params(params(v));
+                if p.first {
+                    // Start at the script's wet/dry, not ramping from the defaults.
+                    dsp.reset();
+                }
+            }
+            let (x, n) = sub_in(cx.input(0), p.frames.clone());
+            let (mut o, m) = sub_out(cx.outputs, p.frames);
+            dsp.process(&x[..n], &mut o[..m]);
+            if p.flush {
+                dsp.flush();
             }
         }
-        dsp.process(cx.input(0), cx.outputs);
-        if cx.input_silent && dsp.tail_silent() {
-            ProcessStatus::Silent
-        } else {
-            ProcessStatus::Continue
-        }
+        let ctl = &self.ctl;
+        exact_silence(cx, || dsp.is_at_rest() && ctl.settled(cx))
     }
 }

@@ -2,6 +2,7 @@
 //! (default 8×: a 0 dBFS 10 kHz sine driven by 24 dB shows aliases below −60 dB on every curve). The oversampling filters' delay is
 //! reported as latency and compensated.
 
+use super::control::{exact_silence, sub_in, sub_out, ControlParams};
 use crate::dsp::saturation::{Curve, Oversampling, Saturator, SaturatorParams};
 use crate::graph::Session;
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
@@ -107,7 +108,7 @@ pub struct Saturate {
     oversampling: Oversampling,
     auto_gain: bool,
     dsp: Option<Box<Saturator>>,
-    block: super::BlockParams<3>,
+    ctl: ControlParams<3>,
 }
 
 impl Saturate {
@@ -118,7 +119,7 @@ impl Saturate {
             oversampling,
             auto_gain,
             dsp: None,
-            block: super::BlockParams::default(),
+            ctl: ControlParams::default(),
         }
     }
 
@@ -144,33 +145,42 @@ impl Node for Saturate {
         self.dsp = Saturator::new(cfg.sample_rate, cfg.output_channels, self.params(v))
             .ok()
             .map(Box::new);
-        // The script's values are applied on the first block, at once: see `process`.
-        self.block.clear();
+        // The script's values are applied at the first frame, at once: see `process`.
+        self.ctl.clear();
     }
 
     fn reset(&mut self) {
         if let Some(d) = &mut self.dsp {
             d.reset();
         }
+        self.ctl.clear();
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
-        let p = self
-            .block
-            .changed(cx)
-            .map(|(v, first)| (self.params(v), first));
+        let fixed = self.params([0.0; 3]);
         let Some(dsp) = &mut self.dsp else {
             return ProcessStatus::Silent;
         };
-        if let Some((p, first)) = p {
-            let _ = dsp.set_params(p);
-            if first {
-                // Start at the script's drive and levels, not ramping from the defaults.
-                dsp.reset();
+        let mut at = 0;
+        while let Some(p) = self.ctl.next(cx, &mut at) {
+            if let Some(v) = p.change {
+                let _ = dsp.set_params(SaturatorParams {
+                    drive_db: v[0] as f64,
+                    mix: v[1] as f64,
+                    output_db: v[2] as f64,
+                    ..fixed
+                });
+                if p.first {
+                    // Start at the script's drive and levels, not ramping from the defaults.
+                    dsp.reset();
+                }
             }
+            let (x, n) = sub_in(cx.input(0), p.frames.clone());
+            let (mut o, m) = sub_out(cx.outputs, p.frames);
+            dsp.process(&x[..n], &mut o[..m]);
         }
-        dsp.process(cx.input(0), cx.outputs);
-        super::quiet_status(cx)
+        let ctl = &self.ctl;
+        exact_silence(cx, || dsp.is_at_rest() && ctl.settled(cx))
     }
 
     fn latency_frames(&self) -> u32 {

@@ -2,6 +2,7 @@
 //! optional `mono_below_hz` that folds the low end to mono through a Linkwitz–Riley 8th-order
 //! split (a side signal at half that frequency is cancelled by about 60 dB).
 
+use super::control::{exact_silence, sub_in, sub_out, ControlParams};
 use crate::dsp::crossover::Slope;
 use crate::dsp::stereo::{MonoBelow, Width as Dsp};
 use crate::node::{
@@ -58,7 +59,7 @@ pub struct Width {
     dsp: Option<Dsp>,
     mono: Option<MonoBelow>,
     scratch: [Vec<f32>; 2],
-    current: f32,
+    ctl: ControlParams<1>,
 }
 
 impl Width {
@@ -69,7 +70,7 @@ impl Width {
             dsp: None,
             mono: None,
             scratch: [Vec::new(), Vec::new()],
-            current: f32::NAN,
+            ctl: ControlParams::default(),
         }
     }
 }
@@ -89,7 +90,7 @@ impl Node for Width {
             .mono_below_hz
             .and_then(|hz| MonoBelow::new(cfg.sample_rate, hz, Slope::Lr8).ok());
         self.scratch = [vec![0.0; cfg.max_block], vec![0.0; cfg.max_block]];
-        self.current = f32::NAN;
+        self.ctl.clear();
     }
 
     fn reset(&mut self) {
@@ -99,35 +100,42 @@ impl Node for Width {
         if let Some(m) = &mut self.mono {
             m.reset();
         }
+        self.ctl.clear();
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
         let Some(dsp) = &mut self.dsp else {
             return ProcessStatus::Silent;
         };
-        let w = cx.param(0).last();
-        if w != self.current {
-            let first = self.current.is_nan();
-            let _ = dsp.set_width(w as f64);
-            if first {
-                // Start at the script's width, not ramping from 1.
-                dsp.reset();
-            }
-            self.current = w;
-        }
-        match &mut self.mono {
-            None => dsp.process(cx.input(0), cx.outputs),
-            Some(m) => {
-                let n = cx.frames;
-                let [a, b] = &mut self.scratch;
-                {
-                    let mut tmp: [&mut [f32]; 2] = [&mut a[..n], &mut b[..n]];
-                    dsp.process(cx.input(0), &mut tmp);
+        let mut at = 0;
+        while let Some(p) = self.ctl.next(cx, &mut at) {
+            if let Some([w]) = p.change {
+                let _ = dsp.set_width(w as f64);
+                if p.first {
+                    // Start at the script's width, not ramping from 1.
+                    dsp.reset();
                 }
-                m.process(&[&a[..n], &b[..n]], cx.outputs);
+            }
+            let r = p.frames.clone();
+            let (x, n) = sub_in(cx.input(0), r.clone());
+            let (mut o, m) = sub_out(cx.outputs, r.clone());
+            match &mut self.mono {
+                None => dsp.process(&x[..n], &mut o[..m]),
+                Some(mono) => {
+                    let [a, b] = &mut self.scratch;
+                    let (a, b) = (&mut a[r.clone()], &mut b[r]);
+                    dsp.process(&x[..n], &mut [&mut *a, &mut *b]);
+                    mono.process(&[&*a, &*b], &mut o[..m]);
+                    if p.flush {
+                        mono.flush();
+                    }
+                }
             }
         }
-        super::quiet_status(cx)
+        let (ctl, mono) = (&self.ctl, &self.mono);
+        exact_silence(cx, || {
+            dsp.is_at_rest() && mono.as_ref().is_none_or(MonoBelow::is_at_rest) && ctl.settled(cx)
+        })
     }
 
     fn latency_frames(&self) -> u32 {
