@@ -463,7 +463,7 @@ impl Cascade {
     /// Ramp time used by [`Cascade::set_params`] (rounded up to whole [`RAMP_STEP`]s; 0 = jump).
     pub fn set_smoothing_ms(&mut self, smoothing_ms: f64) {
         let samples = (smoothing_ms.max(0.0) * 1e-3 * self.sample_rate).min(1e9);
-        self.smoothing_steps = ((samples / RAMP_STEP as f64).ceil() as u32).max(1);
+        self.smoothing_steps = (samples / RAMP_STEP as f64).ceil() as u32;
     }
 
     /// Sets a section's coefficients immediately (state kept). Out-of-range index: ignored.
@@ -495,7 +495,7 @@ impl Cascade {
         })?;
         let (cur, target) = (params.coords(), params);
         *s = match s.ramp {
-            Some(r) if r.target.kind == params.kind && steps > 1 => {
+            Some(r) if r.target.kind == params.kind && steps >= 1 => {
                 let ramp = Some(Ramp {
                     cur: r.cur,
                     target,
@@ -520,6 +520,18 @@ impl Cascade {
 
     /// Like [`Cascade::set_params`] but jumps (no ramp), e.g. at initialisation.
     pub fn set_params_immediate(&mut self, section: usize, params: FilterParams) -> Checked {
+        let steps = std::mem::replace(&mut self.smoothing_steps, 0);
+        let r = self.set_params(section, params);
+        self.smoothing_steps = steps;
+        r
+    }
+
+    /// Like [`Cascade::set_params`] over exactly one [`RAMP_STEP`] from the next sample
+    /// processed: the coefficients move linearly to the new design's in 16 samples. Nodes that
+    /// apply their parameters every 16 frames of the song ([`crate::nodes::control`]) glide from
+    /// one control frame to the next, so a sweep has no steps and the samples do not depend on
+    /// the block size. (Must be called between ramp steps, as control frames are.)
+    pub fn glide(&mut self, section: usize, params: FilterParams) -> Checked {
         let steps = std::mem::replace(&mut self.smoothing_steps, 1);
         let r = self.set_params(section, params);
         self.smoothing_steps = steps;
@@ -631,28 +643,29 @@ impl Cascade {
                 let mut d = [[[0.0; LANES]; 5]; 4];
                 for (i, s) in co.iter().enumerate() {
                     d[i] = s.delta;
-                    c[i] =
-                        [0, 1, 2, 3, 4].map(|j| [0, 1].map(|l| s.start[j][l] + s.delta[j][l] * k));
+                    c[i] = s.start;
                 }
                 let mut io = group.iter_mut().map(|b| &mut b[start..end]);
                 let (a, b) = (io.next().unwrap_or_default(), io.next());
                 let ramp = done.is_some();
+                let r = ramp.then_some(k);
                 match (co.len(), b) {
-                    (1, None) => kernel::<1, 1>(&c, &d, st, [a], ramp),
-                    (2, None) => kernel::<2, 1>(&c, &d, st, [a], ramp),
-                    (3, None) => kernel::<3, 1>(&c, &d, st, [a], ramp),
-                    (_, None) => kernel::<4, 1>(&c, &d, st, [a], ramp),
-                    (1, Some(b)) => kernel::<1, 2>(&c, &d, st, [a, b], ramp),
-                    (2, Some(b)) => kernel::<2, 2>(&c, &d, st, [a, b], ramp),
-                    (3, Some(b)) => kernel::<3, 2>(&c, &d, st, [a, b], ramp),
-                    (_, Some(b)) => kernel::<4, 2>(&c, &d, st, [a, b], ramp),
+                    (1, None) => kernel::<1, 1>(&c, &d, st, [a], r),
+                    (2, None) => kernel::<2, 1>(&c, &d, st, [a], r),
+                    (3, None) => kernel::<3, 1>(&c, &d, st, [a], r),
+                    (_, None) => kernel::<4, 1>(&c, &d, st, [a], r),
+                    (1, Some(b)) => kernel::<1, 2>(&c, &d, st, [a, b], r),
+                    (2, Some(b)) => kernel::<2, 2>(&c, &d, st, [a, b], r),
+                    (3, Some(b)) => kernel::<3, 2>(&c, &d, st, [a, b], r),
+                    (_, Some(b)) => kernel::<4, 2>(&c, &d, st, [a, b], r),
                 }
             }
         }
     }
 }
 
-/// Runs `S` sections over `C` channels (`st` holds at least `S` states), ramping or not.
+/// Runs `S` sections over `C` channels (`st` holds at least `S` states), ramping (`ramp`: the
+/// samples of the step already run) or not.
 /// Not inlined: each instance gets its own register allocation. (An AVX2 + FMA build of this
 /// loop measured 12 % slower on mix16: the recursion is latency-bound, and FMA's latency is
 /// longer than an add's on the path from one section to the next.)
@@ -662,7 +675,7 @@ fn kernel<const S: usize, const C: usize>(
     d: &[LaneCoefs; 4],
     st: &mut [[Lanes; 2]],
     bufs: [&mut [f32]; C],
-    ramp: bool,
+    ramp: Option<f64>,
 ) {
     let mut z = [[[0.0; LANES]; 2]; S];
     z.copy_from_slice(&st[..S]);
@@ -670,21 +683,23 @@ fn kernel<const S: usize, const C: usize>(
     let mut ds = [[[0.0; LANES]; 5]; S];
     cs.copy_from_slice(&c[..S]);
     ds.copy_from_slice(&d[..S]);
-    if ramp {
-        run_lanes::<S, C, true>(cs, &ds, &mut z, bufs);
-    } else {
-        run_lanes::<S, C, false>(cs, &ds, &mut z, bufs);
+    match ramp {
+        Some(k) => run_lanes::<S, C, true>(cs, &ds, k, &mut z, bufs),
+        None => run_lanes::<S, C, false>(cs, &ds, 0.0, &mut z, bufs),
     }
     st[..S].copy_from_slice(&z);
 }
 
 /// The hot loop: per sample, gather up to [`LANES`] channels into lanes, run all `S` sections,
-/// scatter. Coefficients and states are locals so they stay in registers.
+/// scatter. Coefficients and states are locals so they stay in registers. While ramping, sample
+/// `i` uses `c + d × (k + i)` — computed from the step's start, not accumulated, so a step cut
+/// into several calls gives the same coefficients bit for bit.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // `i` indexes `C` buffers at once
 fn run_lanes<const S: usize, const C: usize, const RAMP: bool>(
-    mut c: [LaneCoefs; S],
+    start: [LaneCoefs; S],
     d: &[LaneCoefs; S],
+    k: f64,
     st: &mut [[Lanes; 2]; S],
     mut bufs: [&mut [f32]; C],
 ) {
@@ -694,7 +709,17 @@ fn run_lanes<const S: usize, const C: usize, const RAMP: bool>(
         *b = &mut t[..n];
     }
     let mut z = *st;
+    let mut c = start;
     for i in 0..n {
+        if RAMP {
+            let at = k + i as f64;
+            for ((cs, ss), ds) in c.iter_mut().zip(&start).zip(d.iter()) {
+                for ((cj, sj), dj) in cs.iter_mut().zip(ss).zip(ds) {
+                    cj[0] = sj[0] + dj[0] * at;
+                    cj[1] = sj[1] + dj[1] * at;
+                }
+            }
+        }
         let mut x: Lanes = [0.0; LANES];
         for ch in 0..C {
             x[ch] = bufs[ch][i] as f64;
@@ -709,14 +734,6 @@ fn run_lanes<const S: usize, const C: usize, const RAMP: bool>(
                 z2[l] = b2[l] * x[l] - a2[l] * y[l];
             }
             x = y;
-        }
-        if RAMP {
-            for (cs, ds) in c.iter_mut().zip(d.iter()) {
-                for (cj, dj) in cs.iter_mut().zip(ds.iter()) {
-                    cj[0] += dj[0];
-                    cj[1] += dj[1];
-                }
-            }
         }
         for ch in 0..C {
             bufs[ch][i] = x[ch] as f32;

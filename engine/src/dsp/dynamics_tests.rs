@@ -307,7 +307,17 @@ fn below_threshold_is_bit_exact_and_makeup_is_constant() {
         2,
     );
     let y = run(&mut c, &x, 2);
-    let m = lin(6.0);
+    // The makeup gain, read exactly through a power of two (below the threshold too): it is
+    // the envelope path's gain at zero reduction, within float precision of +6 dB.
+    let mut c2 = comp(
+        CompressorParams {
+            makeup_db: 6.0,
+            ..Default::default()
+        },
+        2,
+    );
+    let m = run(&mut c2, &vec![2f32.powi(-10); 64], 2)[0] * 2f32.powi(10);
+    assert!((m / lin(6.0) - 1.0).abs() < 1e-6, "makeup {m}");
     assert!(x
         .iter()
         .zip(&y)

@@ -42,6 +42,8 @@ use crate::node::{ProcessContext, ProcessStatus};
 
 /// Frames between control-rate updates, on the song's timeline (0.33 ms at 48 kHz).
 pub const CONTROL_FRAMES: u64 = 16;
+// Filters glide from one control frame to the next in one ramp step (`Cascade::glide`).
+const _: () = assert!(CONTROL_FRAMES as usize == crate::dsp::biquad::RAMP_STEP);
 
 /// Frames between state flushes, on the song's timeline (a multiple of [`CONTROL_FRAMES`]).
 pub const FLUSH_FRAMES: u64 = 512;
@@ -262,7 +264,9 @@ mod tests {
         // first frame, then song frames 16, 32, 48: block frames 6, 22, 38
         let ch: Vec<_> = p.iter().map(|p| p.change).collect();
         assert_eq!(ch, [Some([0.0]), Some([6.0]), Some([22.0]), Some([38.0])]);
-        assert!(!c.settled_with(&[ParamValue::Const(38.0)]));
+        // the value applied last is 38 (frame 39's 39 waits for the next control frame)
+        assert!(c.settled_with(&[ParamValue::Const(38.0)]));
+        assert!(!c.settled_with(&[ParamValue::Const(39.0)]));
     }
 
     impl<const N: usize> ControlParams<N> {

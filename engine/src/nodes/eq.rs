@@ -161,8 +161,12 @@ impl Node for Eq {
                     if p.first || v[r.clone()] != last[r] {
                         // Ranges were checked when the script set them; an invalid value keeps
                         // the old one.
-                        let _ =
-                            cascade.set_params_immediate(b, band(*kind, &v, b, self.sample_rate));
+                        let design = band(*kind, &v, b, self.sample_rate);
+                        let _ = if p.first {
+                            cascade.set_params_immediate(b, design)
+                        } else {
+                            cascade.glide(b, design)
+                        };
                     }
                 }
                 last = v;

@@ -147,6 +147,7 @@ impl Node for Filter {
         let mut at = 0;
         while let Some(p) = self.ctl.next(cx, &mut at) {
             if let Some([hz]) = p.change {
+                let first = p.first;
                 let hz = hz.min((self.sample_rate * 0.499) as f32) as f64;
                 for i in 0..self.order / 2 {
                     let q = butterworth_q(self.order, i);
@@ -156,7 +157,11 @@ impl Node for Filter {
                         q,
                         gain_db: 0.0,
                     };
-                    let _ = cascade.set_params_immediate(i, p);
+                    let _ = if first {
+                        cascade.set_params_immediate(i, p)
+                    } else {
+                        cascade.glide(i, p)
+                    };
                 }
             }
             let (i, n) = sub_in(cx.input(0), p.frames.clone());
