@@ -12,7 +12,7 @@ local function num(key, default)
   local v = a[key]
   if v == nil then return default end
   local n = tonumber(v)
-  if n == nil then error("--set " .. key .. "=" .. tostring(v) .. ": a number is needed", 0) end
+  if n == nil then error("--set " .. key .. "=" .. tostring(v) .. ": a number is needed", 2) end
   return n
 end
 
