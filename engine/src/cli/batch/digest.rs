@@ -4,6 +4,7 @@
 //!
 //! BLAKE3 over a length-prefixed encoding, so no two different inputs share an encoding.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -77,9 +78,47 @@ pub(crate) fn job_key(job: &JobSpec, common: &str) -> String {
     h.finalize().to_hex()[..32].to_string()
 }
 
+/// Content hashes of the files a batch's jobs read, each computed once per batch while the
+/// file's size, modification time and inode stay the same (200 jobs mixing the same stems hash
+/// them once, not 200 times). A file changed during the run gets a new hash; at worst a job
+/// records the older content's digest, and `--resume` then renders it again.
+#[derive(Default)]
+pub(crate) struct FileHashes(parking_lot::Mutex<HashMap<PathBuf, (Stamp, [u8; 32])>>);
+
+/// What identifies a file's version without reading it.
+type Stamp = (u64, Option<std::time::SystemTime>, u64);
+
+fn stamp(p: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p).ok()?;
+    Some((m.len(), m.modified().ok(), m.ino()))
+}
+
+impl FileHashes {
+    /// The BLAKE3 of the file's bytes (and length); `None` when it cannot be read.
+    fn get(&self, p: &Path) -> Option<[u8; 32]> {
+        let st = stamp(p)?;
+        if let Some((s, h)) = self.0.lock().get(p) {
+            if *s == st {
+                return Some(*h);
+            }
+        }
+        let mut h = blake3::Hasher::new();
+        hash_file(&mut h, p)?;
+        let h: [u8; 32] = h.finalize().into();
+        self.0.lock().insert(p.to_path_buf(), (st, h));
+        Some(h)
+    }
+}
+
 /// The digest of a job's inputs: its key, the engine, and every input file's path and bytes
 /// (sorted, each once). `None` when an input cannot be read (the job must run again).
-pub(crate) fn inputs_digest(key: &str, engine: &str, inputs: &[PathBuf]) -> Option<String> {
+pub(crate) fn inputs_digest(
+    key: &str,
+    engine: &str,
+    inputs: &[PathBuf],
+    hashes: &FileHashes,
+) -> Option<String> {
     let mut files: Vec<PathBuf> = inputs
         .iter()
         .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
@@ -91,7 +130,7 @@ pub(crate) fn inputs_digest(key: &str, engine: &str, inputs: &[PathBuf]) -> Opti
     field(&mut h, engine.as_bytes());
     for f in &files {
         path_field(&mut h, f);
-        hash_file(&mut h, f)?;
+        h.update(&hashes.get(f)?);
     }
     Some(h.finalize().to_hex().to_string())
 }
@@ -107,25 +146,34 @@ mod tests {
         let b = d.path().join("b.wav");
         std::fs::write(&a, "x").unwrap();
         std::fs::write(&b, "yy").unwrap();
-        let one = inputs_digest("k", "e", &[a.clone(), b.clone()]).unwrap();
+        let one = inputs_digest("k", "e", &[a.clone(), b.clone()], &FileHashes::default()).unwrap();
         assert_eq!(
             one,
-            inputs_digest("k", "e", &[b.clone(), a.clone(), a.clone()]).unwrap()
+            inputs_digest(
+                "k",
+                "e",
+                &[b.clone(), a.clone(), a.clone()],
+                &FileHashes::default()
+            )
+            .unwrap()
         );
         assert_ne!(
             one,
-            inputs_digest("k2", "e", &[a.clone(), b.clone()]).unwrap()
+            inputs_digest("k2", "e", &[a.clone(), b.clone()], &FileHashes::default()).unwrap()
         );
         assert_ne!(
             one,
-            inputs_digest("k", "e2", &[a.clone(), b.clone()]).unwrap()
+            inputs_digest("k", "e2", &[a.clone(), b.clone()], &FileHashes::default()).unwrap()
         );
         std::fs::write(&b, "yz").unwrap();
         assert_ne!(
             one,
-            inputs_digest("k", "e", &[a.clone(), b.clone()]).unwrap()
+            inputs_digest("k", "e", &[a.clone(), b.clone()], &FileHashes::default()).unwrap()
         );
         std::fs::remove_file(&b).unwrap();
-        assert_eq!(inputs_digest("k", "e", &[a, b]), None);
+        assert_eq!(
+            inputs_digest("k", "e", &[a, b], &FileHashes::default()),
+            None
+        );
     }
 }

@@ -84,6 +84,8 @@ struct Common<'a> {
     /// Part of every job's key: what the command line adds to each job.
     key: String,
     engine: String,
+    /// Input files' content hashes, each file hashed once per batch.
+    hashes: digest::FileHashes,
     policy: WritePolicy,
     out_base: PathBuf,
     prior: BTreeMap<usize, Record>,
@@ -133,6 +135,7 @@ pub(crate) fn cmd_batch(a: BatchArgs) -> Result<(), Errors> {
         args: &a,
         key: format!("{:?}|{common_set:?}|{:?}", a.format, a.out_dir),
         engine: digest::engine_id(),
+        hashes: digest::FileHashes::default(),
         policy: WritePolicy::new(roots),
         out_base,
         prior,
@@ -361,7 +364,8 @@ fn run_entry(entry: &Result<JobSpec, manifest::BadLine>, c: &Common) -> Record {
     match r {
         Ok(()) => {
             rec.status = Status::Ok;
-            rec.digest = digest::inputs_digest(&key, &c.engine, &rec.inputs).unwrap_or_default();
+            rec.digest =
+                digest::inputs_digest(&key, &c.engine, &rec.inputs, &c.hashes).unwrap_or_default();
         }
         Err(e) => {
             let shown: Vec<String> = e.0.iter().take(10).map(|e| e.to_string()).collect();
@@ -383,7 +387,8 @@ fn up_to_date(p: &Record, key: &str, c: &Common) -> bool {
         && p.key == key
         && !p.digest.is_empty()
         && p.outputs.iter().all(Output::intact)
-        && digest::inputs_digest(key, &c.engine, &p.inputs).as_deref() == Some(p.digest.as_str())
+        && digest::inputs_digest(key, &c.engine, &p.inputs, &c.hashes).as_deref()
+            == Some(p.digest.as_str())
 }
 
 /// A render job: `mixdown render` with the job's values and output.
