@@ -345,3 +345,58 @@ fn loop_through_a_zero_frame_delay_acts_as_one_frame() {
         }
     }
 }
+
+static NEEDS_96K: mixdown::node::NodeDesc = mixdown::node::NodeDesc {
+    kind: "test_needs_96k",
+    inputs: &[mixdown::node::IN_FOLLOW],
+    params: &[],
+};
+
+/// A node that can only be prepared at 96 kHz (as a design valid at one rate may not be at
+/// another): its `prepare` fails at the test session's rate.
+#[derive(Clone, Debug)]
+struct Needs96k;
+
+impl mixdown::node::Node for Needs96k {
+    fn desc(&self) -> &'static mixdown::node::NodeDesc {
+        &NEEDS_96K
+    }
+    fn prepare(&mut self, cfg: &mixdown::node::ProcessConfig) -> Result<(), String> {
+        if cfg.sample_rate == 96000.0 {
+            Ok(())
+        } else {
+            Err("its design needs a 96000 Hz stream".into())
+        }
+    }
+    fn reset(&mut self) {}
+    fn process(
+        &mut self,
+        _cx: &mut mixdown::node::ProcessContext<'_>,
+    ) -> mixdown::node::ProcessStatus {
+        panic!("a node whose prepare failed must never run")
+    }
+}
+
+#[test]
+fn a_node_that_cannot_be_prepared_is_a_compile_error_naming_it_and_its_line() {
+    let mut g = spec();
+    let src = g
+        .add("t/clip", Clip::new(vec![vec![1.0; 10]], 0), line(1))
+        .unwrap();
+    let picky = g.add("t/picky", Needs96k, line(2)).unwrap();
+    let out = g.add("master", Sum::new(0), line(3)).unwrap();
+    g.connect(src, picky, "in", line(2)).unwrap();
+    g.connect(picky, out, "in", line(2)).unwrap();
+    g.set_output(out);
+    let errs = compile_err(&g);
+    let e = &errs.0[0];
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with("mix.lua:2: test_needs_96k \"t/picky\" cannot run at"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("its design needs a 96000 Hz stream"),
+        "{shown}"
+    );
+}

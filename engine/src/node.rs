@@ -202,8 +202,10 @@ pub trait Node: Send + 'static {
         input_channels.first().copied().unwrap_or(1).max(1)
     }
 
-    /// Sets up for the given format. May allocate. Control thread.
-    fn prepare(&mut self, cfg: &ProcessConfig);
+    /// Sets up for the given format. May allocate. Control thread. An error (a design the
+    /// sample rate cannot take, say) is a compile error naming the node and its script line;
+    /// a node whose `prepare` failed never runs.
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String>;
 
     /// Clears all state (filter memories, envelopes, positions). Must not allocate.
     fn reset(&mut self);

@@ -118,9 +118,10 @@ impl Node for Lookahead {
         &LOOKAHEAD_DESC
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
         self.hist = vec![vec![0.0; self.n]; cfg.output_channels];
         self.pos = 0;
+        Ok(())
     }
 
     fn reset(&mut self) {}
@@ -170,7 +171,9 @@ impl Node for SidechainSum {
         &SC_SUM_DESC
     }
 
-    fn prepare(&mut self, _cfg: &ProcessConfig) {}
+    fn prepare(&mut self, _cfg: &ProcessConfig) -> Result<(), String> {
+        Ok(())
+    }
 
     fn reset(&mut self) {}
 

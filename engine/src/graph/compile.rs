@@ -372,7 +372,21 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
     }
     for &i in &order {
         let c = config_of(i);
-        instances[i].as_mut().expect("instance").prepare(&c);
+        if let Err(why) = instances[i].as_mut().expect("instance").prepare(&c) {
+            let s = spec_of(i);
+            return Err(Error::new(
+                ErrorKind::Param,
+                format!(
+                    "{} \"{}\" cannot run at {} Hz with {} channel(s): {why}",
+                    s.kind_name(),
+                    s.path,
+                    c.sample_rate,
+                    c.output_channels
+                ),
+            )
+            .at(s.span.as_ref())
+            .into());
+        }
     }
 
     // Latency.

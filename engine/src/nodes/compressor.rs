@@ -248,16 +248,17 @@ impl Node for Comp {
         &DESC
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
         let ch = cfg.output_channels;
         let p = params(&self.opts, [-18.0, 4.0, 0.0, 10.0, 100.0, 0.0]);
-        self.dsp = Dsp::new(ch, cfg.sample_rate, p).ok();
+        self.dsp = Some(Dsp::new(ch, cfg.sample_rate, p).map_err(|e| e.to_string())?);
         let la = (self.opts.lookahead_ms * 1e-3 * cfg.sample_rate).round() as usize;
         self.latency = la as u32;
         self.lookahead = (0..ch).map(|_| DelayLine::new(la)).collect();
         self.delayed = vec![vec![0.0; cfg.max_block]; if la > 0 { ch } else { 0 }];
         self.ctl.clear();
         self.quiet.clear();
+        Ok(())
     }
 
     fn reset(&mut self) {

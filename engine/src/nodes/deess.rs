@@ -103,13 +103,20 @@ impl Node for Deess {
         &DESC
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
         let ch = cfg.output_channels;
         self.channels = ch;
-        self.split = Crossover::new(cfg.sample_rate, ch, &[self.hz], Slope::Lr4).ok();
-        self.comp = Compressor::new(ch, cfg.sample_rate, Self::params([-30.0, 4.0])).ok();
+        self.split = Some(
+            Crossover::new(cfg.sample_rate, ch, &[self.hz], Slope::Lr4)
+                .map_err(|e| e.to_string())?,
+        );
+        self.comp = Some(
+            Compressor::new(ch, cfg.sample_rate, Self::params([-30.0, 4.0]))
+                .map_err(|e| e.to_string())?,
+        );
         self.bands = vec![vec![0.0; cfg.max_block]; 2 * ch];
         self.ctl.clear();
+        Ok(())
     }
 
     fn reset(&mut self) {

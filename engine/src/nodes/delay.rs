@@ -155,7 +155,7 @@ impl Node for Delay {
             * std::mem::size_of::<f32>()
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
         self.frames = match self.time {
             DelayTime::Frames(f) => f as usize,
             DelayTime::Seconds(s) => (s * cfg.sample_rate).round().max(0.0) as usize,
@@ -164,6 +164,7 @@ impl Node for Delay {
         let len = (self.frames + cfg.max_block).next_power_of_two();
         self.ring = vec![vec![0.0; len]; self.channels];
         self.write = 0;
+        Ok(())
     }
 
     fn reset(&mut self) {

@@ -162,7 +162,7 @@ impl Node for Echo {
         2 * frames.next_power_of_two() * std::mem::size_of::<f32>() + 64 * cfg.max_block
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
         let v: [f32; 4] = std::array::from_fn(|i| PARAMS[i].default);
         self.dsp = Dsp::new(cfg.sample_rate, MAX_TIME_S, self.params(v))
             .ok()
@@ -170,6 +170,7 @@ impl Node for Echo {
         // The script's values are applied at the first frame, at once (no glide from these
         // defaults): see `process`.
         self.ctl.clear();
+        Ok(())
     }
 
     fn reset(&mut self) {

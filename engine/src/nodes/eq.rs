@@ -131,7 +131,7 @@ impl Node for Eq {
         &DESC
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
         self.cascade = Some(Cascade::new(
             cfg.output_channels,
             cfg.sample_rate,
@@ -139,6 +139,7 @@ impl Node for Eq {
         ));
         self.ctl.clear();
         self.sample_rate = cfg.sample_rate;
+        Ok(())
     }
 
     fn reset(&mut self) {

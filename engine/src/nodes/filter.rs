@@ -118,7 +118,7 @@ impl Node for Filter {
         }
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
         self.cascade = Some(Cascade::new(
             cfg.output_channels,
             cfg.sample_rate,
@@ -126,6 +126,7 @@ impl Node for Filter {
         ));
         self.sample_rate = cfg.sample_rate;
         self.ctl.clear();
+        Ok(())
     }
 
     fn reset(&mut self) {

@@ -48,7 +48,9 @@ impl Node for Gain {
         &DESC
     }
 
-    fn prepare(&mut self, _cfg: &ProcessConfig) {}
+    fn prepare(&mut self, _cfg: &ProcessConfig) -> Result<(), String> {
+        Ok(())
+    }
 
     fn reset(&mut self) {}
 

@@ -118,10 +118,13 @@ impl Node for Gate {
         &DESC
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
         let v: [f32; 7] = std::array::from_fn(|i| PARAMS[i].default);
-        self.dsp = Dsp::new(cfg.output_channels, cfg.sample_rate, params(v)).ok();
+        self.dsp = Some(
+            Dsp::new(cfg.output_channels, cfg.sample_rate, params(v)).map_err(|e| e.to_string())?,
+        );
         self.ctl.clear();
+        Ok(())
     }
 
     fn reset(&mut self) {

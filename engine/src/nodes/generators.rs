@@ -355,7 +355,7 @@ impl Node for Generator {
         1
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
         let sr = cfg.sample_rate;
         let c = &self.cfg;
         self.start = (c.start_s * sr).round() as u64;
@@ -384,6 +384,7 @@ impl Node for Generator {
                 Runtime::Seq(Box::new(Synth::new(*preset, sr as f32)), Box::new(sq))
             }
         };
+        Ok(())
     }
 
     fn reset(&mut self) {}

@@ -113,7 +113,7 @@ impl Node for Limit {
         &DESC
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
         self.dsp = Dsp::new(
             cfg.output_channels,
             cfg.sample_rate,
@@ -125,6 +125,7 @@ impl Node for Limit {
         .ok();
         self.ctl.clear();
         self.quiet.clear();
+        Ok(())
     }
 
     fn reset(&mut self) {

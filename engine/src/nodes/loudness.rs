@@ -266,7 +266,7 @@ impl Node for Loudness {
         &DESC
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
         let ch = cfg.output_channels;
         self.mode = cfg.mode;
         self.sample_rate = cfg.sample_rate;
@@ -276,10 +276,14 @@ impl Node for Loudness {
             Mode::Realtime => meter.live(),
             Mode::Offline => meter,
         });
-        self.limiter = Limiter::new(ch, cfg.sample_rate, self.ceiling_db, 5.0, 100.0, true).ok();
+        self.limiter = Some(
+            Limiter::new(ch, cfg.sample_rate, self.ceiling_db, 5.0, 100.0, true)
+                .map_err(|e| e.to_string())?,
+        );
         self.gain = db_to_gain(load(&self.cell.gain_db) as f32);
         self.quiet.clear();
         self.feed = MeterFeed::new(ch);
+        Ok(())
     }
 
     fn reset(&mut self) {

@@ -71,7 +71,9 @@ impl Node for Meter {
         &DESC
     }
 
-    fn prepare(&mut self, _cfg: &ProcessConfig) {}
+    fn prepare(&mut self, _cfg: &ProcessConfig) -> Result<(), String> {
+        Ok(())
+    }
 
     fn reset(&mut self) {}
 

@@ -139,13 +139,16 @@ impl Node for Multiband {
         &DESC
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
         let ch = cfg.output_channels;
         let nb = self.crossovers_hz.len() + 1;
         self.channels = ch;
-        self.split = Crossover::new(cfg.sample_rate, ch, &self.crossovers_hz, Slope::Lr4).ok();
+        self.split = Some(
+            Crossover::new(cfg.sample_rate, ch, &self.crossovers_hz, Slope::Lr4)
+                .map_err(|e| e.to_string())?,
+        );
         self.comps = (0..nb)
-            .filter_map(|_| {
+            .map(|_| {
                 Compressor::new(
                     ch,
                     cfg.sample_rate,
@@ -154,11 +157,12 @@ impl Node for Multiband {
                         ..Default::default()
                     },
                 )
-                .ok()
+                .map_err(|e| e.to_string())
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         self.bands = vec![vec![0.0; cfg.max_block]; nb * ch];
         self.ctl.clear();
+        Ok(())
     }
 
     fn reset(&mut self) {

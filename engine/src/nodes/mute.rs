@@ -51,8 +51,9 @@ impl Node for Mute {
         &DESC
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
         self.step = (1.0 / (FADE_MS * 0.001 * cfg.sample_rate)) as f32;
+        Ok(())
     }
 
     fn reset(&mut self) {

@@ -69,7 +69,9 @@ impl Node for Pan {
         input_channels.first().copied().unwrap_or(1).max(2)
     }
 
-    fn prepare(&mut self, _cfg: &ProcessConfig) {}
+    fn prepare(&mut self, _cfg: &ProcessConfig) -> Result<(), String> {
+        Ok(())
+    }
 
     fn reset(&mut self) {}
 

@@ -387,7 +387,7 @@ impl Node for Player {
         self.info.channels
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
         self.place(cfg.sample_rate.round() as u32);
         // The session's length ends the file too, with a short fade instead of a cut.
         self.end_fade = 0;
@@ -411,6 +411,7 @@ impl Node for Player {
         } else {
             self.spawn_reader(from);
         }
+        Ok(())
     }
 
     fn reset(&mut self) {

@@ -44,7 +44,9 @@ impl Node for Polarity {
         &DESC
     }
 
-    fn prepare(&mut self, _cfg: &ProcessConfig) {}
+    fn prepare(&mut self, _cfg: &ProcessConfig) -> Result<(), String> {
+        Ok(())
+    }
 
     fn reset(&mut self) {}
 

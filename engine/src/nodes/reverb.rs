@@ -120,13 +120,14 @@ impl Node for Reverb {
         2 * frames * std::mem::size_of::<f32>() + 64 * cfg.max_block
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
         let v: [f32; 6] = std::array::from_fn(|i| PARAMS[i].default);
         self.dsp = Dsp::new(cfg.sample_rate, MAX_PREDELAY_MS, params(v))
             .ok()
             .map(Box::new);
         // The script's values are applied at the first frame, at once: see `process`.
         self.ctl.clear();
+        Ok(())
     }
 
     fn reset(&mut self) {

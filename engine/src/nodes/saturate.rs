@@ -140,13 +140,14 @@ impl Node for Saturate {
         &DESC
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
         let v: [f32; 3] = std::array::from_fn(|i| PARAMS[i].default);
         self.dsp = Saturator::new(cfg.sample_rate, cfg.output_channels, self.params(v))
             .ok()
             .map(Box::new);
         // The script's values are applied at the first frame, at once: see `process`.
         self.ctl.clear();
+        Ok(())
     }
 
     fn reset(&mut self) {

@@ -84,13 +84,17 @@ impl Node for Width {
         2
     }
 
-    fn prepare(&mut self, cfg: &ProcessConfig) {
-        self.dsp = Dsp::new(cfg.sample_rate, 1.0).ok();
-        self.mono = self
-            .mono_below_hz
-            .and_then(|hz| MonoBelow::new(cfg.sample_rate, hz, Slope::Lr8).ok());
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
+        self.dsp = Some(Dsp::new(cfg.sample_rate, 1.0).map_err(|e| e.to_string())?);
+        self.mono = match self.mono_below_hz {
+            Some(hz) => {
+                Some(MonoBelow::new(cfg.sample_rate, hz, Slope::Lr8).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
         self.scratch = [vec![0.0; cfg.max_block], vec![0.0; cfg.max_block]];
         self.ctl.clear();
+        Ok(())
     }
 
     fn reset(&mut self) {

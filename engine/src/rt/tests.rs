@@ -178,7 +178,9 @@ impl Node for Tripwire {
         &TRIPWIRE_DESC
     }
 
-    fn prepare(&mut self, _cfg: &ProcessConfig) {}
+    fn prepare(&mut self, _cfg: &ProcessConfig) -> Result<(), String> {
+        Ok(())
+    }
 
     fn reset(&mut self) {}
 
