@@ -349,3 +349,86 @@ fn loudness_reports_a_target_the_ceiling_keeps_out_of_reach() {
     assert!((r.lufs() + 8.0).abs() <= 0.1 && r.tp() <= -5.9);
     assert_eq!(shortfall(&r.report.notes), None);
 }
+
+/// Transient-heavy material: a kick on every beat 24 dB over a quiet saw (−28 LUFS). After
+/// each kick a slow release holds the saw down for a whole release time.
+const PUNCHY: &str = r#"
+    mix.track("k", { drum = "kick", pattern = "X...X...X...X...", level_db = -6 })
+    mix.track("b", { osc = "saw", hz = 220, level_db = -30 })"#;
+
+fn loudness_with(dir: &Dir, opts: &str) -> Rendered {
+    dir.render(&format!(
+        "mix.session {{ tempo_bpm = 120, length_s = 12 }}\n{PUNCHY}\nmix.master:loudness {{ target_lufs = -7, ceiling_db = -1{opts} }}\n"
+    ))
+}
+
+/// The average gain reduction a loudness note states.
+fn average_reduction(note: &str) -> f64 {
+    note.split("average ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no average gain reduction in {note}"))
+}
+
+#[test]
+fn loudness_chooses_the_release_that_reaches_the_target_on_transient_material() {
+    let dir = Dir::new();
+    // A fixed 100 ms release needs more than the 6 dB average budget: the target is missed,
+    // and the note says the budget is what stops it, by how much.
+    let slow = loudness_with(&dir, ", release_ms = 100");
+    eprintln!(
+        "release 100 ms: {:.2} LUFS; {:?}",
+        slow.lufs(),
+        slow.report.notes
+    );
+    let note = slow
+        .report
+        .notes
+        .iter()
+        .find(|n| n.contains("not reached"))
+        .unwrap_or_else(|| panic!("{:?}", slow.report.notes));
+    assert!(note.contains("max_reduction_db = 6.0"), "{note}");
+    assert!(slow.lufs() < -7.5, "{:.2}", slow.lufs());
+    assert!(average_reduction(note) <= 6.1, "{note}");
+
+    // The default chooses a faster release and lands on the target within the budget.
+    let auto = loudness_with(&dir, "");
+    let (i, tp) = (auto.lufs(), auto.tp());
+    eprintln!(
+        "auto: {i:.3} LUFS, {tp:.2} dBTP, {} passes; {:?}",
+        auto.passes, auto.report.notes
+    );
+    assert!((i + 7.0).abs() <= 0.1, "{i:.3} LUFS");
+    assert!(tp <= -1.0 + 0.05, "{tp:.2} dBTP");
+    let n = auto
+        .report
+        .notes
+        .iter()
+        .find(|n| n.contains("(auto)"))
+        .expect("the note names the release chosen");
+    assert!(!n.contains("not reached"), "{n}");
+    assert!(
+        !n.contains("release 100 ms"),
+        "a faster release was needed: {n}"
+    );
+    assert!(average_reduction(n) <= 6.05, "{n}");
+
+    // A tight budget is respected and named as the limit, with the shortfall.
+    let tight = loudness_with(&dir, ", max_reduction_db = 1");
+    eprintln!(
+        "budget 1 dB: {:.2} LUFS; {:?}",
+        tight.lufs(),
+        tight.report.notes
+    );
+    let note = tight
+        .report
+        .notes
+        .iter()
+        .find(|n| n.contains("not reached"))
+        .unwrap_or_else(|| panic!("{:?}", tight.report.notes));
+    assert!(note.contains("max_reduction_db = 1.0"), "{note}");
+    assert!(average_reduction(note) <= 1.1, "{note}");
+    let short = shortfall(&tight.report.notes).unwrap();
+    assert!((short - (-7.0 - tight.lufs())).abs() <= 0.1, "{note}");
+}

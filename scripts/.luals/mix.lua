@@ -235,6 +235,9 @@ function mix.track(name, source) end
 ---@field target_lufs? number integrated loudness to reach (-70 LUFS to 0 LUFS, default -14)
 ---@field ceiling_db? number true-peak ceiling of the limiter (-60 dBTP to 0 dBTP, default -1)
 ---@field gain_db? number a fixed gain instead of a target (album mastering) (-60 dB to 60 dB)
+---@field release_ms? number the limiter's release; default: chosen per programme, the slowest of 100/30/10/3/1 ms that reaches the target within max_reduction_db (1 ms to 1000 ms)
+---@field lookahead_ms? number the limiter's lookahead (its latency) (1 ms to 20 ms, default 5)
+---@field max_reduction_db? number budget of average gain reduction (per 512-frame maxima) the limiter may use to reach the target (0.5 dB to 30 dB, default 6)
 
 ---@class DelayOptions
 ---@field ping_pong? boolean alternate the repeats between left and right (true or false, default false)
@@ -326,7 +329,7 @@ function Strip:deess(opts) end
 ---@param opts? LimitOptions
 ---@return Node
 function Strip:limit(opts) end
----Brings the programme to `target_lufs` (integrated, BS.1770 gated) into a true-peak limiter at `ceiling_db`; offline it measures the whole programme first. `gain_db` applies a fixed gain instead.
+---Brings the programme to `target_lufs` (integrated, BS.1770 gated) into a true-peak limiter at `ceiling_db`; offline it measures the whole programme and corrects closed loop (within 0.05 LU), choosing the limiter's release unless `release_ms` is given, within an average gain-reduction budget `max_reduction_db`, and says which limit (ceiling or budget) stops a target it cannot reach. `gain_db` applies a fixed gain instead.
 ---@param opts? LoudnessOptions
 ---@return Node
 function Strip:loudness(opts) end

@@ -122,7 +122,8 @@ impl Node for Limit {
             100.0,
             self.true_peak,
         )
-        .ok();
+        .map(Some)
+        .map_err(|e| e.to_string())?;
         self.ctl.clear();
         self.quiet.clear();
         Ok(())

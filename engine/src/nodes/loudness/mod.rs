@@ -2,11 +2,17 @@
 //! peak at or below `ceiling_db` with the true-peak limiter.
 //!
 //! Offline it measures the whole programme first (an analysis pass), applies one gain, and — as
-//! the limiter takes a little loudness off the loudest parts — measures the result and corrects
-//! the gain, up to four times, until the output is within 0.05 LU of the target. Each correction
-//! is scaled by how much loudness the previous one bought (a secant step), so heavily limited
-//! material converges too. If the ceiling keeps the target out of reach, the render summary says
-//! by how much.
+//! the limiter takes loudness off the loudest parts — measures the result and corrects, closed
+//! loop, until the output is within 0.05 LU of the target. Each gain correction is scaled by how
+//! much loudness the previous one bought (a secant step), so heavily limited material converges
+//! too. The limiter's ballistics are part of the loop: with `release_ms = "auto"` (the default)
+//! it starts at a 100 ms release and, when more gain no longer buys loudness (sparse material
+//! whose peaks the limiter holds down for a whole release) or the average gain reduction goes
+//! over `max_reduction_db`, tries faster releases (30, 10, 3, 1 ms) — the slowest that reaches
+//! the target within the budget wins. When the target is out of reach the summary and report
+//! say which limit stops it (the ceiling: gain no longer raises loudness; or the reduction
+//! budget), with the numbers; the limiter's gain reduction (max and average per
+//! [`FLUSH_FRAMES`] frames) is reported in every case.
 //!
 //! The meter hears the programme as it is written: silence inside the programme counts (the
 //! frames the processor skipped while the node was silent are metered as silence when sound
@@ -29,6 +35,9 @@ use crate::param::Unit;
 use crate::registry::{all_params, no_initial, Config, NodeKind, OptDefault, OptionDesc, Role};
 use crate::units::db_to_gain;
 
+mod feed;
+use feed::{GrStats, MeterFeed};
+
 /// Kind description (no automatable parameters: the gain is computed).
 pub static DESC: NodeDesc = NodeDesc {
     kind: "loudness",
@@ -39,7 +48,7 @@ pub static DESC: NodeDesc = NodeDesc {
 /// Registry entry: `strip:loudness { target_lufs, ceiling_db }` or `{ gain_db, ceiling_db }`.
 pub static KIND: NodeKind = NodeKind {
     name: "loudness",
-    doc: "Brings the programme to `target_lufs` (integrated, BS.1770 gated) into a true-peak limiter at `ceiling_db`; offline it measures the whole programme first. `gain_db` applies a fixed gain instead.",
+    doc: "Brings the programme to `target_lufs` (integrated, BS.1770 gated) into a true-peak limiter at `ceiling_db`; offline it measures the whole programme and corrects closed loop (within 0.05 LU), choosing the limiter's release unless `release_ms` is given, within an average gain-reduction budget `max_reduction_db`, and says which limit (ceiling or budget) stops a target it cannot reach. `gain_db` applies a fixed gain instead.",
     role: Role::Insert,
     desc: &DESC,
     options: &[
@@ -67,6 +76,30 @@ pub static KIND: NodeKind = NodeKind {
             OptDefault::None,
             "a fixed gain instead of a target (album mastering)",
         ),
+        OptionDesc::num(
+            "release_ms",
+            Unit::Ms,
+            1.0,
+            1000.0,
+            OptDefault::None,
+            "the limiter's release; default: chosen per programme, the slowest of 100/30/10/3/1 ms that reaches the target within max_reduction_db",
+        ),
+        OptionDesc::num(
+            "lookahead_ms",
+            Unit::Ms,
+            1.0,
+            20.0,
+            OptDefault::Num(5.0),
+            "the limiter's lookahead (its latency)",
+        ),
+        OptionDesc::num(
+            "max_reduction_db",
+            Unit::Db,
+            0.5,
+            30.0,
+            OptDefault::Num(6.0),
+            "budget of average gain reduction (per 512-frame maxima) the limiter may use to reach the target",
+        ),
     ],
     aliases: &[],
     check: check_target,
@@ -74,10 +107,15 @@ pub static KIND: NodeKind = NodeKind {
     initial_params: no_initial,
     build: |c| {
         let ceiling = c.num("ceiling_db");
-        Ok(Box::new(match c.opt_num("gain_db") {
+        let n = match c.opt_num("gain_db") {
             Some(g) => Loudness::with_gain(g, ceiling),
             None => Loudness::new(c.num("target_lufs"), ceiling),
-        }))
+        };
+        Ok(Box::new(n.with_ballistics(
+            c.opt_num("release_ms"),
+            c.opt_num("lookahead_ms").unwrap_or(5.0),
+            c.opt_num("max_reduction_db").unwrap_or(6.0),
+        )))
     },
 };
 
@@ -93,9 +131,25 @@ fn check_target(c: &Config, _: &Session) -> Result<(), String> {
     Ok(())
 }
 
-/// Most analysis passes before giving up on the target: the input pass and up to five
-/// output passes (a heavily limited master can need four corrections to land within 0.05 LU).
-pub const MAX_PASSES: u32 = 6;
+/// Most analysis passes before giving up on the target: the input pass and up to nine output
+/// passes (a heavily limited master can need four gain corrections to land within 0.05 LU, and
+/// the automatic release may try four faster settings).
+pub const MAX_PASSES: u32 = 10;
+
+/// Releases the automatic mode tries, slowest first (ms).
+pub const AUTO_RELEASES_MS: [f64; 5] = [100.0, 30.0, 10.0, 3.0, 1.0];
+
+/// Why a target was not reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+enum Stop {
+    /// Reached, or not decided.
+    None = 0,
+    /// More gain no longer raises the loudness: the ceiling holds it.
+    Ceiling = 1,
+    /// The limiter would need more than `max_reduction_db` of average gain reduction.
+    Budget = 2,
+}
 
 /// State shared by the instances of one render (each pass compiles fresh instances).
 #[derive(Debug, Default)]
@@ -114,6 +168,12 @@ pub struct LoudnessCell {
     prev_gain_db: AtomicU64,
     /// Output loudness the previous output pass measured.
     prev_output_lufs: AtomicU64,
+    /// Index into [`AUTO_RELEASES_MS`] of the release in use (automatic mode).
+    release_step: AtomicU32,
+    /// Why the target was missed ([`Stop`]).
+    stop: AtomicU32,
+    /// Average gain reduction the previous output pass measured (f64 bits).
+    prev_gr_avg_db: AtomicU64,
 }
 
 fn load(a: &AtomicU64) -> f64 {
@@ -140,88 +200,13 @@ pub struct Loudness {
     quiet: QuietRun,
     /// What the meter hears offline, on the song's timeline.
     feed: MeterFeed,
-}
-
-/// Feeds a loudness meter the frames of the song in order, in pieces that end at multiples of
-/// [`FLUSH_FRAMES`] song frames (the meter's own flushes then fall on the same frames at every
-/// block size), holding back a run of zeros until a non-zero frame follows it (silence after
-/// the last sound is not metered). Frames never handed over (the processor skipped the node)
-/// are zeros.
-#[derive(Clone, Debug, Default)]
-struct MeterFeed {
-    /// One piece per channel, `FLUSH_FRAMES` long; `len` frames filled, from song frame `start`.
-    acc: Vec<Vec<f32>>,
-    start: u64,
-    len: usize,
-    /// Zeros heard but not yet metered.
-    zeros: u64,
-    /// Song frame after the last one handed over.
-    next: Option<u64>,
-}
-
-impl MeterFeed {
-    fn new(channels: usize) -> Self {
-        Self {
-            acc: vec![vec![0.0; FLUSH_FRAMES as usize]; channels],
-            ..Self::default()
-        }
-    }
-
-    fn clear(&mut self) {
-        (self.start, self.len, self.zeros, self.next) = (0, 0, 0, None);
-    }
-
-    /// Hands over `chans` (the song frames from `pos`). No allocation.
-    fn feed(&mut self, meter: &mut LoudnessMeter, chans: &[&[f32]], pos: u64) {
-        let n = chans.first().map_or(0, |c| c.len());
-        match self.next {
-            Some(p) => self.zeros += pos.saturating_sub(p),
-            None => self.start = pos,
-        }
-        self.next = Some(pos + n as u64);
-        let last = (0..n).rev().find(|&i| chans.iter().any(|c| c[i] != 0.0));
-        let Some(k) = last else {
-            self.zeros += n as u64;
-            return;
-        };
-        let zeros = std::mem::take(&mut self.zeros);
-        self.push(meter, None, zeros);
-        self.push(meter, Some(chans), k as u64 + 1);
-        self.zeros = (n - k - 1) as u64;
-    }
-
-    /// Appends `count` frames of `chans` (zeros for `None`), metering each completed piece.
-    fn push(&mut self, meter: &mut LoudnessMeter, chans: Option<&[&[f32]]>, count: u64) {
-        let mut done = 0u64;
-        while done < count {
-            let at = self.start + self.len as u64;
-            let room = FLUSH_FRAMES - at % FLUSH_FRAMES;
-            let t = room.min(count - done) as usize;
-            let (a, d) = (self.len, done as usize);
-            for (c, acc) in self.acc.iter_mut().enumerate() {
-                match chans {
-                    Some(x) => acc[a..a + t].copy_from_slice(&x[c][d..d + t]),
-                    None => acc[a..a + t].fill(0.0),
-                }
-            }
-            self.len += t;
-            done += t as u64;
-            if (at + t as u64) % FLUSH_FRAMES == 0 {
-                self.meter_piece(meter);
-            }
-        }
-    }
-
-    /// Meters what is held (a whole piece, or the last part of the programme).
-    fn meter_piece(&mut self, meter: &mut LoudnessMeter) {
-        if self.len > 0 {
-            let views: [&[f32]; MAX_CHANNELS] =
-                std::array::from_fn(|c| self.acc.get(c).map_or(&[][..], |a| &a[..self.len]));
-            meter.process(&views[..self.acc.len()]);
-            self.start += self.len as u64;
-            self.len = 0;
-        }
-    }
+    /// Fixed release (ms), or `None` for the automatic choice.
+    release_ms: Option<f64>,
+    lookahead_ms: f64,
+    max_reduction_db: f64,
+    /// Gain reduction per [`FLUSH_FRAMES`] window of the song: the open window's maximum, the
+    /// maximum and sum of the closed ones, their count.
+    gr: GrStats,
 }
 
 impl Loudness {
@@ -232,6 +217,7 @@ impl Loudness {
         store(&cell.output_lufs, f64::NAN);
         store(&cell.prev_gain_db, f64::NAN);
         store(&cell.prev_output_lufs, f64::NAN);
+        store(&cell.prev_gr_avg_db, f64::NAN);
         Self {
             target_lufs,
             ceiling_db,
@@ -244,7 +230,38 @@ impl Loudness {
             sample_rate: 48000.0,
             quiet: QuietRun::default(),
             feed: MeterFeed::default(),
+            release_ms: None,
+            lookahead_ms: 5.0,
+            max_reduction_db: 6.0,
+            gr: GrStats::default(),
         }
+    }
+
+    /// The limiter's release (`None`: automatic), lookahead and gain-reduction budget.
+    pub fn with_ballistics(
+        mut self,
+        release_ms: Option<f64>,
+        lookahead_ms: f64,
+        max_reduction_db: f64,
+    ) -> Self {
+        (self.release_ms, self.lookahead_ms, self.max_reduction_db) =
+            (release_ms, lookahead_ms, max_reduction_db);
+        self
+    }
+
+    /// The release in use: the fixed one, or the automatic mode's current choice.
+    fn release_now_ms(&self) -> f64 {
+        self.release_ms.unwrap_or_else(|| {
+            let i = self.cell.release_step.load(Ordering::Relaxed) as usize;
+            AUTO_RELEASES_MS[i.min(AUTO_RELEASES_MS.len() - 1)]
+        })
+    }
+
+    /// Whether the automatic mode has a faster release to try.
+    fn can_go_faster(&self) -> bool {
+        self.release_ms.is_none()
+            && (self.cell.release_step.load(Ordering::Relaxed) as usize) + 1
+                < AUTO_RELEASES_MS.len()
     }
 
     /// Applies a fixed `gain_db` (no analysis) into the true-peak limiter: album mastering uses
@@ -277,9 +294,17 @@ impl Node for Loudness {
             Mode::Offline => meter,
         });
         self.limiter = Some(
-            Limiter::new(ch, cfg.sample_rate, self.ceiling_db, 5.0, 100.0, true)
-                .map_err(|e| e.to_string())?,
+            Limiter::new(
+                ch,
+                cfg.sample_rate,
+                self.ceiling_db,
+                self.lookahead_ms,
+                self.release_now_ms(),
+                true,
+            )
+            .map_err(|e| e.to_string())?,
         );
+        self.gr = GrStats::default();
         self.gain = db_to_gain(load(&self.cell.gain_db) as f32);
         self.quiet.clear();
         self.feed = MeterFeed::new(ch);
@@ -295,6 +320,7 @@ impl Node for Loudness {
         }
         self.quiet.clear();
         self.feed.clear();
+        self.gr = GrStats::default();
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
@@ -326,7 +352,23 @@ impl Node for Loudness {
                 *y = v * gain;
             }
         }
-        limiter.process_in_place(cx.outputs);
+        // The limiter in pieces that end at the song's FLUSH_FRAMES grid (gain-reduction windows).
+        let mut at = 0;
+        while at < cx.frames {
+            let song = pos + at as u64;
+            let end = (at + (FLUSH_FRAMES - song % FLUSH_FRAMES) as usize).min(cx.frames);
+            let mut piece: [&mut [f32]; MAX_CHANNELS] = Default::default();
+            let n = cx.outputs.len().min(MAX_CHANNELS);
+            for (p, o) in piece.iter_mut().zip(cx.outputs.iter_mut()) {
+                *p = &mut o[at..end];
+            }
+            limiter.process_in_place(&mut piece[..n]);
+            self.gr.add(limiter.gain_reduction_db());
+            if (pos + end as u64) % FLUSH_FRAMES == 0 {
+                self.gr.close();
+            }
+            at = end;
+        }
         if offline {
             let views: [&[f32]; MAX_CHANNELS] =
                 std::array::from_fn(|c| cx.outputs.get(c).map_or(&[][..], |o| &o[..]));
@@ -376,24 +418,69 @@ impl Node for Loudness {
             }
             (_, Some(o)) => {
                 store(&cell.output_lufs, o);
+                let (_, gr_avg) = self.gr.get().unwrap_or((0.0, 0.0));
                 let err = self.target_lufs - o;
-                if err.abs() <= 0.05 || passes >= MAX_PASSES {
-                    cell.state.store(2, Ordering::Relaxed);
-                } else {
-                    // Secant step: the limiter gives back less than a dB of loudness per dB of
-                    // gain on loud material, so scale the correction by the slope measured
-                    // between the last two passes (1 on the first correction).
-                    let g = load(&cell.gain_db);
-                    let (pg, po) = (load(&cell.prev_gain_db), load(&cell.prev_output_lufs));
-                    let slope = (o - po) / (g - pg);
-                    let slope = if slope.is_finite() {
-                        slope.clamp(0.2, 1.0)
+                let g = load(&cell.gain_db);
+                let (pg, po) = (load(&cell.prev_gain_db), load(&cell.prev_output_lufs));
+                // Loudness bought per dB of gain since the previous pass (1 on the first).
+                let slope = (o - po) / (g - pg);
+                let slope = if slope.is_finite() { slope } else { 1.0 };
+                let over_budget = gr_avg > self.max_reduction_db + 0.05;
+                let mut next_gain = None;
+                let mut faster = false;
+                let budget_bound = cell.stop.load(Ordering::Relaxed) == Stop::Budget as u32;
+                if over_budget || budget_bound {
+                    if over_budget && self.can_go_faster() && !budget_bound {
+                        faster = true;
                     } else {
-                        1.0
-                    };
+                        // The budget binds: give up loudness until the average reduction
+                        // fits (reduction grows about a dB per dB of gain when limiting).
+                        cell.stop.store(Stop::Budget as u32, Ordering::Relaxed);
+                        // Reduction bought per dB of gain since the previous pass (a secant, as
+                        // for the loudness; 0.5 before there are two passes).
+                        let pr = load(&cell.prev_gr_avg_db);
+                        let gr_slope = (gr_avg - pr) / (g - pg);
+                        let gr_slope = if gr_slope.is_finite() {
+                            gr_slope.clamp(0.1, 1.0)
+                        } else {
+                            0.5
+                        };
+                        let excess = gr_avg - self.max_reduction_db;
+                        if excess > 0.05 || (excess < -0.3 && err > 0.05) {
+                            // On the last pass, err on the side of the budget.
+                            let last = passes + 1 >= MAX_PASSES;
+                            let step = excess / if last { 0.1 } else { gr_slope };
+                            next_gain = Some(g - step.clamp(-6.0, 12.0));
+                        }
+                    }
+                } else if err.abs() <= 0.05 {
+                    cell.stop.store(Stop::None as u32, Ordering::Relaxed);
+                } else if err > 0.0 && slope < 0.25 && !pg.is_nan() {
+                    // More gain no longer raises the loudness: the limiter holds the peaks down.
+                    if self.can_go_faster() {
+                        faster = true;
+                    } else {
+                        cell.stop.store(Stop::Ceiling as u32, Ordering::Relaxed);
+                    }
+                } else {
+                    let slope = slope.clamp(0.2, 1.0);
+                    next_gain = Some(g + (err / slope).clamp(-12.0, 12.0));
+                }
+                if passes >= MAX_PASSES || (!faster && next_gain.is_none()) {
+                    if err.abs() > 0.05 && cell.stop.load(Ordering::Relaxed) == 0 && err > 0.0 {
+                        cell.stop.store(Stop::Ceiling as u32, Ordering::Relaxed);
+                    }
+                    cell.state.store(2, Ordering::Relaxed);
+                } else if faster {
+                    // Same gain, faster release: the secant restarts from this pass.
+                    cell.release_step.fetch_add(1, Ordering::Relaxed);
+                    store(&cell.prev_gain_db, f64::NAN);
+                    store(&cell.prev_output_lufs, f64::NAN);
+                } else if let Some(ng) = next_gain {
                     store(&cell.prev_gain_db, g);
                     store(&cell.prev_output_lufs, o);
-                    store(&cell.gain_db, g + (err / slope).clamp(-12.0, 12.0));
+                    store(&cell.prev_gr_avg_db, gr_avg);
+                    store(&cell.gain_db, ng);
                 }
             }
         }
@@ -407,7 +494,17 @@ impl Node for Loudness {
         if let Ok(cell) = state.downcast::<LoudnessCell>() {
             self.cell = cell;
             self.gain = db_to_gain(load(&self.cell.gain_db) as f32);
+            // The release the closed loop chose so far (the lookahead, and with it the
+            // latency the compiler compensated, stays as prepared).
+            let release = self.release_now_ms();
+            if let Some(l) = &mut self.limiter {
+                let _ = l.set_release_ms(release);
+            }
         }
+    }
+
+    fn gain_reduction_stats(&self) -> Option<(f64, f64)> {
+        self.gr.get()
     }
 
     fn loudness_target(&self) -> Option<f64> {
@@ -441,19 +538,31 @@ impl Node for Loudness {
             return None;
         }
         let gain = load(&cell.gain_db);
+        let (gr_max, gr_avg) = self.gr.get().unwrap_or((0.0, 0.0));
         let mut s = format!(
-            "{input:.1} LUFS in, gain {gain:+.2} dB, {} LUFS out (target {:.1}, ceiling {:.1} dBTP)",
+            "{input:.1} LUFS in, gain {gain:+.2} dB, {} LUFS out (target {:.1}, ceiling {:.1} dBTP); limiter release {} ms{}, lookahead {} ms, gain reduction max {gr_max:.2} dB, average {gr_avg:.2} dB",
             out.map_or("-inf".into(), |o| format!("{o:.2}")),
             self.target_lufs,
-            self.ceiling_db
+            self.ceiling_db,
+            self.release_now_ms(),
+            if self.release_ms.is_none() { " (auto)" } else { "" },
+            self.lookahead_ms,
         );
         if let Some(o) = out {
             if o < self.target_lufs - 0.1 {
-                s.push_str(&format!(
-                    "; target not reached: the {:.1} dBTP ceiling holds it {:.1} LU short — lower the target or raise the ceiling",
-                    self.ceiling_db,
-                    self.target_lufs - o
-                ));
+                let short = self.target_lufs - o;
+                let why = if cell.stop.load(Ordering::Relaxed) == Stop::Budget as u32 {
+                    format!(
+                        "the reduction budget (max_reduction_db = {:.1} dB average) holds it {short:.1} LU short — raise max_reduction_db, lower the target, or compress before the loudness node",
+                        self.max_reduction_db
+                    )
+                } else {
+                    format!(
+                        "the {:.1} dBTP ceiling holds it {short:.1} LU short (more gain no longer raises the loudness) — lower the target or raise the ceiling",
+                        self.ceiling_db
+                    )
+                };
+                s.push_str(&format!("; target not reached: {why}"));
             }
         }
         Some(s)
