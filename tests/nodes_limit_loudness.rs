@@ -432,3 +432,66 @@ fn loudness_chooses_the_release_that_reaches_the_target_on_transient_material() 
     let short = shortfall(&tight.report.notes).unwrap();
     assert!((short - (-7.0 - tight.lufs())).abs() <= 0.1, "{note}");
 }
+
+/// The gain a limiter applied to a steady tone, per window, in dB: output level over input
+/// level (RMS over `win` frames from `at`).
+fn gain_db_at(x: &[f32], y: &[f32], at: usize, win: usize) -> f64 {
+    let rms =
+        |v: &[f32]| (v.iter().map(|s| (*s as f64).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+    20.0 * (rms(&y[at..at + win]) / rms(&x[at..at + win])).log10()
+}
+
+#[test]
+fn program_release_does_not_pump_after_transients_and_holds_after_sustained_reduction() {
+    let dir = Dir::new();
+    // A steady 200 Hz tone 3 dB under the ceiling with a 2 ms click 12 dB over it every 500 ms,
+    // then 1 s of the tone 6 dB over the ceiling, then the quiet tone again.
+    let n = frames(4.0);
+    let tone = |amp: f64| sine(n, 200.0, amp, SR as f64);
+    let (quiet, loud) = (tone(lin(-4.0)), tone(lin(5.0)));
+    let mut x: Vec<f32> = quiet.clone();
+    let clicks: Vec<usize> = (0..4).map(|k| frames(0.25 + 0.5 * k as f64)).collect();
+    for &c in &clicks {
+        for i in c..c + frames(0.002) {
+            x[i] += lin(12.0) as f32 * if (i / 24) % 2 == 0 { 1.0 } else { -1.0 };
+        }
+    }
+    let (loud_from, loud_to) = (frames(2.2), frames(3.2));
+    x[loud_from..loud_to].copy_from_slice(&loud[loud_from..loud_to]);
+    let insert = |program: bool| {
+        format!(":limit {{ ceiling_db = -1, release_ms = 200, program_release = {program} }}")
+    };
+    let fixed = through(&dir, &x, &insert(false));
+    let program = through(&dir, &x, &insert(true));
+    let win = frames(0.01);
+    // Pumping: the tone's level 30–40 ms after each click.
+    let dip = |r: &Rendered| {
+        clicks
+            .iter()
+            .map(|&c| gain_db_at(&x, r.l(), c + frames(0.03), win))
+            .fold(0.0f64, f64::min)
+    };
+    let (dip_fixed, dip_program) = (dip(&fixed), dip(&program));
+    // Hold: the quiet tone's level 30–40 ms after the loud passage.
+    let after = |r: &Rendered| gain_db_at(&x, r.l(), loud_to + frames(0.03), win);
+    let (hold_fixed, hold_program) = (after(&fixed), after(&program));
+    eprintln!(
+        "30 ms after a click: fixed {dip_fixed:.2} dB, program {dip_program:.2} dB; \
+         30 ms after 1 s of 6 dB reduction: fixed {hold_fixed:.2} dB, program {hold_program:.2} dB"
+    );
+    assert!(
+        dip_fixed < -6.0,
+        "a 200 ms release ducks the tone after a click: {dip_fixed:.2}"
+    );
+    assert!(
+        dip_program > -1.0,
+        "program release is back after a click: {dip_program:.2}"
+    );
+    assert!(
+        hold_program < -2.0 && (hold_program - hold_fixed).abs() < 2.0,
+        "after sustained reduction the program release is slow too: {hold_program:.2} vs {hold_fixed:.2}"
+    );
+    for r in [&fixed, &program] {
+        assert!(r.tp() <= -1.0 + 0.05, "true peak {:.2}", r.tp());
+    }
+}

@@ -228,6 +228,7 @@ function mix.track(name, source) end
 ---@class LimitOptions
 ---@field lookahead_ms? number lookahead (reported as latency and compensated) (0 ms to 100 ms, default 5)
 ---@field true_peak? boolean hold the true (inter-sample) peak, not just the sample peak (true or false, default true)
+---@field program_release? boolean program-dependent release: back within milliseconds after a transient, at release_ms after sustained reduction (false: always release_ms) (true or false, default true)
 ---@field ceiling_db? number output ceiling in dBFS (dBTP when true_peak) (-60 dB to 0 dB, default -1; automatable)
 ---@field release_ms? number release time constant in ms (1 ms to 10000 ms, default 100; automatable)
 

@@ -17,6 +17,13 @@
 //!    ramps down over the lookahead and reaches the required value on time, with no overshoot.
 //! 4. Release: `h = min(b, α·h + (1 − α)·b)`, a one-pole in the log domain (a GR-dB trajectory
 //!    with time constant `release_ms`). Attack is unaffected (`h ≤ b`).
+//!    Program-dependent release ([`Limiter::set_program_release`]): a slow envelope follows the
+//!    required gain both ways with time constant `release_ms`, `s = α·s + (1 − α)·b`, and the
+//!    gain releases towards it with a fast time constant (`release_ms` / 20, within 1–5 ms):
+//!    `h = min(b, α_f·h + (1 − α_f)·s)`. After a transient `s` has barely moved, so the
+//!    gain comes back within milliseconds; after sustained reduction `s` holds it, and the gain
+//!    comes back at the slow rate — dense material does not pump, sparse material does not
+//!    stay ducked. Still `h ≤ b`: the ceiling holds the same way.
 //! 5. The output is the input delayed by `L + 70 + w` samples (`L` in sample mode) times `2^h`.
 //!
 //! # True peak: a second, safety stage
@@ -117,6 +124,11 @@ struct Stage {
     /// Clamp the output to ±ceiling (the last stage).
     clamp: bool,
     release: f32,
+    /// Program-dependent release (module docs, step 4): on, and the fast coefficient.
+    program: bool,
+    fast: f32,
+    /// The slow envelope of the program-dependent release, log2 units (≤ 0).
+    s: f32,
     /// Window of the minimum filter.
     window: usize,
     /// Length of the moving average.
@@ -234,7 +246,18 @@ impl Limiter {
     pub fn set_release_ms(&mut self, release_ms: f64) -> Checked {
         validate(self.sample_rate, 0.0, 0.0, release_ms)?;
         self.main.release = time_constant_coef(release_ms, self.sample_rate) as f32;
+        let fast_ms = (release_ms * 0.05).clamp(1.0, 5.0).min(release_ms);
+        self.main.fast = time_constant_coef(fast_ms, self.sample_rate) as f32;
         Ok(())
+    }
+
+    /// Program-dependent release (module docs, step 4): fast after transients, `release_ms`
+    /// after sustained reduction. Off by default.
+    pub fn set_program_release(&mut self, on: bool) {
+        self.main.program = on;
+        if !on {
+            self.main.s = 0.0;
+        }
     }
 
     /// Largest gain reduction (dB, ≥ 0) applied during the last processed block (in true-peak
@@ -302,6 +325,9 @@ impl Stage {
             unity: 0,
             clamp: false,
             release,
+            program: false,
+            fast: 0.0,
+            s: 0.0,
             window,
             avg_len: lookahead + 1,
             delay_len: window - 1 + late,
@@ -337,13 +363,14 @@ impl Stage {
         self.avg_sum = 0.0;
         self.avg_nonzero = 0;
         self.h = 0.0;
+        self.s = 0.0;
         self.delay.iter_mut().flatten().for_each(|v| *v = 0.0);
         self.gr_max = 0.0;
     }
 
     /// No reduction required in the last W inputs, none pending in the average or the release.
     fn idle(&self) -> bool {
-        self.n >= self.active_until && self.avg_nonzero == 0 && self.h == 0.0
+        self.n >= self.active_until && self.avg_nonzero == 0 && self.h == 0.0 && self.s == 0.0
     }
 
     /// Processes `bufs[..][start..end]` (at most `CHUNK` samples). `safe`: the caller knows no
@@ -454,6 +481,8 @@ impl Stage {
         let avg_len = self.avg_len;
         let inv_avg = 1.0 / avg_len as f64;
         let (rel, rel1) = (self.release, 1.0 - self.release);
+        let (fast, fast1, program) = (self.fast, 1.0 - self.fast, self.program);
+        let mut slow = self.s;
         let (q_block, suffix, ring) = (
             &mut self.q_block[..],
             &mut self.suffix[..],
@@ -496,7 +525,15 @@ impl Stage {
                 sum + (m as f64 - old as f64)
             };
             let b = (sum * inv_avg) as f32;
-            let r = rel * h + rel1 * b;
+            let r = if program {
+                slow = rel * slow + rel1 * b;
+                if b == 0.0 && slow > -SNAP_LOG2 {
+                    slow = 0.0;
+                }
+                fast * h + fast1 * slow
+            } else {
+                rel * h + rel1 * b
+            };
             h = if b < r { b } else { r };
             if b == 0.0 && h > -SNAP_LOG2 {
                 h = 0.0;
@@ -510,6 +547,7 @@ impl Stage {
         self.n += g.len() as u64;
         (self.prefix, self.blk_pos, self.suffix_dirty) = (prefix, blk, dirty);
         (self.avg_pos, self.avg_sum, self.avg_nonzero, self.h) = (pos, sum, nonzero, h);
+        self.s = slow;
         self.gr_max = self.gr_max.max(-lowest * DB_PER_LOG2 as f32);
         g.iter_mut()
             .for_each(|v| *v = if *v == 0.0 { 1.0 } else { fast_exp2(*v) });

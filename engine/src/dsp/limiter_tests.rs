@@ -218,15 +218,18 @@ fn sample_peak(y: &Stereo) -> f64 {
 #[test]
 fn ceilings_hold_on_every_test_signal() {
     let configs = [
-        (true, -1.0, 5.0, 100.0),
-        (true, -0.1, 1.5, 20.0),
-        (false, -1.0, 5.0, 100.0),
+        (true, -1.0, 5.0, 100.0, false),
+        (true, -0.1, 1.5, 20.0, false),
+        (false, -1.0, 5.0, 100.0, false),
+        (true, -1.0, 5.0, 100.0, true),
+        (false, -1.0, 1.0, 200.0, true),
     ];
     let mut worst: f64 = -100.0;
     for (name, x) in signals() {
         let (_, tp_in) = reference_dbtp(&x);
-        for &(tp, ceil_db, la, rel) in &configs {
+        for &(tp, ceil_db, la, rel, program) in &configs {
             let mut l = Limiter::new(2, FS, ceil_db, la, rel, tp).unwrap();
+            l.set_program_release(program);
             let y = run_flushed(&mut l, &x, 333);
             let ceil = 10f64.powf(ceil_db / 20.0);
             let sp = sample_peak(&y);
@@ -377,13 +380,20 @@ fn transparent_below_ceiling_with_exact_latency() {
 
 #[test]
 fn steady_sine_has_no_gain_modulation() {
-    // above the ceiling: after settling the gain must be constant
+    // above the ceiling: after settling the gain must be constant (also with the program-
+    // dependent release, which then holds the sustained reduction, at 1 kHz and at 100 Hz)
     let n = 48_000;
-    let x: Vec<f32> = (0..n)
-        .map(|i| (2.0 * (2.0 * PI * 1000.0 * i as f64 / FS).sin()) as f32)
-        .collect();
-    for tp in [false, true] {
+    for (hz, tp, program) in [
+        (1000.0, false, false),
+        (1000.0, true, false),
+        (1000.0, true, true),
+        (100.0, true, true),
+    ] {
+        let x: Vec<f32> = (0..n)
+            .map(|i| (2.0 * (2.0 * PI * hz * i as f64 / FS).sin()) as f32)
+            .collect();
         let mut l = Limiter::new(2, FS, -1.0, 5.0, 50.0, tp).unwrap();
+        l.set_program_release(program);
         let y = run(&mut l, &[x.clone(), x.clone()], 512);
         let d = l.latency_samples();
         let g: Vec<f64> = (24_000..n)
@@ -393,7 +403,9 @@ fn steady_sine_has_no_gain_modulation() {
         let (lo, hi) = g
             .iter()
             .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-        eprintln!("steady +6 dBFS 1 kHz sine, tp {tp}: gain {lo:.5}..{hi:.5} dB");
+        eprintln!(
+            "steady +6 dBFS {hz} Hz sine, tp {tp}, program release {program}: gain {lo:.5}..{hi:.5} dB"
+        );
         assert!(hi - lo < 0.001, "gain modulation {lo}..{hi}");
     }
 }

@@ -56,12 +56,22 @@ pub static KIND: NodeKind = NodeKind {
             "lookahead (reported as latency and compensated)",
         ),
         OptionDesc::bool("true_peak", true, "hold the true (inter-sample) peak, not just the sample peak"),
+        OptionDesc::bool(
+            "program_release",
+            true,
+            "program-dependent release: back within milliseconds after a transient, at release_ms after sustained reduction (false: always release_ms)",
+        ),
     ],
     aliases: &[],
     check: no_check,
     has_param: all_params,
     initial_params: no_initial,
-    build: |c| Ok(Box::new(Limit::new(c.num("lookahead_ms"), c.flag("true_peak")))),
+    build: |c| {
+        Ok(Box::new(
+            Limit::new(c.num("lookahead_ms"), c.flag("true_peak"))
+                .with_program_release(c.flag("program_release")),
+        ))
+    },
 };
 
 /// The limiter node.
@@ -69,6 +79,7 @@ pub static KIND: NodeKind = NodeKind {
 pub struct Limit {
     lookahead_ms: f64,
     true_peak: bool,
+    program_release: bool,
     dsp: Option<Dsp>,
     ctl: ControlParams<2>,
     meter: Arc<GainReductionMeter>,
@@ -90,6 +101,7 @@ impl Limit {
         Self {
             lookahead_ms,
             true_peak,
+            program_release: false,
             dsp: None,
             ctl: ControlParams::default(),
             meter: Arc::new(GainReductionMeter::default()),
@@ -100,6 +112,12 @@ impl Limit {
             gr_sum_db: 0.0,
             gr_windows: 0,
         }
+    }
+
+    /// With the program-dependent release (see [`crate::dsp::limiter`], step 4) on or off.
+    pub fn with_program_release(mut self, on: bool) -> Self {
+        self.program_release = on;
+        self
     }
 
     /// The gain-reduction meter.
@@ -124,6 +142,9 @@ impl Node for Limit {
         )
         .map(Some)
         .map_err(|e| e.to_string())?;
+        if let Some(d) = &mut self.dsp {
+            d.set_program_release(self.program_release);
+        }
         self.ctl.clear();
         self.quiet.clear();
         Ok(())
