@@ -452,8 +452,8 @@ fn program_release_does_not_pump_after_transients_and_holds_after_sustained_redu
     let mut x: Vec<f32> = quiet.clone();
     let clicks: Vec<usize> = (0..4).map(|k| frames(0.25 + 0.5 * k as f64)).collect();
     for &c in &clicks {
-        for i in c..c + frames(0.002) {
-            x[i] += lin(12.0) as f32 * if (i / 24) % 2 == 0 { 1.0 } else { -1.0 };
+        for (i, v) in x.iter_mut().enumerate().skip(c).take(frames(0.002)) {
+            *v += lin(12.0) as f32 * if (i / 24) % 2 == 0 { 1.0 } else { -1.0 };
         }
     }
     let (loud_from, loud_to) = (frames(2.2), frames(3.2));
