@@ -20,7 +20,10 @@
 //!   at the user's line.
 //! - [`graph::compile`] is pure and does all the allocation: it instantiates and prepares the
 //!   nodes, rejects cycles that do not pass through a delay (naming every node), compensates
-//!   latency so parallel paths meet sample-aligned, and assigns buffers by liveness.
+//!   latency so parallel paths meet sample-aligned, and assigns buffers by liveness. For a live
+//!   reload it plans the instance hand-over first: a node the running schedule has is not
+//!   prepared again (its slot stays vacant until the processor moves the running instance in, or
+//!   refuses the swap if it cannot), and a node the save adds is prepared once.
 //! - [`rt::Processor`] runs the schedule in blocks of at most [`buffer::MAX_BLOCK`] frames. It is
 //!   the only code on the audio thread. New schedules arrive on a bounded lock-free queue; replaced
 //!   ones go back on another queue and are dropped by the control thread. NaN and infinity never

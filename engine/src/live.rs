@@ -177,7 +177,12 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
         }
         // A swap acknowledged?
         if let Some((serial, saved)) = awaiting {
-            if shared.running_serial.load(Ordering::Relaxed) == serial {
+            if shared.refused_serial.load(Ordering::Relaxed) == serial {
+                // Planned against a schedule that was no longer running: plan it again.
+                reloader.forget_running();
+                awaiting = None;
+                dirty = Some(saved);
+            } else if shared.running_serial.load(Ordering::Relaxed) == serial {
                 let ms = saved.elapsed().as_secs_f64() * 1000.0;
                 summary.reload_latency_ms.push(ms);
                 summary.reloads += 1;

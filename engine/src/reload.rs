@@ -187,6 +187,13 @@ impl Reloader {
         })
     }
 
+    /// Forgets what is running (after the processor refused a schedule planned against another
+    /// one): the next build prepares every node and fades the whole output over to it.
+    pub fn forget_running(&mut self) {
+        self.running = ScheduleSummary::default();
+        self.running_spec = None;
+    }
+
     /// Records that `schedule` (the last one built) is what the audio thread now runs, or will
     /// once a transition is over (call before sending it).
     pub fn mark_sent(&mut self, schedule: &Schedule) {

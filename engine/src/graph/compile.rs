@@ -6,7 +6,9 @@
 //!    feedback edges;
 //! 3. orders the nodes topologically (Kahn, ties broken by creation order: deterministic);
 //! 4. drops nodes that reach no output, with a warning;
-//! 5. resolves channel counts (fixed rules; see [`crate::node::mix_gain`]) and prepares nodes;
+//! 5. resolves channel counts (fixed rules; see [`crate::node::mix_gain`]) and prepares nodes —
+//!    except, for a reload ([`compile_reusing`]), the nodes the running schedule already has
+//!    prepared: those slots stay vacant and the processor moves the running instance in;
 //! 6. compensates latency: every edge into a node is delayed so all its inputs (main and
 //!    sidechain) arrive aligned;
 //! 7. assigns buffers by liveness (a buffer is reused once its last reader ran);
@@ -17,7 +19,9 @@ use petgraph::stable_graph::NodeIndex;
 use petgraph::visit::{EdgeIndexable, EdgeRef, IntoEdgeReferences};
 
 use super::assemble::{assemble_port, release_sources, Builder, Edge};
-use super::schedule::{LineKey, NodeIdentity, NodeSlot, PortBufs, Schedule, Step};
+use super::schedule::{
+    LineKey, NodeFacts, NodeIdentity, NodeSlot, PortBufs, Schedule, ScheduleSummary, Step,
+};
 use super::spec::GraphSpec;
 use crate::buffer::{BufferPool, MAX_BLOCK, MAX_CHANNELS};
 use crate::dsp::delay_line::DelayLine;
@@ -28,6 +32,14 @@ use crate::param::ParamSlot;
 /// Most memory the nodes of one graph may hold for their state (delay lines, reverbs, rings):
 /// a graph needing more is refused before any node is prepared.
 pub const MAX_STATE_BYTES: usize = 4 << 30;
+
+static PREPARED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Node instances prepared by compiles in this process so far: a reload must prepare only the
+/// nodes it adds or changes, each once.
+pub fn nodes_prepared() -> u64 {
+    PREPARED.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 /// How to compile.
 #[derive(Clone, Copy, Debug)]
@@ -55,6 +67,21 @@ impl Default for CompileConfig {
 ///
 /// Control thread; allocates.
 pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors> {
+    compile_reusing(spec, cfg, &[])
+}
+
+/// Compiles `spec` for a reload: a node whose identity (path, kind, options, channels) one of
+/// the schedules summarised in `reuse` already has is not prepared — its slot stays vacant,
+/// with the facts (latency, length) taken from the summary, for the running instance to move
+/// in when the swap is applied ([`super::diff::plan_migration`] against the same summary plans
+/// that). So a reload never re-prepares an unchanged node: no reader thread, decoder or delay
+/// line is made for an instance that would be thrown away. The first summary wins where
+/// several have a node. Control thread; allocates.
+pub fn compile_reusing(
+    spec: &GraphSpec,
+    cfg: CompileConfig,
+    reuse: &[&ScheduleSummary],
+) -> Result<Schedule, Errors> {
     let sr = spec.session.sample_rate;
     let Some(out_key) = spec.output else {
         return Err(Error::new(ErrorKind::Graph, "the graph has no output (master)").into());
@@ -370,9 +397,38 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         .at(s.span.as_ref())
         .into());
     }
+    let mut ident: Vec<Option<NodeIdentity>> = vec![None; n];
     for &i in &order {
+        let s = spec_of(i);
+        ident[i] = Some(NodeIdentity {
+            path: s.path.clone().into_boxed_str(),
+            kind: s.kind_name(),
+            config: s.config.clone(),
+            channels: [
+                in_ch[i].first().copied().unwrap_or(0) as u8,
+                in_ch[i].get(1).copied().unwrap_or(0) as u8,
+                out_ch[i] as u8,
+            ],
+        });
+    }
+    let known: std::collections::HashMap<&NodeIdentity, NodeFacts> = reuse
+        .iter()
+        .rev()
+        .filter(|r| r.sample_rate == sr && r.facts.len() == r.identities.len())
+        .flat_map(|r| r.identities.iter().zip(r.facts.iter().copied()))
+        .collect();
+    let mut facts = vec![NodeFacts::default(); n];
+    let mut vacant = vec![false; n];
+    for &i in &order {
+        if let Some(f) = ident[i].as_ref().and_then(|id| known.get(id)) {
+            facts[i] = *f;
+            vacant[i] = true;
+            continue;
+        }
         let c = config_of(i);
-        if let Err(why) = instances[i].as_mut().expect("instance").prepare(&c) {
+        let node = instances[i].as_mut().expect("instance");
+        PREPARED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Err(why) = node.prepare(&c) {
             let s = spec_of(i);
             return Err(Error::new(
                 ErrorKind::Param,
@@ -387,6 +443,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
             .at(s.span.as_ref())
             .into());
         }
+        facts[i] = NodeFacts::of(node.as_mut());
     }
 
     // Latency.
@@ -399,7 +456,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
             .map(|e| out_lat[e.src])
             .max()
             .unwrap_or(0);
-        out_lat[i] = in_lat[i] + instances[i].as_ref().expect("instance").latency_frames() as u64;
+        out_lat[i] = in_lat[i] + facts[i].latency_frames as u64;
     }
 
     // Buffers and steps.
@@ -431,6 +488,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
             .collect();
         slots.push(NodeSlot {
             node,
+            vacant: vacant[i],
             path: s.path.clone().into_boxed_str(),
             inputs: [PortBufs::default(); 2],
             output: PortBufs::default(),
@@ -453,10 +511,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
             out_bufs[i] = ob;
             slots[slot as usize].output = ob;
             b.steps.push(Step::FeedbackRead { node: slot });
-            let min = slots[slot as usize]
-                .node
-                .as_feedback()
-                .map_or(MAX_BLOCK, |f| f.min_delay_frames());
+            let min = facts[i].min_delay_frames.unwrap_or(MAX_BLOCK);
             block_limit = block_limit.min(min.max(1));
             deferred.push(i);
             continue;
@@ -543,9 +598,9 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         );
     }
 
-    let length_frames = slots
+    let length_frames = order
         .iter()
-        .filter_map(|s| s.node.length_frames())
+        .filter_map(|&i| facts[i].length_frames)
         .max()
         .unwrap_or(0);
     let length_frames = match spec.session.length_s {
@@ -554,19 +609,7 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
     };
     let identities: Box<[NodeIdentity]> = order
         .iter()
-        .map(|&i| {
-            let s = spec_of(i);
-            NodeIdentity {
-                path: s.path.clone().into_boxed_str(),
-                kind: s.kind_name(),
-                config: s.config.clone(),
-                channels: [
-                    in_ch[i].first().copied().unwrap_or(0) as u8,
-                    in_ch[i].get(1).copied().unwrap_or(0) as u8,
-                    out_ch[i] as u8,
-                ],
-            }
-        })
+        .map(|&i| ident[i].take().expect("identity of a scheduled node"))
         .collect();
     let topology = {
         use std::hash::{Hash, Hasher};
@@ -583,6 +626,8 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         k.dst = slot_of[k.dst as usize];
     }
     let in_latency = order.iter().map(|&i| in_lat[i] as u32).collect();
+    let node_facts = order.iter().map(|&i| facts[i]).collect();
+    let vacant_count = order.iter().filter(|&&i| vacant[i]).count() as u32;
     let fades = b.steps.iter().any(|s| matches!(s, Step::MixFade { .. }));
     let fade_len = if fades {
         (super::transition::CROSSFADE_S * sr).round().max(1.0) as u32
@@ -605,6 +650,8 @@ pub fn compile(spec: &GraphSpec, cfg: CompileConfig) -> Result<Schedule, Errors>
         line_keys: line_keys.into_boxed_slice(),
         migrate_lines: Box::new([]),
         in_latency,
+        facts: node_facts,
+        vacant: vacant_count,
         fresh_latency: out_lat[out_dense] as u32,
         fade_len,
         fade_delay: 0,

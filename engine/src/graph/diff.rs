@@ -68,11 +68,11 @@ fn fresh_latency(s: &Schedule) -> u32 {
         kept_line[l as usize] = true;
     }
     let nodes = s
-        .nodes
+        .facts
         .iter()
         .zip(&kept_node)
         .filter(|(_, k)| !**k)
-        .map(|(n, _)| n.node.latency_frames());
+        .map(|(f, _)| f.latency_frames);
     let lines = s
         .lines
         .iter()

@@ -10,6 +10,6 @@ pub mod spec;
 pub mod transition;
 mod validate;
 
-pub use compile::{compile, CompileConfig};
-pub use schedule::{NodeIdentity, NodeSlot, PortBufs, Schedule, ScheduleSummary, Step};
+pub use compile::{compile, compile_reusing, CompileConfig};
+pub use schedule::{NodeFacts, NodeIdentity, NodeSlot, PortBufs, Schedule, ScheduleSummary, Step};
 pub use spec::{EdgeFade, EdgeSpec, GraphSpec, NodeFactory, NodeKey, NodeSpec, Session};

@@ -86,8 +86,12 @@ pub enum Step {
 /// neighbouring slots are written by different worker threads every block.
 #[repr(align(64))]
 pub struct NodeSlot {
-    /// The instance (prepared).
+    /// The instance: prepared, unless `vacant`.
     pub(crate) node: Box<dyn Node>,
+    /// The instance was never prepared: a reload planned it to keep the running instance, which
+    /// the processor moves in when it applies the swap. A schedule is never run with a vacant
+    /// slot (the processor refuses such a swap instead).
+    pub(crate) vacant: bool,
     /// Stable path (for reports).
     pub(crate) path: Box<str>,
     /// Input port buffers (`in`, `sidechain`).
@@ -118,6 +122,29 @@ pub struct NodeIdentity {
     pub channels: [u8; 3],
 }
 
+/// What the compiler needs to know of a prepared node instance. A reload that keeps an instance
+/// takes these from the running schedule's summary instead of preparing the instance again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeFacts {
+    /// The node's own latency ([`Node::latency_frames`]).
+    pub latency_frames: u32,
+    /// Where its output ends ([`Node::length_frames`]).
+    pub length_frames: Option<u64>,
+    /// For a feedback node, its shortest delay (the block limit of the loop).
+    pub min_delay_frames: Option<usize>,
+}
+
+impl NodeFacts {
+    /// The facts of a prepared instance.
+    pub(crate) fn of(node: &mut dyn Node) -> Self {
+        Self {
+            latency_frames: node.latency_frames(),
+            length_frames: node.length_frames(),
+            min_delay_frames: node.as_feedback().map(|f| f.min_delay_frames()),
+        }
+    }
+}
+
 /// What a latency-compensation delay line carries: the connection (source and destination node
 /// slots, port, source channel) and its delay. Lines with equal keys across a reload (in terms of
 /// node identities) hand their contents over, so a kept path is not interrupted.
@@ -144,6 +171,8 @@ pub struct ScheduleSummary {
     pub identities: Vec<NodeIdentity>,
     /// Latency at each node's input, in frames, in slot order.
     pub in_latency: Vec<u32>,
+    /// What the compiler knows of each node's prepared instance, in slot order.
+    pub facts: Vec<NodeFacts>,
     /// The compensation delay lines.
     pub lines: Vec<LineKey>,
     /// Fingerprint of nodes and routing.
@@ -189,6 +218,10 @@ pub struct Schedule {
     pub(crate) migrate_lines: Box<[(u32, u32)]>,
     /// Latency at each node's input, in frames.
     pub(crate) in_latency: Box<[u32]>,
+    /// Facts of each node's prepared instance (see [`NodeFacts`]).
+    pub(crate) facts: Box<[NodeFacts]>,
+    /// Slots whose instance is vacant (see [`NodeSlot::vacant`]).
+    pub(crate) vacant: u32,
     /// Longest delay (compensation line or node lookahead) that starts empty when this schedule
     /// replaces the one it was planned against: a faded swap stays silent this long.
     pub(crate) fresh_latency: u32,
@@ -210,10 +243,22 @@ impl Schedule {
             serial: self.serial,
             identities: self.identities.to_vec(),
             in_latency: self.in_latency.to_vec(),
+            facts: self.facts.to_vec(),
             lines: self.line_keys.to_vec(),
             topology: self.topology,
             sample_rate: self.sample_rate,
         }
+    }
+
+    /// Nodes whose instance this schedule must take over from the running one (never prepared
+    /// here): 0 for a schedule that can run on its own.
+    pub fn vacant_count(&self) -> usize {
+        self.vacant as usize
+    }
+
+    /// Counts the vacant slots again after instances moved (control thread).
+    pub(crate) fn recount_vacant(&mut self) {
+        self.vacant = self.nodes.iter().filter(|n| n.vacant).count() as u32;
     }
 
     /// Fingerprint of nodes and routing: equal fingerprints mean only parameter values differ.

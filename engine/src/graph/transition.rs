@@ -17,6 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::compile::compile_reusing;
 use super::diff::{is_parameter_only, plan_migration};
 use super::schedule::{NodeIdentity, Schedule, ScheduleSummary};
 use super::spec::{EdgeFade, EdgeSpec, GraphSpec, NodeKey, NodeSpec};
@@ -137,35 +138,45 @@ pub struct Planned {
 /// Compiles `new` to replace the running schedule (`running`, built from `old`), choosing how the
 /// processor will make the change: a parameter glide, a crossfade of the changed paths, or (when
 /// that cannot be seamless) a short fade of the whole output. Control thread; allocates.
+///
+/// Migration is planned before anything is prepared: a node the running schedule has is never
+/// prepared again (its slot stays vacant until the processor moves the running instance in), and
+/// a node new in this version is prepared once — for a path crossfade, the transition schedule
+/// borrows it from the final one, which takes it back from the transition when the fade ends.
 pub fn plan_reload(
     old: Option<&GraphSpec>,
     running: &ScheduleSummary,
     new: &GraphSpec,
     cfg: CompileConfig,
 ) -> Result<Planned, Errors> {
-    let mut fin = Box::new(compile(new, cfg)?);
-    let kept = plan_migration(&mut fin, running);
-    let plain = |schedule| Planned {
+    let plain = |schedule, kept| Planned {
         schedule,
         kept,
         crossfades_paths: false,
     };
     let Some(old) = old.filter(|_| running.serial != 0) else {
-        return Ok(plain(fin));
+        let mut fin = Box::new(compile(new, cfg)?);
+        let kept = plan_migration(&mut fin, running);
+        return Ok(plain(fin, kept));
     };
+    let mut fin = Box::new(compile_reusing(new, cfg, &[running])?);
+    let kept = plan_migration(&mut fin, running);
     if is_parameter_only(&fin, running) {
-        return Ok(plain(fin));
+        return Ok(plain(fin, kept));
     }
     let Some(spec) = transition_spec(old, new) else {
-        return Ok(plain(fin));
+        return Ok(plain(fin, kept));
     };
+    // The transition prepares nothing: its nodes are the running ones and the final's new ones.
     // A union that closes a loop (a → b before, b → a now) cannot play: fall back.
-    let Ok(mut trans) = compile(&spec, cfg) else {
-        return Ok(plain(fin));
+    let fin_summary = fin.summary();
+    let Ok(mut trans) = compile_reusing(&spec, cfg, &[running, &fin_summary]) else {
+        return Ok(plain(fin, kept));
     };
     plan_migration(&mut trans, running);
+    let lent = lend_fresh(&mut fin, &mut trans);
     plan_migration(&mut fin, &trans.summary());
-    if seamless(running, &trans, &fin) {
+    if seamless(running, &trans, &fin) && trans.vacant as usize == trans.migrate.len() {
         trans.fade_delay = trans.fresh_latency;
         fin.ack_serial = trans.serial;
         trans.then = Some(fin);
@@ -175,8 +186,42 @@ pub fn plan_reload(
             crossfades_paths: true,
         });
     }
+    give_back(&mut fin, &mut trans, &lent);
     plan_migration(&mut fin, running);
-    Ok(plain(fin))
+    Ok(plain(fin, kept))
+}
+
+/// Moves the instances `fin` prepared (nodes new in this reload) into the vacant slots `trans`
+/// has for them (those the running schedule does not fill); returns the (trans, fin) slot pairs.
+fn lend_fresh(fin: &mut Schedule, trans: &mut Schedule) -> Vec<(usize, usize)> {
+    let from_running: HashSet<u32> = trans.migrate.iter().map(|&(n, _)| n).collect();
+    let fresh: HashMap<&super::schedule::NodeIdentity, usize> = fin
+        .identities
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !fin.nodes[*i].vacant)
+        .map(|(i, id)| (id, i))
+        .collect();
+    let pairs: Vec<(usize, usize)> = trans
+        .identities
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| trans.nodes[*j].vacant && !from_running.contains(&(*j as u32)))
+        .filter_map(|(j, id)| fresh.get(id).map(|&i| (j, i)))
+        .collect();
+    give_back(fin, trans, &pairs);
+    pairs
+}
+
+/// Swaps the instances of the (trans, fin) slot pairs (lending and giving back are the same move).
+fn give_back(fin: &mut Schedule, trans: &mut Schedule, pairs: &[(usize, usize)]) {
+    for &(j, i) in pairs {
+        let (t, f) = (&mut trans.nodes[j], &mut fin.nodes[i]);
+        std::mem::swap(&mut t.node, &mut f.node);
+        std::mem::swap(&mut t.vacant, &mut f.vacant);
+    }
+    trans.recount_vacant();
+    fin.recount_vacant();
 }
 
 /// Whether `running → trans → fin` changes nothing but the fading connections: every node the

@@ -110,6 +110,14 @@ fn build_player(c: &Config) -> Result<Box<dyn Node>, String> {
     Ok(Box::new(Player::new(info, placement)))
 }
 
+static READERS_STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Reader threads realtime players have started in this process (each opens its file): a
+/// reload that keeps a player must not start another.
+pub fn readers_started() -> u64 {
+    READERS_STARTED.load(Ordering::Relaxed)
+}
+
 /// Fade-out of a file that the session's `length_s` ends early, seconds.
 pub const END_FADE_S: f64 = 0.01;
 
@@ -256,6 +264,7 @@ impl Player {
     }
 
     fn spawn_reader(&mut self, from: u64) {
+        READERS_STARTED.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = RingBuffer::<f32>::new(RING_FRAMES * self.info.channels);
         let rate = self.rate;
         self.hs.stop.store(true, Ordering::Relaxed);

@@ -26,6 +26,10 @@ pub enum ControlMsg {
 pub enum ReturnMsg {
     /// A schedule the audio thread no longer uses, to be dropped on the control thread.
     Retired(Box<Schedule>),
+    /// A schedule the audio thread would not run: it was planned to take node instances over
+    /// from a schedule that is not the running one (see `Schedule::vacant_count`). Its serial is
+    /// published in `Shared::refused_serial`; the sender plans the reload again.
+    Refused(Box<Schedule>),
 }
 
 /// Capacity of each ring.

@@ -41,6 +41,11 @@ pub struct Shared {
     pub crossfades: AtomicU64,
     /// Swaps that crossfaded only the changed paths (transition schedules played to the end).
     pub path_crossfades: AtomicU64,
+    /// Swaps refused because their vacant slots could not be filled from the running schedule
+    /// (planned against another one); the running schedule plays on.
+    pub refused: AtomicU64,
+    /// Serial of the last refused schedule (0: none).
+    pub refused_serial: AtomicU64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -143,7 +148,7 @@ impl Controller {
     /// Drops schedules the audio thread retired. Returns how many. Control thread.
     pub fn collect_garbage(&mut self) -> usize {
         let mut n = 0;
-        while let Ok(ReturnMsg::Retired(s)) = self.rx.pop() {
+        while let Ok(ReturnMsg::Retired(s) | ReturnMsg::Refused(s)) = self.rx.pop() {
             drop(s);
             n += 1;
         }
@@ -240,10 +245,15 @@ impl Processor {
             }
             let Ok(msg) = self.rx.pop() else { return };
             match msg {
+                ControlMsg::Swap(new) if !self.can_take(&new) => self.refuse(new),
                 ControlMsg::Swap(mut new) if new.then.is_some() => {
                     // (No fade-in is playing here, see `busy`; no fade-out means nothing pending.)
                     if new.based_on == self.schedule.serial && self.fade == Fade::None {
                         self.apply(new);
+                    } else if new.then.as_ref().is_some_and(|f| f.vacant > 0) {
+                        // The final schedule takes its instances from the transition: it cannot
+                        // run without it.
+                        self.refuse(new);
                     } else if let Some(fin) = new.then.take() {
                         // Planned against a schedule that is no longer running: no crossfade
                         // by paths; fade the output around the final schedule instead.
@@ -288,10 +298,49 @@ impl Processor {
         }
     }
 
+    /// Whether `new` can run once applied: each of its vacant slots (instances it was planned to
+    /// take over instead of preparing them) is filled by a prepared instance of the running
+    /// schedule. Audio thread; no allocation.
+    fn can_take(&self, new: &Schedule) -> bool {
+        if new.vacant == 0 {
+            return true;
+        }
+        if new.based_on != self.schedule.serial {
+            return false;
+        }
+        let filled = new
+            .migrate
+            .iter()
+            .filter(|&&(n, o)| {
+                new.nodes.get(n as usize).is_some_and(|s| s.vacant)
+                    && self
+                        .schedule
+                        .nodes
+                        .get(o as usize)
+                        .is_some_and(|s| !s.vacant)
+            })
+            .count();
+        filled == new.vacant as usize
+    }
+
+    /// Sends `new` back unrun (see [`ReturnMsg::Refused`]). The caller checked for room.
+    fn refuse(&mut self, new: Box<Schedule>) {
+        self.shared.refused.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .refused_serial
+            .store(new.serial, Ordering::Relaxed);
+        let _ = self.tx.push(ReturnMsg::Refused(new));
+    }
+
     /// Replaces the running schedule, handing matched node instances (with their state) over to
     /// the new one. Never allocates: instances are swapped box for box.
-    /// Returns whether instances were handed over (the schedule was planned against this one).
+    /// Returns whether instances were handed over (the schedule was planned against this one);
+    /// false also when `new` is refused (see [`Self::can_take`]) and the running one plays on.
     fn apply(&mut self, mut new: Box<Schedule>) -> bool {
+        if !self.can_take(&new) {
+            self.refuse(new);
+            return false;
+        }
         let migrate = new.based_on == self.schedule.serial;
         if migrate {
             let old = &mut *self.schedule;
@@ -302,6 +351,7 @@ impl Processor {
                     continue;
                 };
                 std::mem::swap(&mut ns.node, &mut os.node);
+                std::mem::swap(&mut ns.vacant, &mut os.vacant);
                 ns.status = os.status;
                 ns.nan_count = os.nan_count;
                 for (np, op) in ns.params.iter_mut().zip(os.params.iter()) {
