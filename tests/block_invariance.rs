@@ -139,6 +139,12 @@ fn check(name: &str, src: &str) {
             }
         }
     }
+    let params = src.matches(":curve").count();
+    eprintln!(
+        "{name:<12} {params} automated parameter(s), {} frames × {} ch: bit-identical at blocks 1, 17, 64, 512, 2048 and on 2 threads",
+        reference[0].len(),
+        reference.len()
+    );
 }
 
 #[test]
