@@ -254,8 +254,9 @@ fn finish(x: [Vec<f64>; 2], peak_db: f64, fs: f64) -> Stereo {
     })
 }
 
-/// The hostile signals at `fs`, `secs` long: +6 dB white noise, +6 dBFS squares (including
-/// frequencies that do not divide the rate), +12 dB drums, a +8 dB five-part mix, sines near
+/// The hostile signals at `fs`, `secs` long: +6 dB white and pink noise, +6 dBFS naive squares
+/// (including frequencies that do not divide the rate) and band-limited ones up to 11 kHz, a
+/// sweep to 0.49·fs, +12 dB drums, a +8 dB five-part mix, sines near
 /// Nyquist with inter-sample peaks.
 pub(crate) fn hostile(fs: f64, secs: f64) -> Vec<(String, Stereo)> {
     let n = (secs * fs) as usize;
@@ -307,6 +308,51 @@ pub(crate) fn hostile(fs: f64, secs: f64) -> Vec<(String, Stereo)> {
         y.iter_mut().flatten().for_each(|v| *v *= 1.41);
         y
     }));
+    // Pink noise (Kellet's filter over white noise), also at +6 dB.
+    let pink = [(); 2].map(|_| {
+        let mut b = [0.0f64; 3];
+        (0..n)
+            .map(|_| {
+                let w = lcg(&mut s);
+                b[0] = 0.99765 * b[0] + w * 0.0990460;
+                b[1] = 0.96300 * b[1] + w * 0.2965164;
+                b[2] = 0.57000 * b[2] + w * 1.0526913;
+                b[0] + b[1] + b[2] + w * 0.1848
+            })
+            .collect::<Vec<f64>>()
+    });
+    v.push(("pink noise +6 dB".into(), finish(pink, 6.02, fs)));
+    // Band-limited squares (odd harmonics below Nyquist), up to 11 kHz.
+    for f in [1000.0, 5500.0, 11000.0] {
+        let x: Vec<f64> = (0..n)
+            .map(|i| {
+                let t = i as f64 / fs;
+                (1..)
+                    .step_by(2)
+                    .take_while(|k| *k as f64 * f < 0.5 * fs)
+                    .map(|k| (2.0 * PI64 * k as f64 * f * t).sin() / k as f64)
+                    .sum::<f64>()
+            })
+            .collect();
+        v.push((
+            format!("band-limited square {f} Hz +6 dBFS"),
+            finish([x.clone(), x], 6.02, fs),
+        ));
+    }
+    // A logarithmic sweep from 5 kHz to 0.49·fs, +3 dB.
+    let (f0, f1) = (5000.0, 0.49 * fs);
+    let dur = n as f64 / fs;
+    let k = (f1 / f0 as f64).ln();
+    let sweep: Vec<f64> = (0..n)
+        .map(|i| {
+            let t = i as f64 / fs;
+            (2.0 * PI64 * f0 * dur / k * ((t / dur * k).exp() - 1.0)).sin()
+        })
+        .collect();
+    v.push((
+        "sweep 5 kHz to 0.49 fs +3 dB".into(),
+        finish([sweep.clone(), sweep], 3.0, fs),
+    ));
     v
 }
 
@@ -396,7 +442,7 @@ fn reads_sines_at_their_amplitude_up_to_0_46_fs() {
 #[test]
 fn meter_agrees_with_the_reference_on_hostile_signals() {
     let mut worst = 0.0f64;
-    for fs in [44_100.0, 48_000.0] {
+    for fs in [44_100.0, 48_000.0, 96_000.0] {
         for (name, y) in hostile(fs, 0.5) {
             let (interp, with_sp) = reference_dbtp(&y);
             let m = meter_dbtp(&y);
