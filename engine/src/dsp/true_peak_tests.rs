@@ -342,7 +342,7 @@ pub(crate) fn hostile(fs: f64, secs: f64) -> Vec<(String, Stereo)> {
     // A logarithmic sweep from 5 kHz to 0.49·fs, +3 dB.
     let (f0, f1) = (5000.0, 0.49 * fs);
     let dur = n as f64 / fs;
-    let k = (f1 / f0 as f64).ln();
+    let k = (f1 / f0).ln();
     let sweep: Vec<f64> = (0..n)
         .map(|i| {
             let t = i as f64 / fs;
