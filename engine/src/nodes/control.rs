@@ -45,8 +45,15 @@ pub const CONTROL_FRAMES: u64 = 16;
 // Filters glide from one control frame to the next in one ramp step (`Cascade::glide`).
 const _: () = assert!(CONTROL_FRAMES as usize == crate::dsp::biquad::RAMP_STEP);
 
-/// Frames between state flushes, on the song's timeline (a multiple of [`CONTROL_FRAMES`]).
-pub const FLUSH_FRAMES: u64 = 512;
+/// Frames between state flushes, on the song's timeline (a multiple of [`CONTROL_FRAMES`]). As
+/// long as the largest block, so a steady block of an offline render is one period.
+pub const FLUSH_FRAMES: u64 = 2048;
+
+/// Frames of the windows over which limiters keep gain-reduction statistics (the maximum of
+/// each window, averaged over the run) and in which the loudness node feeds its meter; the
+/// limiters flush on this finer grid ([`ControlParams::next_every`]).
+pub const WINDOW_FRAMES: u64 = 512;
+const _: () = assert!(FLUSH_FRAMES % WINDOW_FRAMES == 0 && WINDOW_FRAMES % CONTROL_FRAMES == 0);
 
 const _: () = assert!(FLUSH_FRAMES % CONTROL_FRAMES == 0);
 
@@ -77,8 +84,8 @@ pub struct Period<const N: usize> {
     /// Whether these are the first values the node applies (start there: no ramp from the
     /// defaults).
     pub first: bool,
-    /// Whether the period ends at a multiple of [`FLUSH_FRAMES`]: call the DSP's `flush()` after
-    /// processing it.
+    /// Whether the period ends at a multiple of [`FLUSH_FRAMES`] (or of the interval given to
+    /// [`ControlParams::next_every`]): call the DSP's `flush()` after processing it.
     pub flush: bool,
 }
 
@@ -110,6 +117,18 @@ impl<const N: usize> ControlParams<N> {
     /// frame. Never allocates.
     #[inline]
     pub fn next(&mut self, cx: &ProcessContext<'_>, at: &mut usize) -> Option<Period<N>> {
+        self.next_every(cx, at, FLUSH_FRAMES)
+    }
+
+    /// [`Self::next`], with flush frames every `flush_frames` song frames instead of
+    /// [`FLUSH_FRAMES`] (a multiple of [`CONTROL_FRAMES`]).
+    #[inline]
+    pub fn next_every(
+        &mut self,
+        cx: &ProcessContext<'_>,
+        at: &mut usize,
+        flush_frames: u64,
+    ) -> Option<Period<N>> {
         let frames = cx.frames;
         let o = *at;
         if o >= frames {
@@ -135,7 +154,7 @@ impl<const N: usize> ControlParams<N> {
         } else {
             (CONTROL_FRAMES - pos % CONTROL_FRAMES) as usize
         };
-        let to_flush = (FLUSH_FRAMES - pos % FLUSH_FRAMES) as usize;
+        let to_flush = (flush_frames - pos % flush_frames) as usize;
         len = len.min(to_flush).min(left);
         *at = o + len;
         Some(Period {
@@ -245,13 +264,39 @@ mod tests {
         let mut c = ControlParams::<1>::default();
         let p = periods(&mut c, &[ParamValue::Const(3.0)], 0, 2048);
         let r: Vec<_> = p.iter().map(|p| p.frames.clone()).collect();
-        assert_eq!(r, [0..512, 512..1024, 1024..1536, 1536..2048]);
-        assert!(p[0].first && p[0].change == Some([3.0]) && p.iter().all(|p| p.flush));
-        let p = periods(&mut c, &[ParamValue::Const(3.0)], 2048 + 500, 100);
+        assert_eq!(r, [0..2048], "a steady full block is one period");
+        assert!(p[0].first && p[0].change == Some([3.0]) && p[0].flush);
+        let p = periods(
+            &mut c,
+            &[ParamValue::Const(3.0)],
+            2 * FLUSH_FRAMES - 12,
+            100,
+        );
         assert_eq!(p.len(), 2);
         assert_eq!((p[0].frames.clone(), p[0].flush), (0..12, true));
         assert_eq!((p[1].frames.clone(), p[1].flush), (12..100, false));
         assert!(p.iter().all(|p| p.change.is_none() && !p.first));
+        // The limiters' finer grid.
+        let cx_params = [ParamValue::Const(3.0)];
+        let mut outs: [&mut [f32]; 0] = [];
+        let cx = ProcessContext {
+            frames: 2048,
+            inputs: [&[], &[]],
+            outputs: &mut outs,
+            params: &cx_params,
+            transport: Transport {
+                position: 0,
+                sample_rate: 48000.0,
+                playing: true,
+            },
+            input_silent: true,
+        };
+        let (mut at, mut r) = (0, Vec::new());
+        while let Some(p) = c.next_every(&cx, &mut at, WINDOW_FRAMES) {
+            assert!(p.flush);
+            r.push(p.frames);
+        }
+        assert_eq!(r, [0..512, 512..1024, 1024..1536, 1536..2048]);
     }
 
     #[test]

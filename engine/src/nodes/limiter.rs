@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::compressor::GainReductionMeter;
-use super::control::{exact_silence, sub_in, sub_out, ControlParams, QuietRun, FLUSH_FRAMES};
+use super::control::{exact_silence, sub_in, sub_out, ControlParams, QuietRun, WINDOW_FRAMES};
 use crate::dsp::limiter::Limiter as Dsp;
 use crate::node::{Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW};
 use crate::param::{ParamDesc, Unit};
@@ -84,11 +84,11 @@ pub struct Limit {
     ctl: ControlParams<2>,
     meter: Arc<GainReductionMeter>,
     quiet: QuietRun,
-    /// Largest gain reduction since the last [`FLUSH_FRAMES`] boundary of the song, and
+    /// Largest gain reduction since the last [`WINDOW_FRAMES`] boundary of the song, and
     /// whether any frame was processed since.
     window_gr_db: f32,
     window_open: bool,
-    /// Gain reduction statistics over the run, per [`FLUSH_FRAMES`] frames of the song (the
+    /// Gain reduction statistics over the run, per [`WINDOW_FRAMES`] frames of the song (the
     /// same at every block size); the control side reads them after a render.
     gr_max_db: f32,
     gr_sum_db: f64,
@@ -164,7 +164,7 @@ impl Node for Limit {
         };
         let mut block_gr = 0.0f32;
         let mut at = 0;
-        while let Some(p) = self.ctl.next(cx, &mut at) {
+        while let Some(p) = self.ctl.next_every(cx, &mut at, WINDOW_FRAMES) {
             if let Some([ceiling, release]) = p.change {
                 let _ = dsp.set_ceiling_db(ceiling as f64);
                 let _ = dsp.set_release_ms(release as f64);
@@ -210,7 +210,7 @@ impl Node for Limit {
     fn report(&self) -> Option<String> {
         self.gain_reduction_stats().map(|(max, avg)| {
             format!(
-                "gain reduction max {max:.2} dB, average {avg:.2} dB (maxima per {FLUSH_FRAMES} frames)"
+                "gain reduction max {max:.2} dB, average {avg:.2} dB (maxima per {WINDOW_FRAMES} frames)"
             )
         })
     }

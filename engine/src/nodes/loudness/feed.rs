@@ -1,11 +1,11 @@
 //! What the loudness node keeps on the song's timeline: the meter's feed in pieces aligned to
-//! [`FLUSH_FRAMES`] song frames, and the limiter's gain-reduction windows.
+//! [`WINDOW_FRAMES`] song frames, and the limiter's gain-reduction windows.
 
-use super::super::control::FLUSH_FRAMES;
+use super::super::control::WINDOW_FRAMES;
 use crate::buffer::MAX_CHANNELS;
 use crate::dsp::loudness::LoudnessMeter;
 
-/// Gain-reduction statistics over windows of [`FLUSH_FRAMES`] song frames (block-size
+/// Gain-reduction statistics over windows of [`WINDOW_FRAMES`] song frames (block-size
 /// independent: the limiter runs in pieces that end at the windows' edges).
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct GrStats {
@@ -42,13 +42,13 @@ impl GrStats {
 }
 
 /// Feeds a loudness meter the frames of the song in order, in pieces that end at multiples of
-/// [`FLUSH_FRAMES`] song frames (the meter's own flushes then fall on the same frames at every
+/// [`WINDOW_FRAMES`] song frames (the meter's own flushes then fall on the same frames at every
 /// block size), holding back a run of zeros until a non-zero frame follows it (silence after
 /// the last sound is not metered). Frames never handed over (the processor skipped the node)
 /// are zeros.
 #[derive(Clone, Debug, Default)]
 pub(super) struct MeterFeed {
-    /// One piece per channel, `FLUSH_FRAMES` long; `len` frames filled, from song frame `start`.
+    /// One piece per channel, `WINDOW_FRAMES` long; `len` frames filled, from song frame `start`.
     acc: Vec<Vec<f32>>,
     start: u64,
     len: usize,
@@ -61,7 +61,7 @@ pub(super) struct MeterFeed {
 impl MeterFeed {
     pub(super) fn new(channels: usize) -> Self {
         Self {
-            acc: vec![vec![0.0; FLUSH_FRAMES as usize]; channels],
+            acc: vec![vec![0.0; WINDOW_FRAMES as usize]; channels],
             ..Self::default()
         }
     }
@@ -94,7 +94,7 @@ impl MeterFeed {
         let mut done = 0u64;
         while done < count {
             let at = self.start + self.len as u64;
-            let room = FLUSH_FRAMES - at % FLUSH_FRAMES;
+            let room = WINDOW_FRAMES - at % WINDOW_FRAMES;
             let t = room.min(count - done) as usize;
             let (a, d) = (self.len, done as usize);
             for (c, acc) in self.acc.iter_mut().enumerate() {
@@ -105,7 +105,7 @@ impl MeterFeed {
             }
             self.len += t;
             done += t as u64;
-            if (at + t as u64) % FLUSH_FRAMES == 0 {
+            if (at + t as u64) % WINDOW_FRAMES == 0 {
                 self.meter_piece(meter);
             }
         }

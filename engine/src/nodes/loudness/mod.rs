@@ -12,12 +12,12 @@
 //! the target within the budget wins. When the target is out of reach the summary and report
 //! say which limit stops it (the ceiling: gain no longer raises loudness; or the reduction
 //! budget), with the numbers; the limiter's gain reduction (max and average per
-//! [`FLUSH_FRAMES`] frames) is reported in every case.
+//! [`WINDOW_FRAMES`] frames) is reported in every case.
 //!
 //! The meter hears the programme as it is written: silence inside the programme counts (the
 //! frames the processor skipped while the node was silent are metered as silence when sound
 //! resumes), silence after its last sound does not (the render trims it). Offline the meter
-//! is fed in pieces aligned to the song's timeline ([`FLUSH_FRAMES`] frames), up to the last
+//! is fed in pieces aligned to the song's timeline ([`WINDOW_FRAMES`] frames), up to the last
 //! non-zero frame, so what it measures — and so the gain — is the same at every block size.
 //! Live (where the future is unknown) the gain follows the integrated loudness heard so far,
 //! gliding, within ±20 dB.
@@ -25,7 +25,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::control::{exact_silence, QuietRun, FLUSH_FRAMES};
+use super::control::{exact_silence, QuietRun, WINDOW_FRAMES};
 use crate::buffer::MAX_CHANNELS;
 use crate::dsp::limiter::Limiter;
 use crate::dsp::loudness::LoudnessMeter;
@@ -204,7 +204,7 @@ pub struct Loudness {
     release_ms: Option<f64>,
     lookahead_ms: f64,
     max_reduction_db: f64,
-    /// Gain reduction per [`FLUSH_FRAMES`] window of the song: the open window's maximum, the
+    /// Gain reduction per [`WINDOW_FRAMES`] window of the song: the open window's maximum, the
     /// maximum and sum of the closed ones, their count.
     gr: GrStats,
 }
@@ -352,11 +352,11 @@ impl Node for Loudness {
                 *y = v * gain;
             }
         }
-        // The limiter in pieces that end at the song's FLUSH_FRAMES grid (gain-reduction windows).
+        // The limiter in pieces that end at the song's WINDOW_FRAMES grid (gain-reduction windows).
         let mut at = 0;
         while at < cx.frames {
             let song = pos + at as u64;
-            let end = (at + (FLUSH_FRAMES - song % FLUSH_FRAMES) as usize).min(cx.frames);
+            let end = (at + (WINDOW_FRAMES - song % WINDOW_FRAMES) as usize).min(cx.frames);
             let mut piece: [&mut [f32]; MAX_CHANNELS] = Default::default();
             let n = cx.outputs.len().min(MAX_CHANNELS);
             for (p, o) in piece.iter_mut().zip(cx.outputs.iter_mut()) {
@@ -364,7 +364,7 @@ impl Node for Loudness {
             }
             limiter.process_in_place(&mut piece[..n]);
             self.gr.add(limiter.gain_reduction_db());
-            if (pos + end as u64) % FLUSH_FRAMES == 0 {
+            if (pos + end as u64) % WINDOW_FRAMES == 0 {
                 self.gr.close();
             }
             at = end;
