@@ -264,7 +264,7 @@ mod tests {
         let mut c = ControlParams::<1>::default();
         let p = periods(&mut c, &[ParamValue::Const(3.0)], 0, 2048);
         let r: Vec<_> = p.iter().map(|p| p.frames.clone()).collect();
-        assert_eq!(r, [0..2048], "a steady full block is one period");
+        assert_eq!(r, vec![0..2048], "a steady full block is one period");
         assert!(p[0].first && p[0].change == Some([3.0]) && p[0].flush);
         let p = periods(
             &mut c,
