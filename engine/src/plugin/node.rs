@@ -1,0 +1,378 @@
+//! `plugin`: a hosted plugin as a graph node (`strip:plugin(id, { params }, { options })`).
+//!
+//! The registry needs static parameter declarations, so a plugin node has [`MAX_PARAMS`]
+//! generic parameter slots (`p0`, `p1`, …): slot `i` is the plugin's `i`-th parameter, as
+//! listed by [`super::PluginInfo::params`]. The script layer maps the plugin's own names onto
+//! slots and checks values against the plugin's ranges; the config carries the plugin id, its
+//! bundle file, each slot's plugin key and range, and the state file — plain data, so a live
+//! reload keeps the running instance (and its state) while none of that changes.
+//!
+//! Parameter values reach the plugin as timestamped CLAP events, built into a preallocated list:
+//! an event whenever a slot's value moves, at its exact frame for a jump of more than 1 % of
+//! the range, and on a grid of every [`EVENT_GRID`] frames of song time for smaller moves
+//! (ramps), so the events do not depend on how the song is cut into blocks. A slot whose value
+//! never leaves the plugin's default sends nothing, so a loaded state keeps its values.
+
+use super::clap::{load_entry, ClapInstance};
+use super::state;
+use crate::buffer::MAX_CHANNELS;
+use crate::node::{
+    Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW, SIDECHAIN_FOLLOW,
+};
+use crate::param::{ParamDesc, Smoothing, Unit};
+use crate::registry::{Config, NodeKind, OptDefault, OptKind, OptionDesc, Role};
+
+/// Most parameters of one plugin that scripts can reach.
+pub const MAX_PARAMS: usize = 128;
+/// Smaller moves than 1 % of a parameter's range are sent on this grid of song frames.
+pub const EVENT_GRID: u64 = 8;
+
+const SLOT_NAMES: [&str; MAX_PARAMS] = [
+    "p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9", "p10", "p11", "p12", "p13", "p14",
+    "p15", "p16", "p17", "p18", "p19", "p20", "p21", "p22", "p23", "p24", "p25", "p26", "p27",
+    "p28", "p29", "p30", "p31", "p32", "p33", "p34", "p35", "p36", "p37", "p38", "p39", "p40",
+    "p41", "p42", "p43", "p44", "p45", "p46", "p47", "p48", "p49", "p50", "p51", "p52", "p53",
+    "p54", "p55", "p56", "p57", "p58", "p59", "p60", "p61", "p62", "p63", "p64", "p65", "p66",
+    "p67", "p68", "p69", "p70", "p71", "p72", "p73", "p74", "p75", "p76", "p77", "p78", "p79",
+    "p80", "p81", "p82", "p83", "p84", "p85", "p86", "p87", "p88", "p89", "p90", "p91", "p92",
+    "p93", "p94", "p95", "p96", "p97", "p98", "p99", "p100", "p101", "p102", "p103", "p104",
+    "p105", "p106", "p107", "p108", "p109", "p110", "p111", "p112", "p113", "p114", "p115", "p116",
+    "p117", "p118", "p119", "p120", "p121", "p122", "p123", "p124", "p125", "p126", "p127",
+];
+
+const fn slots() -> [ParamDesc; MAX_PARAMS] {
+    let mut a = [ParamDesc::new(
+        "p0",
+        Unit::Linear,
+        -1e30,
+        1e30,
+        0.0,
+        "plugin parameter slot",
+    )
+    .with_smoothing(Smoothing::None); MAX_PARAMS];
+    let mut i = 0;
+    while i < MAX_PARAMS {
+        a[i] = ParamDesc::new(
+            SLOT_NAMES[i],
+            Unit::Linear,
+            -1e30,
+            1e30,
+            0.0,
+            "plugin parameter slot",
+        )
+        .with_smoothing(Smoothing::None);
+        i += 1;
+    }
+    a
+}
+
+/// The parameter slots.
+pub static PARAMS: [ParamDesc; MAX_PARAMS] = slots();
+
+/// Kind description.
+pub static DESC: NodeDesc = NodeDesc {
+    kind: "plugin",
+    inputs: &[IN_FOLLOW, SIDECHAIN_FOLLOW],
+    params: &PARAMS,
+};
+
+const fn text(key: &'static str, max: usize, doc: &'static str) -> OptionDesc {
+    OptionDesc {
+        key,
+        kind: OptKind::Text(max),
+        default: OptDefault::None,
+        doc,
+        user: false,
+    }
+}
+
+const fn list(key: &'static str, doc: &'static str) -> OptionDesc {
+    OptionDesc {
+        key,
+        kind: OptKind::List {
+            unit: Unit::Count,
+            min: -f64::MAX,
+            max: f64::MAX,
+            nyquist: None,
+            min_len: 0,
+            max_len: MAX_PARAMS,
+            rising: false,
+        },
+        default: OptDefault::List(&[]),
+        doc,
+        user: false,
+    }
+}
+
+/// Registry entry. Built by `strip:plugin(...)` only (the script layer resolves the plugin).
+pub static KIND: NodeKind = NodeKind {
+    name: "plugin",
+    doc: "A third-party plugin (CLAP), hosted in-process: parameters by the plugin's own names, automatable; latency compensated; state from a file.",
+    role: Role::Internal,
+    desc: &DESC,
+    options: &[
+        text("id", 1024, "the plugin id (clap:<id>)"),
+        text("name", 256, "the plugin's display name"),
+        text("file", 4096, "the bundle file"),
+        text("state", 4096, "a state file to load"),
+        text("state_stamp", 64, "the state file's size and modification time"),
+        list("keys", "the plugin's key of each parameter slot"),
+        list("mins", "each slot's smallest value"),
+        list("maxs", "each slot's largest value"),
+        list("defaults", "each slot's default"),
+    ],
+    aliases: &[],
+    check: |c, _| {
+        if c.text("id").is_none() || c.text("file").is_none() {
+            return Err("needs a plugin id and its file (use strip:plugin(id, ...))".into());
+        }
+        let n = c.list("keys").len();
+        if c.list("mins").len() != n || c.list("maxs").len() != n || c.list("defaults").len() != n
+        {
+            return Err("parameter slot lists of different lengths".into());
+        }
+        Ok(())
+    },
+    has_param: |c, i| i < c.list("keys").len(),
+    initial_params: |c| {
+        c.list("defaults")
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| (i, d as f32))
+            .collect()
+    },
+    build: |c| PluginNode::from_config(c).map(|n| Box::new(n) as Box<dyn Node>),
+};
+
+/// A hosted plugin.
+pub struct PluginNode {
+    name: String,
+    state_file: Option<String>,
+    keys: Vec<u32>,
+    mins: Vec<f64>,
+    maxs: Vec<f64>,
+    /// The value each slot last sent (or the plugin's default / loaded value).
+    last: Vec<f32>,
+    inst: ClapInstance,
+    main_in: usize,
+    side_in: usize,
+    outs: usize,
+    in_bufs: Vec<Vec<f32>>,
+    side_bufs: Vec<Vec<f32>>,
+    out_bufs: Vec<Vec<f32>>,
+    latency: u32,
+    failed: bool,
+    /// The failure reported when the plugin's process call fails (made in advance: the audio
+    /// thread does not allocate).
+    failure: crate::error::Error,
+}
+
+impl PluginNode {
+    /// Loads and instantiates the plugin a normalised config names (not yet active). Refuses a
+    /// bundle outside the allowed folders. Control thread.
+    pub fn from_config(c: &Config) -> Result<Self, String> {
+        let id = c.text("id").unwrap_or_default();
+        let file = std::path::PathBuf::from(c.text("file").unwrap_or_default());
+        let name = c.text("name").unwrap_or(id).to_string();
+        if !super::is_allowed(&file) {
+            return Err(format!(
+                "{name}: {} is outside the plugin folders; allow its folder with --allow-plugin DIR",
+                file.display()
+            ));
+        }
+        let raw = id.strip_prefix("clap:").unwrap_or(id);
+        let entry = load_entry(&file).map_err(|e| format!("{name}: {e}"))?;
+        let inst = ClapInstance::new(&entry, raw).map_err(|e| format!("{name}: {e}"))?;
+        let keys: Vec<u32> = c.list("keys").iter().map(|&k| k as u32).collect();
+        let defaults = c.list("defaults");
+        let mut n = Self {
+            name,
+            state_file: c.text("state").map(str::to_string),
+            keys,
+            mins: c.list("mins").to_vec(),
+            maxs: c.list("maxs").to_vec(),
+            last: defaults.iter().map(|&d| d as f32).collect(),
+            inst,
+            main_in: 0,
+            side_in: 0,
+            outs: 0,
+            in_bufs: Vec::new(),
+            side_bufs: Vec::new(),
+            out_bufs: Vec::new(),
+            latency: 0,
+            failed: false,
+            failure: crate::error::Error::new(crate::error::ErrorKind::Other, String::new()),
+        };
+        n.failure = crate::error::Error::new(
+            crate::error::ErrorKind::Other,
+            format!(
+                "plugin {}: its process call failed; its output was silenced",
+                n.name
+            ),
+        );
+        let ins = n.inst.port_channels(true);
+        let outs = n.inst.port_channels(false);
+        n.main_in = ins.first().copied().unwrap_or(0) as usize;
+        n.side_in = ins.get(1).copied().unwrap_or(0) as usize;
+        n.outs = (outs.first().copied().unwrap_or(0) as usize).clamp(1, MAX_CHANNELS);
+        Ok(n)
+    }
+
+    /// The plugin's name (messages).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The running instance (state saving). Control thread.
+    pub fn instance(&mut self) -> &mut ClapInstance {
+        &mut self.inst
+    }
+
+    /// The plugin keys of the slots.
+    pub fn keys(&self) -> &[u32] {
+        &self.keys
+    }
+
+    /// Queues the events of slot `i` for this block.
+    fn slot_events(&mut self, i: usize, v: crate::node::ParamValue<'_>, pos: u64, frames: usize) {
+        let range = (self.maxs[i] - self.mins[i]).abs().max(1e-12);
+        let jump = (0.01 * range) as f32;
+        let key = self.keys[i];
+        let (lo, hi) = (self.mins[i], self.maxs[i]);
+        let mut last = self.last[i];
+        for j in 0..frames {
+            let x = v.at(j);
+            if x == last {
+                if v.is_const() {
+                    break;
+                }
+                continue;
+            }
+            let on_grid = (pos + j as u64) % EVENT_GRID == 0;
+            if on_grid || (x - last).abs() > jump {
+                self.inst
+                    .push_event(j as u32, key, (x as f64).clamp(lo, hi));
+                last = x;
+            }
+        }
+        self.last[i] = last;
+    }
+}
+
+/// Copies an engine port into a plugin port: channel by channel (the last channel repeated
+/// for a wider plugin port), or the average of every channel for a mono plugin port.
+fn copy_port(dst: &mut [Vec<f32>], src: &[&[f32]], frames: usize) {
+    let m = src.len();
+    let mono_mix = dst.len() == 1 && m > 1;
+    for (c, d) in dst.iter_mut().enumerate() {
+        let d = &mut d[..frames];
+        if m == 0 {
+            d.fill(0.0);
+        } else if mono_mix {
+            d.copy_from_slice(&src[0][..frames]);
+            for s in &src[1..] {
+                for (o, x) in d.iter_mut().zip(&s[..frames]) {
+                    *o += x;
+                }
+            }
+            let g = 1.0 / m as f32;
+            d.iter_mut().for_each(|o| *o *= g);
+        } else {
+            d.copy_from_slice(&src[c.min(m - 1)][..frames]);
+        }
+    }
+}
+
+impl Node for PluginNode {
+    fn desc(&self) -> &'static NodeDesc {
+        &DESC
+    }
+
+    fn output_channels(&self, _input_channels: &[usize]) -> usize {
+        self.outs
+    }
+
+    fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
+        if let Some(f) = &self.state_file {
+            state::load_into(&mut self.inst, std::path::Path::new(f), &self.keys)
+                .map_err(|e| format!("{}: state {f}: {e}", self.name))?;
+        }
+        self.latency = self
+            .inst
+            .activate(
+                cfg.sample_rate,
+                cfg.max_block,
+                self.main_in + self.side_in + self.outs,
+            )
+            .map_err(|e| format!("{}: {e}", self.name))?;
+        // After a state load the plugin's values are the starting point: a slot sends an event
+        // only when the script moves it away from the plugin's default.
+        self.in_bufs = vec![vec![0.0; cfg.max_block]; self.main_in];
+        self.side_bufs = vec![vec![0.0; cfg.max_block]; self.side_in];
+        self.out_bufs = vec![vec![0.0; cfg.max_block]; self.outs];
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        self.inst.reset();
+    }
+
+    fn state_bytes(&self, cfg: &ProcessConfig) -> usize {
+        (self.main_in + self.side_in + self.outs) * cfg.max_block * 4
+            + super::clap::MAX_EVENTS_PER_BLOCK * 64
+    }
+
+    fn latency_frames(&self) -> u32 {
+        self.latency
+    }
+
+    fn failure(&self) -> Option<&crate::error::Error> {
+        self.failed.then_some(&self.failure)
+    }
+
+    fn report(&self) -> Option<String> {
+        (self.inst.dropped_events > 0).then(|| {
+            format!(
+                "plugin {}: {} parameter events did not fit in their blocks",
+                self.name, self.inst.dropped_events
+            )
+        })
+    }
+
+    fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
+        let frames = cx.frames;
+        if self.failed {
+            for o in cx.outputs.iter_mut() {
+                o.fill(0.0);
+            }
+            return ProcessStatus::Silent;
+        }
+        copy_port(&mut self.in_bufs, cx.input(0), frames);
+        if self.side_in > 0 {
+            copy_port(&mut self.side_bufs, cx.input(1), frames);
+        }
+        self.inst.clear_events();
+        let pos = cx.transport.position;
+        for i in 0..self.keys.len() {
+            let v = cx.param(i);
+            self.slot_events(i, v, pos, frames);
+        }
+        self.inst.sort_events();
+        let side = if self.side_in > 0 {
+            Some(&mut self.side_bufs[..])
+        } else {
+            None
+        };
+        if self
+            .inst
+            .process(&mut self.in_bufs, side, &mut self.out_bufs, frames, pos)
+            .is_err()
+        {
+            self.failed = true;
+        }
+        for (o, b) in cx.outputs.iter_mut().zip(&self.out_bufs) {
+            o.copy_from_slice(&b[..frames]);
+        }
+        ProcessStatus::Continue
+    }
+}
