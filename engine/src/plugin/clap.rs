@@ -10,20 +10,32 @@ use std::ffi::CString;
 use std::path::Path;
 
 use clack_extensions::audio_ports::{AudioPortInfoBuffer, PluginAudioPorts};
-use clack_extensions::latency::PluginLatency;
-use clack_extensions::params::{ParamInfoBuffer, ParamInfoFlags, PluginParams};
-use clack_extensions::state::PluginState;
+use clack_extensions::latency::{HostLatency, HostLatencyImpl, PluginLatency};
+use clack_extensions::params::{
+    HostParams, HostParamsImplMainThread, HostParamsImplShared, ParamClearFlags, ParamInfoBuffer,
+    ParamInfoFlags, ParamRescanFlags, PluginParams,
+};
+use clack_extensions::state::{HostState, HostStateImpl, PluginState};
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::prelude::*;
 
 use super::{names, ParamInfo, PluginFormat, PluginInfo};
 
-/// The host side of every instance: requests from the plugin are noted and ignored (offline and
-/// live processing run every block anyway; a restart request is not honoured).
+/// The host side of every instance. Requests from the plugin are noted (a latency change is
+/// flagged for the node to see) or ignored: processing runs every block anyway, and a restart
+/// request is not honoured. Some plugins (DPF's CLAP wrapper) call the host's latency, params
+/// and state extensions without checking they exist, so all three are provided.
 pub struct MdHost;
 
 /// Shared host handler.
 pub struct MdShared;
+
+/// Main-thread host handler.
+#[derive(Default)]
+pub struct MdMain {
+    /// Set when the plugin says its latency changed.
+    pub latency_changed: std::sync::atomic::AtomicBool,
+}
 
 impl SharedHandler<'_> for MdShared {
     fn request_restart(&self) {}
@@ -31,10 +43,39 @@ impl SharedHandler<'_> for MdShared {
     fn request_callback(&self) {}
 }
 
+impl MainThreadHandler<'_> for MdMain {}
+
+impl HostLatencyImpl for MdMain {
+    fn changed(&self) {
+        self.latency_changed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl HostParamsImplShared for MdShared {
+    fn request_flush(&self) {}
+}
+
+impl HostParamsImplMainThread for MdMain {
+    fn rescan(&self, _flags: ParamRescanFlags) {}
+    fn clear(&self, _param_id: ClapId, _flags: ParamClearFlags) {}
+}
+
+impl HostStateImpl for MdMain {
+    fn mark_dirty(&self) {}
+}
+
 impl HostHandlers for MdHost {
     type Shared<'a> = MdShared;
-    type MainThread<'a> = ();
+    type MainThread<'a> = MdMain;
     type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder
+            .register::<HostLatency>()
+            .register::<HostParams>()
+            .register::<HostState>();
+    }
 }
 
 fn host_info() -> Result<HostInfo, String> {
@@ -114,7 +155,9 @@ pub struct ClapInstance {
     /// Preallocated input and output port descriptions (channel pointer lists).
     in_ports: AudioPorts,
     out_ports: AudioPorts,
-    /// Preallocated parameter events of the block being processed.
+    /// Preallocated parameter changes of the block being processed: (frame, key, value).
+    pending: Vec<(u32, u32, f64)>,
+    /// Preallocated events of the piece of the block being processed.
     events: Vec<ParamValueEvent>,
     /// Events that did not fit in a block.
     pub dropped_events: u64,
@@ -133,9 +176,14 @@ impl ClapInstance {
     /// Instantiates plugin `raw_id` from a loaded entry (not yet active). Control thread.
     pub fn new(entry: &PluginEntry, raw_id: &str) -> Result<Self, String> {
         let cid = CString::new(raw_id).map_err(|_| "plugin id holds a NUL byte".to_string())?;
-        let instance =
-            PluginInstance::<MdHost>::new(|_| MdShared, |_| (), entry, &cid, &host_info()?)
-                .map_err(|e| format!("cannot instantiate: {e}"))?;
+        let instance = PluginInstance::<MdHost>::new(
+            |_| MdShared,
+            |_| MdMain::default(),
+            entry,
+            &cid,
+            &host_info()?,
+        )
+        .map_err(|e| format!("cannot instantiate: {e}"))?;
         let shared = instance.plugin_shared_handle();
         let params = shared.get_extension::<PluginParams>();
         let state = shared.get_extension::<PluginState>();
@@ -151,6 +199,7 @@ impl ClapInstance {
             ports,
             in_ports: AudioPorts::with_capacity(0, 0),
             out_ports: AudioPorts::with_capacity(0, 0),
+            pending: Vec::new(),
             events: Vec::new(),
             dropped_events: 0,
         })
@@ -163,14 +212,15 @@ impl ClapInstance {
         info.params = self.param_infos();
         info.has_state = self.state.is_some();
         if let Some(l) = self.latency {
-            info.latency = l.get(&mut self.instance.plugin_handle());
+            info.latency = l.get(&self.instance.plugin_handle());
         }
     }
 
     /// Channel count of each audio port (main first).
     pub fn port_channels(&mut self, input: bool) -> Vec<u32> {
         let Some(ports) = self.ports else {
-            return if input { vec![2] } else { vec![2] };
+            // No audio-ports extension: CLAP hosts assume one stereo port each way.
+            return vec![2];
         };
         let h = self.instance.plugin_handle();
         let mut buf = AudioPortInfoBuffer::new();
@@ -292,9 +342,10 @@ impl ClapInstance {
         self.processor = Some(started);
         self.in_ports = AudioPorts::with_capacity(channels, 2);
         self.out_ports = AudioPorts::with_capacity(channels, 2);
+        self.pending = Vec::with_capacity(MAX_EVENTS_PER_BLOCK);
         self.events = Vec::with_capacity(MAX_EVENTS_PER_BLOCK);
         let latency = match self.latency {
-            Some(l) => l.get(&mut self.instance.plugin_handle()),
+            Some(l) => l.get(&self.instance.plugin_handle()),
             None => 0,
         };
         Ok(latency)
@@ -303,53 +354,82 @@ impl ClapInstance {
     /// The latency the plugin reports now. Control thread.
     pub fn latency(&mut self) -> u32 {
         match self.latency {
-            Some(l) => l.get(&mut self.instance.plugin_handle()),
+            Some(l) => l.get(&self.instance.plugin_handle()),
             None => 0,
         }
     }
 
-    /// Clears the event list of the next block. Audio thread.
+    /// Clears the parameter changes of the next block. Audio thread.
     #[inline]
     pub fn clear_events(&mut self) {
-        self.events.clear();
+        self.pending.clear();
     }
 
-    /// Queues a parameter event at `frame` of the next block (events must be pushed in time
-    /// order or sorted with [`Self::sort_events`]). Audio thread; never grows the list.
+    /// Queues a parameter change at `frame` of the next block. Audio thread; never grows the
+    /// list (a change that does not fit is counted and dropped).
     #[inline]
     pub fn push_event(&mut self, frame: u32, key: u32, value: f64) {
-        let Some(id) = ClapId::from_raw(key) else {
-            return;
-        };
-        if self.events.len() < self.events.capacity() {
-            self.events
-                .push(ParamValueEvent::new(frame, id, Pckn::match_all(), value));
+        if self.pending.len() < self.pending.capacity() {
+            self.pending.push((frame, key, value));
         } else {
             self.dropped_events += 1;
         }
     }
 
-    /// Sorts the queued events by time (stable order is kept within one time by the key).
-    /// Audio thread; in place, no allocation.
-    pub fn sort_events(&mut self) {
-        self.events.sort_unstable_by(|a, b| {
-            a.header().time().cmp(&b.header().time()).then(
-                a.param_id()
-                    .map(|i| i.get())
-                    .cmp(&b.param_id().map(|i| i.get())),
-            )
-        });
+    /// Processes one block of `frames`: `main_in` (and `side_in`, for a plugin with a second
+    /// input port) into `out`, with the queued parameter changes.
+    ///
+    /// Sample accuracy does not depend on the plugin: the block is cut at every frame where a
+    /// change happens, and each piece is processed with its changes at its first frame. So a
+    /// plugin that applies parameters once per `process` call (as DPF's CLAP wrapper does) still
+    /// hears each change on its frame, and the output does not depend on the block size.
+    ///
+    /// The buffers are the caller's (mutable because CLAP input buffers are not `const`).
+    /// Audio thread; allocates nothing: the changes are sorted in place and the events are built
+    /// in a preallocated list.
+    pub fn process(
+        &mut self,
+        main_in: &mut [Vec<f32>],
+        mut side_in: Option<&mut [Vec<f32>]>,
+        out: &mut [Vec<f32>],
+        frames: usize,
+        steady_time: u64,
+    ) -> Result<(), &'static str> {
+        self.pending
+            .sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        let (mut start, mut next) = (0usize, 0usize);
+        while start < frames {
+            self.events.clear();
+            while next < self.pending.len() && (self.pending[next].0 as usize) <= start {
+                let (_, key, value) = self.pending[next];
+                if let Some(id) = ClapId::from_raw(key) {
+                    self.events
+                        .push(ParamValueEvent::new(0, id, Pckn::match_all(), value));
+                }
+                next += 1;
+            }
+            let end = self
+                .pending
+                .get(next)
+                .map_or(frames, |e| (e.0 as usize).min(frames));
+            self.process_range(
+                main_in,
+                side_in.as_deref_mut(),
+                out,
+                start..end,
+                steady_time + start as u64,
+            )?;
+            start = end;
+        }
+        Ok(())
     }
 
-    /// Processes one block: `main_in` (and `side_in`, for a plugin with a second input port)
-    /// into `out`, with the queued events. The buffers are the caller's (mutable because CLAP
-    /// input buffers are not `const`). Audio thread; allocates nothing.
-    pub fn process(
+    fn process_range(
         &mut self,
         main_in: &mut [Vec<f32>],
         side_in: Option<&mut [Vec<f32>]>,
         out: &mut [Vec<f32>],
-        frames: usize,
+        range: std::ops::Range<usize>,
         steady_time: u64,
     ) -> Result<(), &'static str> {
         let Some(proc) = self.processor.as_mut() else {
@@ -360,13 +440,13 @@ impl ClapInstance {
         let mut output_events = OutputEvents::void();
         let main = AudioPortBuffer {
             latency: 0,
-            channels: AudioPortBufferType::f32_input_only(in_channels(main_in, frames)),
+            channels: AudioPortBufferType::f32_input_only(in_channels(main_in, range.clone())),
         };
         let input = match side_in {
             Some(side) => {
                 let sc = AudioPortBuffer {
                     latency: 0,
-                    channels: AudioPortBufferType::f32_input_only(in_channels(side, frames)),
+                    channels: AudioPortBufferType::f32_input_only(in_channels(side, range.clone())),
                 };
                 self.in_ports.with_input_buffers([main, sc])
             }
@@ -375,7 +455,7 @@ impl ClapInstance {
         let mut output = self.out_ports.with_output_buffers([AudioPortBuffer {
             latency: 0,
             channels: AudioPortBufferType::f32_output_only(
-                out.iter_mut().map(|b| &mut b[..frames]),
+                out.iter_mut().map(|b| &mut b[range.clone()]),
             ),
         }]);
         proc.process(
@@ -401,10 +481,10 @@ impl ClapInstance {
 /// The input channel list of one port (one function, so both ports have the same type).
 fn in_channels(
     bufs: &mut [Vec<f32>],
-    frames: usize,
+    range: std::ops::Range<usize>,
 ) -> impl Iterator<Item = InputChannel<'_, f32>> {
     bufs.iter_mut()
-        .map(move |b| InputChannel::variable(&mut b[..frames]))
+        .map(move |b| InputChannel::variable(&mut b[range.clone()]))
 }
 
 impl Drop for ClapInstance {

@@ -217,10 +217,11 @@ fn bundles_in(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
 }
 
 type CacheKey = (PathBuf, Option<std::time::SystemTime>, u64);
+type Described = Result<Vec<PluginInfo>, String>;
 
 /// Descriptions by bundle (file, modification time, size): describing instantiates every
 /// plugin, so it is done once per process.
-static CACHE: Mutex<Option<HashMap<CacheKey, Result<Vec<PluginInfo>, String>>>> = Mutex::new(None);
+static CACHE: Mutex<Option<HashMap<CacheKey, Described>>> = Mutex::new(None);
 
 /// The plugins of one bundle (cached). Control thread.
 pub fn describe(file: &Path) -> Result<Vec<PluginInfo>, String> {
@@ -231,9 +232,56 @@ pub fn describe(file: &Path) -> Result<Vec<PluginInfo>, String> {
     if let Some(r) = map.get(&key) {
         return r.clone();
     }
-    let r = clap::describe_bundle(file);
+    let r = {
+        let _quiet = Quiet::new();
+        clap::describe_bundle(file)
+    };
     map.insert(key, r.clone());
     r
+}
+
+/// Silences the process's stdout and stderr while plugins are described: some print chatter
+/// when instantiated (and in the evaluator process stdout carries the result).
+struct Quiet {
+    saved: Option<(i32, i32)>,
+}
+
+impl Quiet {
+    fn new() -> Self {
+        // SAFETY: plain descriptor calls; every descriptor used is checked, and the originals
+        // are restored on drop. Only control-thread code (description) runs meanwhile.
+        unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if null < 0 {
+                return Self { saved: None };
+            }
+            let (o, e) = (libc::dup(1), libc::dup(2));
+            if o < 0 || e < 0 {
+                libc::close(null);
+                return Self { saved: None };
+            }
+            libc::dup2(null, 1);
+            libc::dup2(null, 2);
+            libc::close(null);
+            Self {
+                saved: Some((o, e)),
+            }
+        }
+    }
+}
+
+impl Drop for Quiet {
+    fn drop(&mut self) {
+        if let Some((o, e)) = self.saved {
+            // SAFETY: restores the descriptors saved in `new`.
+            unsafe {
+                libc::dup2(o, 1);
+                libc::dup2(e, 2);
+                libc::close(o);
+                libc::close(e);
+            }
+        }
+    }
 }
 
 /// Every plugin found, and the bundles that failed to load (with why). Control thread.

@@ -61,3 +61,12 @@ pub fn load_into(inst: &mut ClapInstance, file: &Path, _keys: &[u32]) -> Result<
         inst.load_state(&bytes)
     }
 }
+
+/// The state file of a fresh instance of `info` with `values` (`(key, value)`) set: what
+/// `mixdown plugin-state save` writes. Control thread.
+pub fn save_with(info: &super::PluginInfo, values: &[(u32, f64)]) -> Result<Vec<u8>, String> {
+    let entry = super::clap::load_entry(&info.file)?;
+    let mut inst = ClapInstance::new(&entry, &info.raw_id)?;
+    inst.set_params_inactive(values);
+    Ok(save(&mut inst, &info.params, &info.id))
+}
