@@ -10,7 +10,29 @@ mod harness;
 
 use harness::*;
 use mixdown::plugin;
+use mixdown::reload::Reloader;
 use mixdown::render::RenderOptions;
+use mixdown::rt::{processor_pair, Controller, Processor};
+use mixdown::script::ScriptOptions;
+
+// Counts allocations inside `assert_no_alloc` (debug-assertion builds, as the test profile is).
+#[cfg(debug_assertions)]
+#[global_allocator]
+static A: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
+
+fn no_alloc<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(debug_assertions)]
+    return assert_no_alloc::assert_no_alloc(f);
+    #[cfg(not(debug_assertions))]
+    f()
+}
+
+fn violations() -> u32 {
+    #[cfg(debug_assertions)]
+    return assert_no_alloc::violation_count();
+    #[cfg(not(debug_assertions))]
+    0
+}
 
 /// Whether the zam CLAP plugins are here; under CI they must be.
 fn have_plugins() -> bool {
@@ -271,4 +293,203 @@ fn state_file_round_trip_gives_identical_output() {
         "t:plugin('ZamEQ2', {}, { state = 'eq.state' })",
     ));
     assert_eq!(again.l(), from_state.l());
+}
+
+#[test]
+fn plugin_state_cli_writes_a_file_scripts_load() {
+    if !have_plugins() {
+        return;
+    }
+    let dir = Dir::new();
+    let exe = env!("CARGO_BIN_EXE_mixdown");
+    let out = std::process::Command::new(exe)
+        .args(["plugins", "--json", "ZamEQ2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let line = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(v["id"], "clap:com.zamaudio.ZamEQ2");
+    assert_eq!(v["params"][0]["ident"], "boost_cut_1");
+    assert_eq!(v["params"][0]["min"], -50.0);
+    let state = dir.path().join("boost.state");
+    let out = std::process::Command::new(exe)
+        .args(["plugin-state", "save", "ZamEQ2"])
+        .arg(&state)
+        .args(["--set", "boost_cut_1=6", "--set", "frequency_1=1000"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = std::process::Command::new(exe)
+        .args(["plugin-state", "save", "ZamEQ2"])
+        .arg(dir.path().join("x.state"))
+        .args(["--set", "boost_cut_1=60"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("allowed -50 to 20"));
+    // The script renders through the isolated evaluator, as users run it.
+    let script = dir.script(
+        "song.lua",
+        "mix.session { sample_rate = 48000, length_s = 1 }\n\
+         local t = mix.track('t', { osc = 'sine', hz = 1000, level_db = -12 })\n\
+         t:plugin('ZamEQ2', {}, { state = 'boost.state' })\n\
+         mix.render { path = 'out.wav' }\n",
+    );
+    let out = std::process::Command::new(exe)
+        .arg("render")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, wav) = read_wav(&dir.path().join("out.wav"));
+    let flat = dir.render(&tone_script(1000.0, "t:plugin('ZamEQ2', {})"));
+    let w = 24000..28800;
+    let g =
+        db(tone_amp(&wav[0][w.clone()], 1000.0, 48000.0) / tone_amp(&flat.l()[w], 1000.0, 48000.0));
+    assert!((g - 6.0).abs() < 0.3, "{g} dB");
+}
+
+/// Runs `blocks` blocks of 128 frames, returning the left channel; counts allocations.
+fn play(proc: &mut Processor, ctl: &mut Controller, blocks: usize, out: &mut Vec<f32>) -> u32 {
+    let (mut l, mut r) = (vec![0.0f32; 128], vec![0.0f32; 128]);
+    let before = violations();
+    for _ in 0..blocks {
+        no_alloc(|| proc.process(&mut [&mut l, &mut r]));
+        out.extend_from_slice(&l);
+        ctl.collect_garbage();
+    }
+    violations() - before
+}
+
+fn delay_script(output_gain: f64, extra: &str) -> String {
+    format!(
+        "mix.session {{ sample_rate = 48000, length_s = 3600 }}\n\
+         local t = mix.track('t', {{ osc = 'sine', hz = 1000, level_db = -12, length_s = 0.05 }})\n\
+         local d = t:plugin('ZamDelay', {{ time = 160, feedback = 0.7, dry_wet = 1, lpf = 20000, output_gain = {output_gain} }})\n\
+         {extra}\n"
+    )
+}
+
+/// RMS of the echo starting `n` delay times after the burst.
+fn echo(x: &[f32], n: usize) -> f64 {
+    let at = n * 7680 + 600;
+    rms(&x[at..at + 1200])
+}
+
+#[test]
+fn a_reload_keeps_the_plugin_instance_and_its_delay_tail() {
+    if !have_plugins() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("song.lua");
+    let run = |reload: bool| {
+        std::fs::write(&path, delay_script(0.0, "")).unwrap();
+        let mut reloader = Reloader::new(path.clone(), ScriptOptions::default());
+        let first = reloader.build(0).unwrap();
+        reloader.mark_sent(&first.schedule);
+        let (mut proc, mut ctl) = processor_pair(*first.schedule);
+        let mut out = Vec::new();
+        // 0.25 s: the burst and its first echo (at 0.16 s) have played.
+        assert_eq!(play(&mut proc, &mut ctl, 94, &mut out), 0);
+        if reload {
+            // Only the plugin's output gain changes: same id, state and options.
+            std::fs::write(&path, delay_script(-6.0, "")).unwrap();
+            let b = reloader.build(out.len() as u64).unwrap();
+            assert!(!b.crossfades_paths, "nothing is crossfaded");
+            assert_eq!(b.migrated, b.nodes, "every node keeps its instance");
+            reloader.mark_sent(&b.schedule);
+            assert!(ctl.swap(b.schedule).is_ok());
+        }
+        assert_eq!(play(&mut proc, &mut ctl, 281, &mut out), 0);
+        drop(proc);
+        ctl.collect_garbage();
+        out
+    };
+    let kept = run(true);
+    let plain = run(false);
+    for n in 1..=4 {
+        eprintln!(
+            "ZamDelay echo {n}: {:.2} dB without reload, {:.2} dB with output_gain -6 from 0.25 s",
+            db(echo(&plain, n)),
+            db(echo(&kept, n))
+        );
+    }
+    // Echo 1 plays before the reload; echoes 2 to 4 come from the kept instance's delay line,
+    // 6 dB down: a new instance would have an empty line.
+    assert!((db(echo(&kept, 1)) - db(echo(&plain, 1))).abs() < 0.01);
+    for n in 2..=4 {
+        let d = db(echo(&kept, n)) - db(echo(&plain, n));
+        assert!((d + 6.0).abs() < 0.2, "echo {n}: {d} dB");
+    }
+}
+
+#[test]
+fn a_thousand_blocks_and_a_hundred_reloads_allocate_nothing_on_the_audio_thread() {
+    if !have_plugins() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("song.lua");
+    // Parameter changes on every reload; every 10th reload adds (or removes) a second plugin,
+    // a routing change whose paths crossfade.
+    let script = |i: usize| {
+        let extra = if i % 20 >= 10 {
+            "local c = t:plugin('ZamComp', { threshold = -20 })\nc.ratio:linear_to(0.5, 8)"
+        } else {
+            ""
+        };
+        format!(
+            "{}\nlocal eq = t:plugin('ZamEQ2', {{ boost_cut_1 = {} }})\neq.frequency_1:set(0, 300):linear_to(2, 3000)\n",
+            delay_script(-((i % 7) as f64), extra),
+            (i % 5) as f64
+        )
+    };
+    std::fs::write(&path, script(0)).unwrap();
+    let mut reloader = Reloader::new(path.clone(), ScriptOptions::default());
+    let first = reloader.build(0).unwrap();
+    reloader.mark_sent(&first.schedule);
+    let (mut proc, mut ctl) = processor_pair(*first.schedule);
+    let mut out = Vec::new();
+    let mut allocs = play(&mut proc, &mut ctl, 10, &mut out);
+    let mut kept = 0;
+    for i in 1..=100 {
+        std::fs::write(&path, script(i)).unwrap();
+        let b = reloader
+            .build(out.len() as u64)
+            .unwrap_or_else(|e| panic!("reload {i}: {e}"));
+        kept += b.migrated;
+        reloader.mark_sent(&b.schedule);
+        let mut s = b.schedule;
+        while let Err(e) = ctl.swap(s) {
+            s = e.0;
+            allocs += play(&mut proc, &mut ctl, 1, &mut out);
+        }
+        allocs += play(&mut proc, &mut ctl, 10, &mut out);
+    }
+    drop(proc);
+    ctl.collect_garbage();
+    // The counter works here: an allocation inside the checked scope is seen.
+    #[cfg(debug_assertions)]
+    {
+        let before = violations();
+        no_alloc(|| std::hint::black_box(vec![0u8; 16]));
+        assert!(violations() > before, "the allocation checker is blind");
+    }
+    eprintln!(
+        "{} blocks, 100 reloads ({kept} node instances kept), {allocs} allocations on the audio thread",
+        out.len() / 128
+    );
+    assert!(out.len() / 128 >= 1000);
+    assert!(out.iter().all(|x| x.is_finite()));
+    assert_eq!(allocs, 0, "the audio thread allocated");
 }

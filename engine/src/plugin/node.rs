@@ -107,7 +107,7 @@ pub static KIND: NodeKind = NodeKind {
     options: &[
         text("id", 1024, "the plugin id (clap:<id>)"),
         text("name", 256, "the plugin's display name"),
-        text("file", 4096, "the bundle file"),
+        text("bundle", 4096, "the bundle file"),
         text("state", 4096, "a state file to load"),
         text("state_stamp", 64, "the state file's size and modification time"),
         list("keys", "the plugin's key of each parameter slot"),
@@ -117,7 +117,7 @@ pub static KIND: NodeKind = NodeKind {
     ],
     aliases: &[],
     check: |c, _| {
-        if c.text("id").is_none() || c.text("file").is_none() {
+        if c.text("id").is_none() || c.text("bundle").is_none() {
             return Err("needs a plugin id and its file (use strip:plugin(id, ...))".into());
         }
         let n = c.list("keys").len();
@@ -166,7 +166,7 @@ impl PluginNode {
     /// bundle outside the allowed folders. Control thread.
     pub fn from_config(c: &Config) -> Result<Self, String> {
         let id = c.text("id").unwrap_or_default();
-        let file = std::path::PathBuf::from(c.text("file").unwrap_or_default());
+        let file = std::path::PathBuf::from(c.text("bundle").unwrap_or_default());
         let name = c.text("name").unwrap_or(id).to_string();
         if !super::is_allowed(&file) {
             return Err(format!(

@@ -139,7 +139,7 @@ pub fn insert_plugin(
         .with("id", OptValue::Text(info.id.clone()))
         .with("name", OptValue::Text(info.name.clone()))
         .with(
-            "file",
+            "bundle",
             OptValue::Text(info.file.to_string_lossy().into_owned()),
         );
     let list = |f: &dyn Fn(&crate::plugin::ParamInfo) -> f64| {
