@@ -493,3 +493,23 @@ fn a_thousand_blocks_and_a_hundred_reloads_allocate_nothing_on_the_audio_thread(
     assert!(out.iter().all(|x| x.is_finite()));
     assert_eq!(allocs, 0, "the audio thread allocated");
 }
+
+#[test]
+fn nan_from_a_plugin_is_silenced_and_reported_with_its_name() {
+    if !have_plugins() {
+        return;
+    }
+    // ZamEQ2 accepts 14 kHz bands at any rate: above a 22.05 kHz session's Nyquist its
+    // filters blow up, through infinity to NaN.
+    let dir = Dir::new();
+    let r = dir.render(
+        "mix.session { sample_rate = 22050, length_s = 1 }\n\
+         local t = mix.track('t', { noise = 'white', level_db = 0 })\n\
+         t:plugin('ZamEQ2', { boost_cut_h = 20, frequency_h = 14000, boost_cut_1 = 20, frequency_1 = 14000, bandwidth_1 = 0.1 })\n",
+    );
+    eprintln!("NaN/Inf report: {:?}", r.report.nan_report);
+    let (node, n) = &r.report.nan_report[0];
+    assert_eq!(node, "t/ZamEQ2");
+    assert!(*n > 0);
+    assert!(r.l().iter().all(|x| x.is_finite()));
+}

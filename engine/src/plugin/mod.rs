@@ -70,7 +70,10 @@ impl ParamInfo {
         if !v.is_finite() {
             return Err(format!("{} must be a finite number, got {v}", self.ident));
         }
-        if v < self.min - 1e-9 * self.min.abs() || v > self.max + 1e-9 * self.max.abs() {
+        // Plugins often declare f32 ranges widened to f64 (0.1 becomes 0.10000000149): a value
+        // within f32 precision of an end is that end.
+        let tol = 1e-6 * self.min.abs().max(self.max.abs()).max(1.0);
+        if v < self.min - tol || v > self.max + tol {
             return Err(format!(
                 "{} = {} is out of range; allowed {} to {}",
                 self.ident,

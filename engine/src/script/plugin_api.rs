@@ -15,7 +15,7 @@ use super::options::{type_name, Opts};
 use crate::error::{Error, ErrorKind};
 use crate::graph::NodeKey;
 use crate::plugin::node::{KIND, MAX_PARAMS, PARAMS};
-use crate::plugin::{names, PluginInfo};
+use crate::plugin::PluginInfo;
 use crate::registry::{Config, OptValue};
 
 /// The plugins of this evaluation's nodes (Lua app data).
@@ -100,7 +100,19 @@ pub fn insert_plugin(
     };
     let (params, opts) = (table(params, "parameters")?, table(opts, "options")?);
     let info = crate::plugin::resolve(&id).map_err(|m| err(lua, m))?;
-    let path = with_model(lua, |m| m.insert_path(strip, &names::ident(&info.name)));
+    // The path carries the plugin's own name, so reports (NaN/Inf, failures) name it.
+    let shown: String = info
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = with_model(lua, |m| m.insert_path(strip, &shown));
     let subject = format!("plugin \"{path}\" ({})", info.name);
 
     // Options.
