@@ -96,6 +96,26 @@ pub fn load_entry(file: &Path) -> Result<PluginEntry, String> {
     unsafe { PluginEntry::load(file) }.map_err(|e| format!("cannot load {}: {e}", file.display()))
 }
 
+/// The `(id, name)` of each plugin in a CLAP bundle, from its factory alone (no instance).
+/// Control thread.
+pub fn list_bundle(file: &Path) -> Result<Vec<(String, String)>, String> {
+    let entry = load_entry(file)?;
+    let factory = entry
+        .get_plugin_factory()
+        .ok_or_else(|| format!("{}: no plugin factory", file.display()))?;
+    Ok(factory
+        .plugin_descriptors()
+        .filter_map(|d| {
+            let id = d.id()?.to_string_lossy().into_owned();
+            let name = d
+                .name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| id.clone());
+            Some((id, name))
+        })
+        .collect())
+}
+
 /// The plugins a CLAP bundle holds, described by instantiating each once (parameters, ports and
 /// latency need an instance). Control thread.
 pub fn describe_bundle(file: &Path) -> Result<Vec<PluginInfo>, String> {

@@ -221,6 +221,7 @@ fn bundles_in(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
 
 type CacheKey = (PathBuf, Option<std::time::SystemTime>, u64);
 type Described = Result<Vec<PluginInfo>, String>;
+type Listed = Result<Vec<(String, String)>, String>;
 
 /// Descriptions by bundle (file, modification time, size): describing instantiates every
 /// plugin, so it is done once per process.
@@ -247,27 +248,33 @@ pub fn describe(file: &Path) -> Result<Vec<PluginInfo>, String> {
 /// when instantiated (and in the evaluator process stdout carries the result).
 struct Quiet {
     saved: Option<(i32, i32)>,
+    // One at a time: two overlapping redirections would restore each other's descriptors.
+    _one: std::sync::MutexGuard<'static, ()>,
 }
+
+static QUIET: Mutex<()> = Mutex::new(());
 
 impl Quiet {
     fn new() -> Self {
+        let _one = QUIET.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: plain descriptor calls; every descriptor used is checked, and the originals
         // are restored on drop. Only control-thread code (description) runs meanwhile.
         unsafe {
             let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
             if null < 0 {
-                return Self { saved: None };
+                return Self { saved: None, _one };
             }
             let (o, e) = (libc::dup(1), libc::dup(2));
             if o < 0 || e < 0 {
                 libc::close(null);
-                return Self { saved: None };
+                return Self { saved: None, _one };
             }
             libc::dup2(null, 1);
             libc::dup2(null, 2);
             libc::close(null);
             Self {
                 saved: Some((o, e)),
+                _one,
             }
         }
     }
@@ -285,6 +292,25 @@ impl Drop for Quiet {
             }
         }
     }
+}
+
+/// The `(id, name)` pairs of one bundle's plugins (cached; no instance is made). Control
+/// thread.
+fn list(file: &Path) -> Result<Vec<(String, String)>, String> {
+    static LISTS: Mutex<Option<HashMap<CacheKey, Listed>>> = Mutex::new(None);
+    let meta = std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let key = (file.to_path_buf(), meta.modified().ok(), meta.len());
+    let mut g = LISTS.lock().unwrap_or_else(|e| e.into_inner());
+    let map = g.get_or_insert_with(HashMap::new);
+    if let Some(r) = map.get(&key) {
+        return r.clone();
+    }
+    let r = {
+        let _quiet = Quiet::new();
+        clap::list_bundle(file)
+    };
+    map.insert(key, r.clone());
+    r
 }
 
 /// Every plugin found, and the bundles that failed to load (with why). Control thread.
@@ -326,20 +352,42 @@ pub fn resolve(id: &str) -> Result<PluginInfo, String> {
             _ => {}
         }
     }
-    let (all, _) = scan();
-    if let Some(p) = all.iter().find(|p| p.id == id) {
-        return Ok(p.clone());
+    // Find the bundle from the factories' descriptors alone (cheap), then describe only it:
+    // the evaluator process does this on every evaluation.
+    let mut files = Vec::new();
+    for d in search_dirs() {
+        bundles_in(&d, 1, &mut files);
     }
     let bare = id.strip_prefix("clap:").unwrap_or(id).to_lowercase();
-    let hits: Vec<&PluginInfo> = all
+    let mut listed: Vec<(PathBuf, String, String)> = Vec::new();
+    for f in &files {
+        if let Ok(v) = list(f) {
+            listed.extend(v.into_iter().map(|(i, n)| (f.clone(), i, n)));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    listed.retain(|(_, i, _)| seen.insert(i.clone()));
+    let exact: Vec<&(PathBuf, String, String)> = listed
         .iter()
-        .filter(|p| p.name.to_lowercase() == bare || p.raw_id.to_lowercase() == bare)
+        .filter(|(_, i, _)| format!("clap:{i}") == id)
         .collect();
+    let hits: Vec<&(PathBuf, String, String)> = if exact.is_empty() {
+        listed
+            .iter()
+            .filter(|(_, i, n)| n.to_lowercase() == bare || i.to_lowercase() == bare)
+            .collect()
+    } else {
+        exact
+    };
     match hits.as_slice() {
-        [one] => Ok((*one).clone()),
+        [(file, raw, _)] => describe(file)?
+            .into_iter()
+            .find(|p| &p.raw_id == raw)
+            .ok_or_else(|| format!("plugin \"{shown}\" could not be described")),
         [] => {
-            let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
-            let ids: Vec<&str> = all.iter().map(|p| p.id.as_str()).collect();
+            let names: Vec<&str> = listed.iter().map(|(_, _, n)| n.as_str()).collect();
+            let ids: Vec<String> = listed.iter().map(|(_, i, _)| format!("clap:{i}")).collect();
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
             let mut hint = crate::graph::spec::did_you_mean(id, &names);
             if hint.is_empty() {
                 hint = crate::graph::spec::did_you_mean(id, &ids);
@@ -357,7 +405,7 @@ pub fn resolve(id: &str) -> Result<PluginInfo, String> {
             "plugin \"{shown}\" matches {} plugins ({}); give the full id",
             many.len(),
             many.iter()
-                .map(|p| p.id.as_str())
+                .map(|(_, i, _)| format!("clap:{i}"))
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
