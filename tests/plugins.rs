@@ -303,7 +303,7 @@ fn plugin_state_cli_writes_a_file_scripts_load() {
     let dir = Dir::new();
     let exe = env!("CARGO_BIN_EXE_mixdown");
     let out = std::process::Command::new(exe)
-        .args(["plugins", "--json", "ZamEQ2"])
+        .args(["plugins", "--json", "--format", "clap", "ZamEQ2"])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -449,7 +449,7 @@ fn a_thousand_blocks_and_a_hundred_reloads_allocate_nothing_on_the_audio_thread(
             ""
         };
         format!(
-            "{}\nlocal eq = t:plugin('ZamEQ2', {{ boost_cut_1 = {} }})\neq.frequency_1:set(0, 300):linear_to(2, 3000)\n",
+            "{}\nlocal eq = t:plugin('ZamEQ2', {{ boost_cut_1 = {} }})\neq.frequency_1:set(0, 300):linear_to(2, 3000)\nlocal l = t:plugin('lv2:urn:zamaudio:ZamEQ2', {{}})\nl.master_gain:set(0, -3):linear_to(2, 3)\n",
             delay_script(-((i % 7) as f64), extra),
             (i % 5) as f64
         )
@@ -512,4 +512,99 @@ fn nan_from_a_plugin_is_silenced_and_reported_with_its_name() {
     assert_eq!(node, "t/ZamEQ2");
     assert!(*n > 0);
     assert!(r.l().iter().all(|x| x.is_finite()));
+}
+
+#[test]
+fn the_same_zameq2_setting_in_clap_and_lv2_gives_the_same_output() {
+    if !have_plugins() || !std::path::Path::new("/usr/lib/lv2/ZamEQ2.lv2").exists() {
+        return;
+    }
+    let dir = Dir::new();
+    let set = "{ boost_cut_1 = 6, frequency_1 = 1000, bandwidth_1 = 1, boost_cut_h = -4 }";
+    let auto = "h.boost_cut_1:set(0.3, 6):linear_to(0.7, -3)\n";
+    let clap = render_block(
+        &dir,
+        &format!(
+            "{}{auto}",
+            tone_script(
+                700.0,
+                &format!("local h = t:plugin('clap:com.zamaudio.ZamEQ2', {set})")
+            )
+        ),
+        256,
+    );
+    let lv2 = render_block(
+        &dir,
+        &format!(
+            "{}{auto}",
+            tone_script(
+                700.0,
+                &format!("local h = t:plugin('lv2:urn:zamaudio:ZamEQ2', {set})")
+            )
+        ),
+        256,
+    );
+    assert_eq!(clap.l().len(), lv2.l().len());
+    // From 0.05 s: the CLAP instance gets the script's values as events in its first block,
+    // the LV2 one as control values before its first run.
+    let d = clap.l()[2400..]
+        .iter()
+        .zip(&lv2.l()[2400..])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    eprintln!("ZamEQ2 CLAP vs LV2, automated: max difference {d:e}");
+    assert!(d < 1e-5, "{d}");
+}
+
+#[test]
+fn lv2_latency_is_compensated_and_its_state_round_trips() {
+    if !have_plugins() || !std::path::Path::new("/usr/lib/lv2/ZaMaximX2.lv2").exists() {
+        return;
+    }
+    let dir = Dir::new();
+    let mut x = vec![0.0f32; 48000];
+    x[4800] = 0.25;
+    dir.wav("click.wav", 48000, &[&x]);
+    let r = dir.render(
+        "mix.session { sample_rate = 48000, length_s = 1 }\n\
+         local t = mix.track('t', 'click.wav')\nlocal lim = mix.bus('lim')\n\
+         lim:plugin('lv2:urn:zamaudio:ZaMaximX2', {})\nt:send(lim, { gain_db = 0 })\n",
+    );
+    eprintln!("LV2 ZaMaximX2: graph latency {} frames", r.latency);
+    assert_eq!(r.latency, 480);
+    let at = r
+        .l()
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+        .unwrap()
+        .0;
+    assert_eq!(at, 4800);
+    // State: lilv's Turtle, saved with a boost, loaded by a script.
+    let info = plugin::resolve("lv2:urn:zamaudio:ZamEQ2").unwrap();
+    let key = |n: &str| info.param(n).unwrap().1.key;
+    let blob = plugin::state::save_with(
+        &info,
+        &[(key("boost_cut_1"), 6.0), (key("frequency_1"), 1000.0)],
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("eq.ttl"), &blob).unwrap();
+    let a = dir.render(&tone_script(
+        1000.0,
+        "t:plugin('lv2:urn:zamaudio:ZamEQ2', {}, { state = 'eq.ttl' })",
+    ));
+    let b = dir.render(&tone_script(
+        1000.0,
+        "t:plugin('lv2:urn:zamaudio:ZamEQ2', { boost_cut_1 = 6, frequency_1 = 1000 })",
+    ));
+    assert_eq!(a.l(), b.l(), "state and direct values give the same output");
+    let flat = dir.render(&tone_script(
+        1000.0,
+        "t:plugin('lv2:urn:zamaudio:ZamEQ2', {})",
+    ));
+    let w = 24000..28800;
+    let g =
+        db(tone_amp(&a.l()[w.clone()], 1000.0, 48000.0) / tone_amp(&flat.l()[w], 1000.0, 48000.0));
+    eprintln!("LV2 ZamEQ2 from its Turtle state: {g:.3} dB at 1 kHz");
+    assert!((g - 6.0).abs() < 0.3, "{g}");
 }

@@ -14,7 +14,7 @@ pub struct PluginsArgs {
     /// One JSON object per plugin, one per line.
     #[arg(long)]
     json: bool,
-    /// Only this format (clap; lv2 and vst3 are not hosted yet).
+    /// Only this format (vst3 is not hosted yet).
     #[arg(long, value_parser = ["clap", "lv2", "vst3"])]
     format: Option<String>,
     /// Also search this folder (repeatable).
@@ -59,7 +59,11 @@ fn text_of(p: &PluginInfo) -> String {
             String::new()
         },
         p.latency,
-        if p.has_state { "plugin blob" } else { "parameter values" },
+        match (p.format, p.has_state) {
+            (crate::plugin::PluginFormat::Lv2, _) => "LV2 Turtle",
+            (_, true) => "plugin blob",
+            _ => "parameter values",
+        },
         p.file.display()
     );
     if p.params.is_empty() {
@@ -82,11 +86,8 @@ fn text_of(p: &PluginInfo) -> String {
 /// `mixdown plugins`.
 pub fn cmd_plugins(a: PluginsArgs) -> Result<(), Errors> {
     plugin::allow_dirs(&a.allow_plugin);
-    if matches!(a.format.as_deref(), Some("lv2" | "vst3")) {
-        eprintln!(
-            "{} plugins are not hosted yet; only CLAP is",
-            a.format.as_deref().unwrap_or_default()
-        );
+    if a.format.as_deref() == Some("vst3") {
+        eprintln!("vst3 plugins are not hosted yet; CLAP and LV2 are");
         return Ok(());
     }
     let (all, errs) = plugin::scan();
@@ -96,6 +97,7 @@ pub fn cmd_plugins(a: PluginsArgs) -> Result<(), Errors> {
     let needle = a.name.as_deref().map(str::to_lowercase);
     let shown: Vec<&PluginInfo> = all
         .iter()
+        .filter(|p| a.format.as_deref().is_none_or(|f| p.format.name() == f))
         .filter(|p| {
             needle.as_deref().is_none_or(|n| {
                 p.name.to_lowercase().contains(n) || p.id.to_lowercase().contains(n)

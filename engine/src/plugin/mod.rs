@@ -13,10 +13,11 @@
 //! - State ([`state`]): a CLAP state blob, or for a plugin without the state extension a text
 //!   file of parameter values.
 //!
-//! Only CLAP is hosted so far (through `clack-host`); LV2 and VST3 ids are recognised and
-//! refused with a message.
+//! CLAP is hosted through `clack-host`, LV2 through `livi` (lilv); VST3 ids are recognised
+//! and refused with a message. A bare name is looked up among CLAP plugins first, then LV2.
 
 pub mod clap;
+pub mod lv2;
 pub mod names;
 pub mod node;
 pub mod state;
@@ -33,6 +34,8 @@ use serde::Serialize;
 pub enum PluginFormat {
     /// CLAP (`clap:` ids).
     Clap,
+    /// LV2 (`lv2:` ids).
+    Lv2,
 }
 
 impl PluginFormat {
@@ -40,6 +43,7 @@ impl PluginFormat {
     pub fn name(self) -> &'static str {
         match self {
             PluginFormat::Clap => "clap",
+            PluginFormat::Lv2 => "lv2",
         }
     }
 }
@@ -191,13 +195,15 @@ pub fn search_dirs() -> Vec<PathBuf> {
     v
 }
 
-/// Whether `file` lies (after resolving links) under one of the search folders.
+/// Whether `file` lies (after resolving links) under one of the search folders (CLAP's, or
+/// lilv's LV2 folders).
 pub fn is_allowed(file: &Path) -> bool {
     let Ok(f) = file.canonicalize() else {
         return false;
     };
     search_dirs()
         .iter()
+        .chain(lv2::search_dirs().iter())
         .filter_map(|d| d.canonicalize().ok())
         .any(|d| f.starts_with(d))
 }
@@ -334,7 +340,19 @@ pub fn scan() -> (Vec<PluginInfo>, Vec<String>) {
             Err(e) => errs.push(e),
         }
     }
+    infos.extend(lv2_plugins());
     (infos, errs)
+}
+
+/// The LV2 plugins (scanned once per process). Control thread.
+pub fn lv2_plugins() -> Vec<PluginInfo> {
+    static LV2: Mutex<Option<Vec<PluginInfo>>> = Mutex::new(None);
+    let mut g = LV2.lock().unwrap_or_else(|e| e.into_inner());
+    g.get_or_insert_with(|| {
+        let _quiet = Quiet::new();
+        lv2::scan()
+    })
+    .clone()
 }
 
 /// The installed plugin `id` names: `clap:<id>`, or a bare name or id matching exactly one
@@ -344,9 +362,25 @@ pub fn resolve(id: &str) -> Result<PluginInfo, String> {
     if let Some((fmt, _)) = id.split_once(':') {
         match fmt {
             "clap" => {}
-            "lv2" | "vst3" => {
+            "lv2" => {
+                let found = {
+                    let _quiet = Quiet::new();
+                    lv2::find(&id[4..])
+                };
+                return found.ok_or_else(|| {
+                        format!(
+                            "plugin \"{shown}\" is not installed; searched {} (list them with `mixdown plugins --format lv2`)",
+                            lv2::search_dirs()
+                                .iter()
+                                .map(|d| d.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+            }
+            "vst3" => {
                 return Err(format!(
-                    "plugin \"{shown}\": {fmt} plugins are not hosted yet (only clap:); see `mixdown plugins`"
+                    "plugin \"{shown}\": vst3 plugins are not hosted yet (clap: and lv2: are); see `mixdown plugins`"
                 ))
             }
             _ => {}
@@ -379,6 +413,16 @@ pub fn resolve(id: &str) -> Result<PluginInfo, String> {
     } else {
         exact
     };
+    if hits.is_empty() {
+        // No CLAP plugin of that name: an LV2 one (bare names look in CLAP first).
+        let lv2: Vec<PluginInfo> = lv2_plugins()
+            .into_iter()
+            .filter(|p| p.name.to_lowercase() == bare)
+            .collect();
+        if lv2.len() == 1 {
+            return Ok(lv2.into_iter().next().expect("one"));
+        }
+    }
     match hits.as_slice() {
         [(file, raw, _)] => describe(file)?
             .into_iter()

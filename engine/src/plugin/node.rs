@@ -14,6 +14,7 @@
 //! never leaves the plugin's default sends nothing, so a loaded state keeps its values.
 
 use super::clap::{load_entry, ClapInstance};
+use super::lv2::Lv2Instance;
 use super::state;
 use crate::buffer::MAX_CHANNELS;
 use crate::node::{
@@ -101,11 +102,11 @@ const fn list(key: &'static str, doc: &'static str) -> OptionDesc {
 /// Registry entry. Built by `strip:plugin(...)` only (the script layer resolves the plugin).
 pub static KIND: NodeKind = NodeKind {
     name: "plugin",
-    doc: "A third-party plugin (CLAP), hosted in-process: parameters by the plugin's own names, automatable; latency compensated; state from a file.",
+    doc: "A third-party plugin (CLAP or LV2), hosted in-process: parameters by the plugin's own names, automatable; latency compensated; state from a file.",
     role: Role::Internal,
     desc: &DESC,
     options: &[
-        text("id", 1024, "the plugin id (clap:<id>)"),
+        text("id", 1024, "the plugin id (clap:<id> or lv2:<uri>)"),
         text("name", 256, "the plugin's display name"),
         text("bundle", 4096, "the bundle file"),
         text("state", 4096, "a state file to load"),
@@ -147,7 +148,7 @@ pub struct PluginNode {
     maxs: Vec<f64>,
     /// The value each slot last sent (or the plugin's default / loaded value).
     last: Vec<f32>,
-    inst: ClapInstance,
+    inst: Backend,
     main_in: usize,
     side_in: usize,
     outs: usize,
@@ -174,9 +175,15 @@ impl PluginNode {
                 file.display()
             ));
         }
-        let raw = id.strip_prefix("clap:").unwrap_or(id);
-        let entry = load_entry(&file).map_err(|e| format!("{name}: {e}"))?;
-        let inst = ClapInstance::new(&entry, raw).map_err(|e| format!("{name}: {e}"))?;
+        let inst = if let Some(uri) = id.strip_prefix("lv2:") {
+            Backend::Lv2(Box::new(
+                Lv2Instance::new(&file, uri).map_err(|e| format!("{name}: {e}"))?,
+            ))
+        } else {
+            let raw = id.strip_prefix("clap:").unwrap_or(id);
+            let entry = load_entry(&file).map_err(|e| format!("{name}: {e}"))?;
+            Backend::Clap(ClapInstance::new(&entry, raw).map_err(|e| format!("{name}: {e}"))?)
+        };
         let keys: Vec<u32> = c.list("keys").iter().map(|&k| k as u32).collect();
         let defaults = c.list("defaults");
         let mut n = Self {
@@ -204,8 +211,13 @@ impl PluginNode {
                 n.name
             ),
         );
-        let ins = n.inst.port_channels(true);
-        let outs = n.inst.port_channels(false);
+        let (ins, outs) = match &mut n.inst {
+            Backend::Clap(c) => (c.port_channels(true), c.port_channels(false)),
+            Backend::Lv2(l) => {
+                let (i, o) = l.channels();
+                (vec![i as u32], vec![o as u32])
+            }
+        };
         n.main_in = ins.first().copied().unwrap_or(0) as usize;
         n.side_in = ins.get(1).copied().unwrap_or(0) as usize;
         n.outs = (outs.first().copied().unwrap_or(0) as usize).clamp(1, MAX_CHANNELS);
@@ -215,11 +227,6 @@ impl PluginNode {
     /// The plugin's name (messages).
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    /// The running instance (state saving). Control thread.
-    pub fn instance(&mut self) -> &mut ClapInstance {
-        &mut self.inst
     }
 
     /// The plugin keys of the slots.
@@ -250,6 +257,40 @@ impl PluginNode {
             }
         }
         self.last[i] = last;
+    }
+}
+
+/// The hosted instance, by format.
+// One per plugin node, built once on the control thread and never moved on the audio thread:
+// the size difference costs nothing (the LV2 one is boxed as it is the larger).
+#[allow(clippy::large_enum_variant)]
+enum Backend {
+    Clap(ClapInstance),
+    Lv2(Box<Lv2Instance>),
+}
+
+impl Backend {
+    #[inline]
+    fn clear_events(&mut self) {
+        match self {
+            Backend::Clap(c) => c.clear_events(),
+            Backend::Lv2(l) => l.clear_events(),
+        }
+    }
+
+    #[inline]
+    fn push_event(&mut self, frame: u32, key: u32, value: f64) {
+        match self {
+            Backend::Clap(c) => c.push_event(frame, key, value),
+            Backend::Lv2(l) => l.push_event(frame, key, value),
+        }
+    }
+
+    fn dropped_events(&self) -> u64 {
+        match self {
+            Backend::Clap(c) => c.dropped_events,
+            Backend::Lv2(l) => l.dropped_events,
+        }
     }
 }
 
@@ -287,18 +328,25 @@ impl Node for PluginNode {
     }
 
     fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
-        if let Some(f) = &self.state_file {
-            state::load_into(&mut self.inst, std::path::Path::new(f), &self.keys)
-                .map_err(|e| format!("{}: state {f}: {e}", self.name))?;
+        let channels = self.main_in + self.side_in + self.outs;
+        let state = self.state_file.as_deref().map(std::path::Path::new);
+        self.latency = match &mut self.inst {
+            Backend::Clap(c) => {
+                if let Some(f) = state {
+                    state::load_into(c, f)
+                        .map_err(|e| format!("{}: state {}: {e}", self.name, f.display()))?;
+                }
+                c.activate(cfg.sample_rate, cfg.max_block, channels)
+            }
+            Backend::Lv2(l) => {
+                if let Some(f) = state {
+                    state::load_into_lv2(l, f)
+                        .map_err(|e| format!("{}: state {}: {e}", self.name, f.display()))?;
+                }
+                l.activate(cfg.sample_rate, cfg.max_block)
+            }
         }
-        self.latency = self
-            .inst
-            .activate(
-                cfg.sample_rate,
-                cfg.max_block,
-                self.main_in + self.side_in + self.outs,
-            )
-            .map_err(|e| format!("{}: {e}", self.name))?;
+        .map_err(|e| format!("{}: {e}", self.name))?;
         // After a state load the plugin's values are the starting point: a slot sends an event
         // only when the script moves it away from the plugin's default.
         self.in_bufs = vec![vec![0.0; cfg.max_block]; self.main_in];
@@ -308,7 +356,10 @@ impl Node for PluginNode {
     }
 
     fn reset(&mut self) {
-        self.inst.reset();
+        // LV2 has no reset short of a new instance; its state stays.
+        if let Backend::Clap(c) = &mut self.inst {
+            c.reset();
+        }
     }
 
     fn state_bytes(&self, cfg: &ProcessConfig) -> usize {
@@ -325,10 +376,11 @@ impl Node for PluginNode {
     }
 
     fn report(&self) -> Option<String> {
-        (self.inst.dropped_events > 0).then(|| {
+        let dropped = self.inst.dropped_events();
+        (dropped > 0).then(|| {
             format!(
-                "plugin {}: {} parameter events did not fit in their blocks",
-                self.name, self.inst.dropped_events
+                "plugin {}: {dropped} parameter events did not fit in their blocks",
+                self.name
             )
         })
     }
@@ -356,11 +408,11 @@ impl Node for PluginNode {
         } else {
             None
         };
-        if self
-            .inst
-            .process(&mut self.in_bufs, side, &mut self.out_bufs, frames, pos)
-            .is_err()
-        {
+        let r = match &mut self.inst {
+            Backend::Clap(c) => c.process(&mut self.in_bufs, side, &mut self.out_bufs, frames, pos),
+            Backend::Lv2(l) => l.process(&mut self.in_bufs, &mut self.out_bufs, frames),
+        };
+        if r.is_err() {
             self.failed = true;
         }
         for (o, b) in cx.outputs.iter_mut().zip(&self.out_bufs) {
