@@ -114,12 +114,13 @@ fn strip_param(m: &Model, s: StripId, key: &str) -> Option<ParamRef> {
 }
 
 /// Strip methods that are not inserts.
-const STRIP_ROUTING: &[&str] = &["to", "send", "insert", "plugin"];
+const STRIP_ROUTING: &[&str] = &["to", "send", "insert"];
 
 /// Every strip method name (routing, then the registry's inserts), for did-you-mean.
 fn strip_methods() -> Vec<&'static str> {
     let mut m = STRIP_ROUTING.to_vec();
     m.extend(registry::inserts().map(|k| k.name));
+    m.push("plugin");
     m
 }
 
