@@ -57,6 +57,7 @@ pub mod measure;
 pub mod node;
 pub mod nodes;
 pub mod param;
+pub mod plugin;
 pub mod registry;
 pub mod reload;
 pub mod render;

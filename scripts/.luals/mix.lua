@@ -374,3 +374,10 @@ function Strip:mute(opts) end
 ---@param opts? MeterOptions
 ---@return Node
 function Strip:meter(opts) end
+
+---A third-party plugin (CLAP or LV2) hosted in-process: `mixdown plugins` lists ids and parameters.
+---@param id string "clap:<plugin id>", "lv2:<uri>", or a name matching one installed plugin
+---@param params? table<string, number|boolean> Parameters by the plugin's names, in its units
+---@param opts? {state?: string, sidechain?: Strip} A state file to load; a strip for the sidechain input
+---@return Node
+function Strip:plugin(id, params, opts) end

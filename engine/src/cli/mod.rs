@@ -6,6 +6,7 @@
 
 mod batch;
 mod graph;
+mod plugins;
 mod render;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +47,10 @@ pub(crate) struct ScriptArgs {
     /// Let the script read audio files under this folder too (repeatable).
     #[arg(long = "allow-read", value_name = "DIR")]
     allow_read: Vec<PathBuf>,
+    /// Let the script load plugins from this folder too, besides the standard plugin folders
+    /// and CLAP_PATH (repeatable).
+    #[arg(long = "allow-plugin", value_name = "DIR")]
+    allow_plugin: Vec<PathBuf>,
     /// A value for the script, read as mix.args.KEY (repeatable): --set stems=/data/song1.
     /// Integers arrive as integers, other numbers as floats, anything else as a string.
     #[arg(long = "set", value_parser = parse_kv, value_name = "KEY=VALUE")]
@@ -144,13 +149,23 @@ enum Cmd {
     /// Render many jobs from a manifest (JSON Lines or TSV) on every core; restartable
     /// (--resume) and sharded across machines (--shard, Slurm arrays, Kubernetes Indexed Jobs).
     Batch(batch::BatchArgs),
+    /// List installed plugins (CLAP): id, name, vendor, channels, latency, parameters with
+    /// their ranges.
+    Plugins(plugins::PluginsArgs),
+    /// Plugin state files: `plugin-state save ID FILE [--set param=value]`.
+    #[command(name = "plugin-state", subcommand)]
+    PluginState(plugins::PluginStateCmd),
     /// The evaluator process (internal: started by mixdown itself).
     #[command(name = "__evaluate", hide = true)]
     Evaluate,
 }
 
 pub(crate) fn script_options(a: &ScriptArgs) -> ScriptOptions {
+    // Plugins load in this process (compile) and are looked up in the evaluator, which has no
+    // environment: it gets the whole search list.
+    crate::plugin::allow_dirs(&a.allow_plugin);
     ScriptOptions {
+        plugin_dirs: crate::plugin::search_dirs(),
         memory_limit_bytes: (a.memory_limit_mib as usize) << 20,
         time_limit: Duration::from_secs_f64(a.time_limit),
         module_dirs: a.graphs.clone(),
@@ -405,6 +420,8 @@ fn run(cli: Cli) -> Result<(), Errors> {
             &script_args,
         ),
         Cmd::Measure { files, json } => cmd_measure(&files, json),
+        Cmd::Plugins(a) => plugins::cmd_plugins(a),
+        Cmd::PluginState(c) => plugins::cmd_plugin_state(c),
         Cmd::Evaluate => crate::script::isolate::child_main(),
     }
 }

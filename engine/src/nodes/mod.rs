@@ -62,6 +62,7 @@ pub static KINDS: &[&crate::registry::NodeKind] = &[
     &player::KIND,
     &sum::KIND,
     &pan::KIND,
+    &crate::plugin::node::KIND,
 ];
 
 /// Hidden option of the wet/dry effects: whether the effect sits on a track (`"track"`: its dry

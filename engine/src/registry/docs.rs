@@ -150,8 +150,16 @@ pub fn luals() -> String {
             );
         }
     }
+    s.push_str(PLUGIN_LUALS);
     s
 }
+
+/// `Strip:plugin` (its parameters are the plugin's own, so there is no options class).
+const PLUGIN_LUALS: &str = "\n---A third-party plugin (CLAP or LV2) hosted in-process: `mixdown plugins` lists ids and parameters.\n\
+---@param id string \"clap:<plugin id>\", \"lv2:<uri>\", or a name matching one installed plugin\n\
+---@param params? table<string, number|boolean> Parameters by the plugin's names, in its units\n\
+---@param opts? {state?: string, sidechain?: Strip} A state file to load; a strip for the sidechain input\n\
+---@return Node\nfunction Strip:plugin(id, params, opts) end\n";
 
 /// The README's insert and generator tables, between [`README_BEGIN`] and [`README_END`].
 pub fn readme_tables() -> String {

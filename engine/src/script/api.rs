@@ -120,6 +120,7 @@ const STRIP_ROUTING: &[&str] = &["to", "send", "insert"];
 fn strip_methods() -> Vec<&'static str> {
     let mut m = STRIP_ROUTING.to_vec();
     m.extend(registry::inserts().map(|k| k.name));
+    m.push("plugin");
     m
 }
 
@@ -197,6 +198,9 @@ impl UserData for StripRef {
                 insert(lua, this.0, kind, opts)
             });
         }
+        methods.add_method("plugin", |lua, this, args: (Value, Value, Value)| {
+            super::plugin_api::insert_plugin(lua, this.0, args)
+        });
         methods.add_method("insert", |lua, this, (name, opts): (String, Value)| {
             let kind = insert_kind(&name).ok_or_else(|| {
                 let names: Vec<&str> = registry::inserts().map(|k| k.name).collect();
@@ -291,6 +295,8 @@ fn set_static(lua: &Lua, p: ParamRef, v: Value, span: Option<Span>) -> LuaResult
     let unit = with_model(lua, |m| param_unit(m, p));
     let x = super::mapping::param_number(p.id, &v, unit)
         .map_err(|m| raise(Error::new(ErrorKind::Param, m).at(span.as_ref())))?;
+    super::plugin_api::check_value(lua, p, x)
+        .map_err(|m| raise(Error::new(ErrorKind::Param, m).at(span.as_ref())))?;
     with_model(lua, |m| {
         if p.node == m.strips[MASTER].fader {
             m.master_fader_span = span.clone();
@@ -345,7 +351,9 @@ impl UserData for NodeRef {
                     ))
                 });
             }
-            match with_model(lua, |m| param_ref(m, this.0, &key)) {
+            match super::plugin_api::param_ref(lua, this.0, &key)
+                .unwrap_or_else(|| with_model(lua, |m| param_ref(m, this.0, &key)))
+            {
                 Ok(p) => Ok(Value::UserData(lua.create_userdata(p)?)),
                 Err(msg) => Err(raise(
                     Error::new(ErrorKind::Script, msg).at(call_span(lua).as_ref()),
@@ -356,7 +364,9 @@ impl UserData for NodeRef {
             MetaMethod::NewIndex,
             |lua, this, (key, v): (String, Value)| {
                 let span = call_span(lua);
-                match with_model(lua, |m| param_ref(m, this.0, &key)) {
+                match super::plugin_api::param_ref(lua, this.0, &key)
+                    .unwrap_or_else(|| with_model(lua, |m| param_ref(m, this.0, &key)))
+                {
                     Ok(p) => set_static(lua, p, v, span),
                     Err(msg) => Err(raise(Error::new(ErrorKind::Script, msg).at(span.as_ref()))),
                 }

@@ -325,6 +325,19 @@ fn accept(mut ev: Evaluated, job: &Job, opts: &ScriptOptions) -> Result<Evaluate
                 return Err(invalid(format!("a file outside the allowed folders: {f}")));
             }
         }
+        // Plugins: the bundle must be in a plugin folder, a state file where files may be read.
+        if n.kind_name() == crate::plugin::node::KIND.name {
+            if let Some(b) = n.config.text("bundle") {
+                if !crate::plugin::is_allowed(Path::new(b)) {
+                    return Err(invalid(format!("a plugin outside the plugin folders: {b}")));
+                }
+            }
+            if let Some(f) = n.config.text("state") {
+                if !allowed(Path::new(f)) {
+                    return Err(invalid(format!("a file outside the allowed folders: {f}")));
+                }
+            }
+        }
     }
     for s in &ev.strips {
         let keys = [Some(s.head), Some(s.fader)]

@@ -23,6 +23,7 @@ pub mod mapping;
 mod model;
 pub mod options;
 mod param_api;
+mod plugin_api;
 mod sandbox;
 mod sources;
 
@@ -92,6 +93,10 @@ pub struct ScriptOptions {
     pub read_dirs: Vec<PathBuf>,
     /// Values given on the command line (`--set key=value`), visible as `mix.args.key`.
     pub args: Vec<(String, String)>,
+    /// Folders plugins may be loaded from besides the standard ones (`--allow-plugin`; the
+    /// parent hands the evaluator its whole search list, the evaluator has no environment).
+    #[serde(default)]
+    pub plugin_dirs: Vec<PathBuf>,
 }
 
 impl Default for ScriptOptions {
@@ -102,6 +107,7 @@ impl Default for ScriptOptions {
             module_dirs: Vec::new(),
             read_dirs: Vec::new(),
             args: Vec::new(),
+            plugin_dirs: Vec::new(),
         }
     }
 }
@@ -130,6 +136,7 @@ fn canonical(p: &Path) -> Option<PathBuf> {
 impl Ctx {
     /// A context for a script in `dir` with these options.
     pub fn new(dir: &Path, opts: &ScriptOptions) -> Self {
+        crate::plugin::allow_dirs(&opts.plugin_dirs);
         let dir_c = canonical(dir).unwrap_or_else(|| dir.to_path_buf());
         let mut read_roots = vec![dir_c.clone()];
         let module_dirs: Vec<PathBuf> = opts

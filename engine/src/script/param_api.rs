@@ -43,6 +43,10 @@ fn num_arg(lua: &Lua, v: Value, what: &str) -> LuaResult<f64> {
 /// An automation value of `p`: a number (or true/false for switches), named in the message.
 fn value_arg(lua: &Lua, p: ParamRef, v: Value, what: &str) -> LuaResult<f32> {
     let unit = with_model(lua, |m| param_unit(m, p));
+    if let Some(x) = super::api::as_number(&v) {
+        super::plugin_api::check_value(lua, p, x)
+            .map_err(|m| raise(Error::new(ErrorKind::Param, m).at(call_span(lua).as_ref())))?;
+    }
     super::mapping::param_number(p.id, &v, unit)
         .map(|x| x as f32)
         .map_err(|_| {

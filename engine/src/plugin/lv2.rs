@@ -1,0 +1,289 @@
+//! LV2 hosting through `livi` (lilv, the system's `liblilv-0`): discovery in lilv's search
+//! path (`LV2_PATH`, else `~/.lv2`, `/usr/local/lib/lv2`, `/usr/lib/lv2`), description from the
+//! plugin's ports, and one running instance ([`Lv2Instance`]).
+//!
+//! Parameters are the plugin's control input ports (key: the port index); latency is the
+//! control output port named `latency` (LV2's `reportsLatency` convention), read after a
+//! one-frame silent run at activation. State is lilv's Turtle serialisation (the LV2 state
+//! extension plus every control port), as LV2 presets are written.
+//!
+//! Threads: as for CLAP — everything but [`Lv2Instance::process`] runs on the control thread.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use livi::{EmptyPortConnections, PortIndex, PortType};
+
+use super::{names, ParamInfo, PluginFormat, PluginInfo};
+
+/// The LV2 folders lilv searches.
+pub fn search_dirs() -> Vec<PathBuf> {
+    if let Some(p) = std::env::var_os("LV2_PATH") {
+        return std::env::split_paths(&p)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+    }
+    let mut v = Vec::new();
+    if let Some(h) = std::env::var_os("HOME") {
+        v.push(PathBuf::from(h).join(".lv2"));
+    }
+    v.push(PathBuf::from("/usr/local/lib/lv2"));
+    v.push(PathBuf::from("/usr/lib/lv2"));
+    v
+}
+
+fn describe_plugin(p: &livi::Plugin) -> PluginInfo {
+    let uri = p.uri();
+    let bundle = p
+        .raw()
+        .bundle_uri()
+        .path()
+        .map(|(_, path)| PathBuf::from(path))
+        .unwrap_or_default();
+    let vendor = p
+        .raw()
+        .author_name()
+        .and_then(|n| n.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let counts = p.port_counts();
+    let mut params: Vec<ParamInfo> = p
+        .ports_with_type(PortType::ControlInput)
+        .map(|port| {
+            let min = port.min_value.unwrap_or(0.0) as f64;
+            let max = port.max_value.unwrap_or(1.0) as f64;
+            ParamInfo {
+                key: port.index.0 as u32,
+                ident: String::new(),
+                name: port.name.clone(),
+                min: min.min(max),
+                max: max.max(min),
+                default: port.default_value as f64,
+                stepped: false,
+            }
+        })
+        .collect();
+    names::assign_idents(&mut params);
+    let audio_in = counts.audio_inputs as u32;
+    PluginInfo {
+        id: format!("lv2:{uri}"),
+        raw_id: uri,
+        name: p.name(),
+        vendor,
+        format: PluginFormat::Lv2,
+        file: bundle,
+        inputs: if audio_in > 0 { vec![audio_in] } else { vec![] },
+        outputs: vec![counts.audio_outputs as u32],
+        latency: 0,
+        params,
+        has_state: true,
+    }
+}
+
+/// Every LV2 plugin lilv finds, with audio ports. Control thread.
+pub fn scan() -> Vec<PluginInfo> {
+    let world = livi::World::new();
+    world
+        .iter_plugins()
+        .filter(|p| p.port_counts().audio_outputs > 0)
+        .map(|p| describe_plugin(&p))
+        .collect()
+}
+
+/// The LV2 plugin `uri` (only it is described). Control thread.
+///
+/// Loading every bundle's data takes seconds with a large catalogue installed, so the bundle
+/// whose `manifest.ttl` names the URI is loaded alone first; lilv's full load is the fallback.
+pub fn find(uri: &str) -> Option<PluginInfo> {
+    let needle = format!("<{uri}>");
+    for dir in search_dirs() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let b = e.path();
+            let names_it =
+                std::fs::read_to_string(b.join("manifest.ttl")).is_ok_and(|m| m.contains(&needle));
+            if names_it {
+                if let Some(p) = bundle_world(&b).plugin_by_uri(uri) {
+                    return Some(describe_plugin(&p));
+                }
+            }
+        }
+    }
+    let world = livi::World::with_plugin_predicate(|p| p.uri() == uri);
+    world.plugin_by_uri(uri).map(|p| describe_plugin(&p))
+}
+
+fn bundle_world(bundle: &Path) -> livi::World {
+    let mut uri = format!("file://{}", bundle.display());
+    if !uri.ends_with('/') {
+        uri.push('/');
+    }
+    livi::World::with_load_bundle(&uri)
+}
+
+/// One LV2 instance (made at activation, when the sample rate is known).
+pub struct Lv2Instance {
+    uri: String,
+    bundle: PathBuf,
+    inst: Option<livi::Instance>,
+    features: Option<Arc<livi::Features>>,
+    /// A state to restore at activation (Turtle).
+    state: Option<String>,
+    /// Control values set before activation: (port index, value).
+    preset: Vec<(u32, f64)>,
+    pending: Vec<(u32, u32, f64)>,
+    latency_port: Option<PortIndex>,
+    ins: usize,
+    outs: usize,
+    /// Changes that did not fit in a block.
+    pub dropped_events: u64,
+}
+
+impl Lv2Instance {
+    /// The plugin `uri` of `bundle` (not yet instantiated). Control thread.
+    pub fn new(bundle: &Path, uri: &str) -> Result<Self, String> {
+        let world = bundle_world(bundle);
+        let p = world
+            .plugin_by_uri(uri)
+            .ok_or_else(|| format!("{uri} not found in {}", bundle.display()))?;
+        let c = p.port_counts();
+        let latency_port = p
+            .ports_with_type(PortType::ControlOutput)
+            .find(|q| q.symbol == "latency" || q.name.eq_ignore_ascii_case("latency"))
+            .map(|q| q.index);
+        Ok(Self {
+            uri: uri.to_string(),
+            bundle: bundle.to_path_buf(),
+            inst: None,
+            features: None,
+            state: None,
+            preset: Vec::new(),
+            pending: Vec::new(),
+            latency_port,
+            ins: c.audio_inputs,
+            outs: c.audio_outputs,
+            dropped_events: 0,
+        })
+    }
+
+    /// Audio channels (inputs, outputs).
+    pub fn channels(&self) -> (usize, usize) {
+        (self.ins, self.outs)
+    }
+
+    /// Restores this Turtle state at activation.
+    pub fn set_state(&mut self, turtle: String) {
+        self.state = Some(turtle);
+    }
+
+    /// Sets control values at activation (after any state).
+    pub fn set_params(&mut self, values: &[(u32, f64)]) {
+        self.preset.extend_from_slice(values);
+    }
+
+    /// Instantiates for a stream format, restores state and values; returns the latency.
+    /// Control thread.
+    pub fn activate(&mut self, sample_rate: f64, max_block: usize) -> Result<u32, String> {
+        let world = bundle_world(&self.bundle);
+        let p = world
+            .plugin_by_uri(&self.uri)
+            .ok_or_else(|| format!("{} not found", self.uri))?;
+        let features = world
+            .try_build_features(livi::FeaturesBuilder {
+                min_block_length: 1,
+                max_block_length: max_block.max(1),
+            })
+            .map_err(|e| format!("features: {e:?}"))?;
+        // SAFETY: the plugin comes from an allowed LV2 folder and is trusted code, as in every
+        // host; the instance is driven by one thread at a time (see `ClapInstance`'s `Send`).
+        let mut inst = unsafe { p.instantiate(features.clone(), sample_rate) }
+            .map_err(|e| format!("cannot instantiate: {e:?}"))?;
+        if let Some(t) = &self.state {
+            let st = world
+                .state_from_string(&features, t)
+                .map_err(|e| format!("state: {e:?}"))?;
+            inst.restore_state(&st)
+                .map_err(|e| format!("state: {e:?}"))?;
+        }
+        for &(k, v) in &self.preset {
+            inst.set_control_input(PortIndex(k as usize), v as f32);
+        }
+        // One silent frame so the plugin reports its latency on its output port.
+        let mut latency = 0;
+        if let Some(lp) = self.latency_port {
+            let ins = vec![vec![0.0f32; 1]; self.ins];
+            let mut outs = vec![vec![0.0f32; 1]; self.outs];
+            let ports = EmptyPortConnections::new()
+                .with_audio_inputs(ins.iter().map(|b| b.as_slice()))
+                .with_audio_outputs(outs.iter_mut().map(|b| b.as_mut_slice()));
+            // SAFETY: buffers of the declared counts, valid for the call.
+            unsafe { inst.run(1, ports) }.map_err(|e| format!("run: {e:?}"))?;
+            latency = inst.control_output(lp).unwrap_or(0.0).max(0.0) as u32;
+        }
+        self.pending = Vec::with_capacity(super::clap::MAX_EVENTS_PER_BLOCK);
+        self.inst = Some(inst);
+        self.features = Some(features);
+        Ok(latency)
+    }
+
+    /// The state as Turtle. Control thread.
+    pub fn save_state(&mut self) -> Result<String, String> {
+        if self.inst.is_none() {
+            self.activate(48000.0, 512)?;
+        }
+        let inst = self.inst.as_ref().expect("activated");
+        let st = inst.state().map_err(|e| format!("state: {e:?}"))?;
+        st.to_string(&format!("urn:mixdown:state:{}", self.uri))
+            .map_err(|e| format!("state: {e:?}"))
+    }
+
+    /// Clears the changes of the next block. Audio thread.
+    pub fn clear_events(&mut self) {
+        self.pending.clear();
+    }
+
+    /// Queues a control change at `frame`. Audio thread; never grows the list.
+    pub fn push_event(&mut self, frame: u32, key: u32, value: f64) {
+        if self.pending.len() < self.pending.capacity() {
+            self.pending.push((frame, key, value));
+        } else {
+            self.dropped_events += 1;
+        }
+    }
+
+    /// Processes one block, cut at every change (LV2 controls hold for a whole `run`).
+    /// Audio thread.
+    pub fn process(
+        &mut self,
+        main_in: &mut [Vec<f32>],
+        out: &mut [Vec<f32>],
+        frames: usize,
+    ) -> Result<(), &'static str> {
+        let Some(inst) = self.inst.as_mut() else {
+            return Err("not activated");
+        };
+        self.pending
+            .sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        let (mut start, mut next) = (0usize, 0usize);
+        while start < frames {
+            while next < self.pending.len() && (self.pending[next].0 as usize) <= start {
+                let (_, key, value) = self.pending[next];
+                inst.set_control_input(PortIndex(key as usize), value as f32);
+                next += 1;
+            }
+            let end = self
+                .pending
+                .get(next)
+                .map_or(frames, |e| (e.0 as usize).min(frames));
+            let ports = EmptyPortConnections::new()
+                .with_audio_inputs(main_in.iter().map(|b| &b[start..end]))
+                .with_audio_outputs(out.iter_mut().map(|b| &mut b[start..end]));
+            // SAFETY: buffers of the plugin's audio port counts, each `end - start` long, valid
+            // for the call; no other thread touches the instance.
+            unsafe { inst.run(end - start, ports) }.map_err(|_| "the plugin's run failed")?;
+            start = end;
+        }
+        Ok(())
+    }
+}

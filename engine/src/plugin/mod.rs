@@ -1,0 +1,457 @@
+//! Third-party plugins as inserts: discovery, description and hosting.
+//!
+//! - Discovery ([`search_dirs`], [`scan`], [`resolve`]): CLAP bundles in the format's standard
+//!   folders (`~/.clap`, `/usr/lib/clap`) and `CLAP_PATH`, plus folders the user allowed with
+//!   `--allow-plugin` ([`allow_dirs`]). A plugin outside those folders is never loaded, whatever
+//!   a script (or a graph from the evaluator process) names.
+//! - Description ([`PluginInfo`]): id (`clap:<plugin id>`), name, vendor, channels, latency and
+//!   parameters with their ranges, each parameter under a Lua identifier made from its own name
+//!   ([`names`]).
+//! - Hosting ([`clap::ClapInstance`]) and the graph node ([`node`]): the plugin runs in this
+//!   process, on the audio thread (or a render worker), its main-thread calls on the control
+//!   thread. A plugin that crashes ends the process; no GUI is ever opened.
+//! - State ([`state`]): a CLAP state blob, or for a plugin without the state extension a text
+//!   file of parameter values.
+//!
+//! CLAP is hosted through `clack-host`, LV2 through `livi` (lilv); VST3 ids are recognised
+//! and refused with a message. A bare name is looked up among CLAP plugins first, then LV2.
+
+pub mod clap;
+pub mod lv2;
+pub mod names;
+pub mod node;
+pub mod state;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
+
+use serde::Serialize;
+
+/// A plugin format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PluginFormat {
+    /// CLAP (`clap:` ids).
+    Clap,
+    /// LV2 (`lv2:` ids).
+    Lv2,
+}
+
+impl PluginFormat {
+    /// The id prefix and the name shown in listings.
+    pub fn name(self) -> &'static str {
+        match self {
+            PluginFormat::Clap => "clap",
+            PluginFormat::Lv2 => "lv2",
+        }
+    }
+}
+
+/// One parameter of a plugin.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ParamInfo {
+    /// The plugin's own key for it (CLAP param id).
+    pub key: u32,
+    /// The Lua identifier scripts use (the name in lower case, `_` for other characters).
+    pub ident: String,
+    /// The plugin's display name.
+    pub name: String,
+    /// Smallest value, in the plugin's units.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Default value.
+    pub default: f64,
+    /// Whether only whole steps are meaningful (switches, choices).
+    pub stepped: bool,
+}
+
+impl ParamInfo {
+    /// Checks a value against the range: `Err` names the parameter, the value and the range.
+    pub fn check(&self, v: f64) -> Result<f64, String> {
+        let t = crate::param::trim;
+        if !v.is_finite() {
+            return Err(format!("{} must be a finite number, got {v}", self.ident));
+        }
+        // Plugins often declare f32 ranges widened to f64 (0.1 becomes 0.10000000149): a value
+        // within f32 precision of an end is that end.
+        let tol = 1e-6 * self.min.abs().max(self.max.abs()).max(1.0);
+        if v < self.min - tol || v > self.max + tol {
+            return Err(format!(
+                "{} = {} is out of range; allowed {} to {}",
+                self.ident,
+                t(v),
+                t(self.min),
+                t(self.max)
+            ));
+        }
+        Ok(v.clamp(self.min, self.max))
+    }
+}
+
+/// What a plugin is and offers.
+#[derive(Clone, Debug, Serialize)]
+pub struct PluginInfo {
+    /// The id scripts use: `clap:<plugin id>`.
+    pub id: String,
+    /// The id inside its format (`com.zamaudio.ZamEQ2`).
+    #[serde(skip)]
+    pub raw_id: String,
+    /// Display name.
+    pub name: String,
+    /// Vendor.
+    pub vendor: String,
+    /// Format.
+    pub format: PluginFormat,
+    /// The bundle file.
+    pub file: PathBuf,
+    /// Channels of each input port (main first, then a sidechain).
+    pub inputs: Vec<u32>,
+    /// Channels of each output port.
+    pub outputs: Vec<u32>,
+    /// Latency in frames as reported before activation (the node reports the live value).
+    pub latency: u32,
+    /// Automatable parameters.
+    pub params: Vec<ParamInfo>,
+    /// Whether the plugin saves its own state (otherwise state files hold parameter values).
+    pub has_state: bool,
+}
+
+impl PluginInfo {
+    /// The parameter scripts call `ident`.
+    pub fn param(&self, ident: &str) -> Option<(usize, &ParamInfo)> {
+        self.params
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.ident == ident)
+    }
+
+    /// An error for an unknown parameter name: did-you-mean and the list.
+    pub fn unknown_param(&self, ident: &str) -> String {
+        let ids: Vec<&str> = self.params.iter().map(|p| p.ident.as_str()).collect();
+        format!(
+            "{} has no parameter '{}'{}; parameters: {}",
+            self.name,
+            crate::registry::schema::printable(ident),
+            crate::graph::spec::did_you_mean(ident, &ids),
+            if ids.is_empty() {
+                "none".to_string()
+            } else {
+                ids.join(", ")
+            }
+        )
+    }
+
+    /// Main input channels (0 for an instrument).
+    pub fn main_inputs(&self) -> u32 {
+        self.inputs.first().copied().unwrap_or(0)
+    }
+
+    /// Main output channels.
+    pub fn main_outputs(&self) -> u32 {
+        self.outputs.first().copied().unwrap_or(0)
+    }
+}
+
+/// Folders allowed beyond the standard ones (`--allow-plugin`, or the list the parent process
+/// hands the evaluator).
+static EXTRA_DIRS: RwLock<Vec<PathBuf>> = RwLock::new(Vec::new());
+
+/// Allows plugins under `dirs` too (for this process). Control thread.
+pub fn allow_dirs(dirs: &[PathBuf]) {
+    let mut g = EXTRA_DIRS.write().unwrap_or_else(|e| e.into_inner());
+    for d in dirs {
+        if !g.contains(d) {
+            g.push(d.clone());
+        }
+    }
+}
+
+/// The CLAP folders searched, in order: `CLAP_PATH`, `~/.clap`, `/usr/lib/clap`, then the
+/// allowed extra folders.
+pub fn search_dirs() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = Vec::new();
+    if let Some(p) = std::env::var_os("CLAP_PATH") {
+        v.extend(std::env::split_paths(&p).filter(|p| !p.as_os_str().is_empty()));
+    }
+    if let Some(h) = std::env::var_os("HOME") {
+        v.push(PathBuf::from(h).join(".clap"));
+    }
+    v.push(PathBuf::from("/usr/lib/clap"));
+    v.extend(
+        EXTRA_DIRS
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned(),
+    );
+    let mut seen = Vec::new();
+    v.retain(|d| {
+        let keep = !seen.contains(d);
+        seen.push(d.clone());
+        keep
+    });
+    v
+}
+
+/// Whether `file` lies (after resolving links) under one of the search folders (CLAP's, or
+/// lilv's LV2 folders).
+pub fn is_allowed(file: &Path) -> bool {
+    let Ok(f) = file.canonicalize() else {
+        return false;
+    };
+    search_dirs()
+        .iter()
+        .chain(lv2::search_dirs().iter())
+        .filter_map(|d| d.canonicalize().ok())
+        .any(|d| f.starts_with(d))
+}
+
+/// CLAP bundle files under `dir` (`*.clap`, files or macOS-style folders are not followed into;
+/// one level of sub-folders is searched).
+fn bundles_in(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.extension().is_some_and(|e| e == "clap") && p.is_file() {
+            out.push(p);
+        } else if p.is_dir() && depth > 0 {
+            bundles_in(&p, depth - 1, out);
+        }
+    }
+}
+
+type CacheKey = (PathBuf, Option<std::time::SystemTime>, u64);
+type Described = Result<Vec<PluginInfo>, String>;
+type Listed = Result<Vec<(String, String)>, String>;
+
+/// Descriptions by bundle (file, modification time, size): describing instantiates every
+/// plugin, so it is done once per process.
+static CACHE: Mutex<Option<HashMap<CacheKey, Described>>> = Mutex::new(None);
+
+/// The plugins of one bundle (cached). Control thread.
+pub fn describe(file: &Path) -> Result<Vec<PluginInfo>, String> {
+    let meta = std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let key = (file.to_path_buf(), meta.modified().ok(), meta.len());
+    let mut g = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let map = g.get_or_insert_with(HashMap::new);
+    if let Some(r) = map.get(&key) {
+        return r.clone();
+    }
+    let r = {
+        let _quiet = Quiet::new();
+        clap::describe_bundle(file)
+    };
+    map.insert(key, r.clone());
+    r
+}
+
+/// Silences the process's stdout and stderr while plugins are described: some print chatter
+/// when instantiated (and in the evaluator process stdout carries the result).
+struct Quiet {
+    saved: Option<(i32, i32)>,
+    // One at a time: two overlapping redirections would restore each other's descriptors.
+    _one: std::sync::MutexGuard<'static, ()>,
+}
+
+static QUIET: Mutex<()> = Mutex::new(());
+
+impl Quiet {
+    fn new() -> Self {
+        let _one = QUIET.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: plain descriptor calls; every descriptor used is checked, and the originals
+        // are restored on drop. Only control-thread code (description) runs meanwhile.
+        unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if null < 0 {
+                return Self { saved: None, _one };
+            }
+            let (o, e) = (libc::dup(1), libc::dup(2));
+            if o < 0 || e < 0 {
+                libc::close(null);
+                return Self { saved: None, _one };
+            }
+            libc::dup2(null, 1);
+            libc::dup2(null, 2);
+            libc::close(null);
+            Self {
+                saved: Some((o, e)),
+                _one,
+            }
+        }
+    }
+}
+
+impl Drop for Quiet {
+    fn drop(&mut self) {
+        if let Some((o, e)) = self.saved {
+            // SAFETY: restores the descriptors saved in `new`.
+            unsafe {
+                libc::dup2(o, 1);
+                libc::dup2(e, 2);
+                libc::close(o);
+                libc::close(e);
+            }
+        }
+    }
+}
+
+/// The `(id, name)` pairs of one bundle's plugins (cached; no instance is made). Control
+/// thread.
+fn list(file: &Path) -> Result<Vec<(String, String)>, String> {
+    static LISTS: Mutex<Option<HashMap<CacheKey, Listed>>> = Mutex::new(None);
+    let meta = std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let key = (file.to_path_buf(), meta.modified().ok(), meta.len());
+    let mut g = LISTS.lock().unwrap_or_else(|e| e.into_inner());
+    let map = g.get_or_insert_with(HashMap::new);
+    if let Some(r) = map.get(&key) {
+        return r.clone();
+    }
+    let r = {
+        let _quiet = Quiet::new();
+        clap::list_bundle(file)
+    };
+    map.insert(key, r.clone());
+    r
+}
+
+/// Every plugin found, and the bundles that failed to load (with why). Control thread.
+pub fn scan() -> (Vec<PluginInfo>, Vec<String>) {
+    let mut files = Vec::new();
+    for d in search_dirs() {
+        bundles_in(&d, 1, &mut files);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let (mut infos, mut errs) = (Vec::new(), Vec::new());
+    for f in files {
+        match describe(&f) {
+            Ok(v) => {
+                for i in v {
+                    // The first folder wins for an id found twice (CLAP_PATH before ~/.clap).
+                    if seen.insert(i.id.clone()) {
+                        infos.push(i);
+                    }
+                }
+            }
+            Err(e) => errs.push(e),
+        }
+    }
+    infos.extend(lv2_plugins());
+    (infos, errs)
+}
+
+/// The LV2 plugins (scanned once per process). Control thread.
+pub fn lv2_plugins() -> Vec<PluginInfo> {
+    static LV2: Mutex<Option<Vec<PluginInfo>>> = Mutex::new(None);
+    let mut g = LV2.lock().unwrap_or_else(|e| e.into_inner());
+    g.get_or_insert_with(|| {
+        let _quiet = Quiet::new();
+        lv2::scan()
+    })
+    .clone()
+}
+
+/// The installed plugin `id` names: `clap:<id>`, or a bare name or id matching exactly one
+/// plugin (case-insensitive). Control thread.
+pub fn resolve(id: &str) -> Result<PluginInfo, String> {
+    let shown = crate::registry::schema::printable(id);
+    if let Some((fmt, _)) = id.split_once(':') {
+        match fmt {
+            "clap" => {}
+            "lv2" => {
+                let found = {
+                    let _quiet = Quiet::new();
+                    lv2::find(&id[4..])
+                };
+                return found.ok_or_else(|| {
+                        format!(
+                            "plugin \"{shown}\" is not installed; searched {} (list them with `mixdown plugins --format lv2`)",
+                            lv2::search_dirs()
+                                .iter()
+                                .map(|d| d.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+            }
+            "vst3" => {
+                return Err(format!(
+                    "plugin \"{shown}\": vst3 plugins are not hosted yet (clap: and lv2: are); see `mixdown plugins`"
+                ))
+            }
+            _ => {}
+        }
+    }
+    // Find the bundle from the factories' descriptors alone (cheap), then describe only it:
+    // the evaluator process does this on every evaluation.
+    let mut files = Vec::new();
+    for d in search_dirs() {
+        bundles_in(&d, 1, &mut files);
+    }
+    let bare = id.strip_prefix("clap:").unwrap_or(id).to_lowercase();
+    let mut listed: Vec<(PathBuf, String, String)> = Vec::new();
+    for f in &files {
+        if let Ok(v) = list(f) {
+            listed.extend(v.into_iter().map(|(i, n)| (f.clone(), i, n)));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    listed.retain(|(_, i, _)| seen.insert(i.clone()));
+    let exact: Vec<&(PathBuf, String, String)> = listed
+        .iter()
+        .filter(|(_, i, _)| format!("clap:{i}") == id)
+        .collect();
+    let hits: Vec<&(PathBuf, String, String)> = if exact.is_empty() {
+        listed
+            .iter()
+            .filter(|(_, i, n)| n.to_lowercase() == bare || i.to_lowercase() == bare)
+            .collect()
+    } else {
+        exact
+    };
+    if hits.is_empty() {
+        // No CLAP plugin of that name: an LV2 one (bare names look in CLAP first).
+        let lv2: Vec<PluginInfo> = lv2_plugins()
+            .into_iter()
+            .filter(|p| p.name.to_lowercase() == bare)
+            .collect();
+        if lv2.len() == 1 {
+            return Ok(lv2.into_iter().next().expect("one"));
+        }
+    }
+    match hits.as_slice() {
+        [(file, raw, _)] => describe(file)?
+            .into_iter()
+            .find(|p| &p.raw_id == raw)
+            .ok_or_else(|| format!("plugin \"{shown}\" could not be described")),
+        [] => {
+            let names: Vec<&str> = listed.iter().map(|(_, _, n)| n.as_str()).collect();
+            let ids: Vec<String> = listed.iter().map(|(_, i, _)| format!("clap:{i}")).collect();
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let mut hint = crate::graph::spec::did_you_mean(id, &names);
+            if hint.is_empty() {
+                hint = crate::graph::spec::did_you_mean(id, &ids);
+            }
+            Err(format!(
+                "plugin \"{shown}\" is not installed{hint}; searched {} (list them with `mixdown plugins`; other folders need --allow-plugin DIR)",
+                search_dirs()
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+        many => Err(format!(
+            "plugin \"{shown}\" matches {} plugins ({}); give the full id",
+            many.len(),
+            many.iter()
+                .map(|(_, i, _)| format!("clap:{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
