@@ -3,9 +3,9 @@
 # compressor), played in real time through JACK's dummy driver (no sound card needed).
 # Ten saves one second apart each change a fader, and every other save also adds or removes a
 # 65th track (a change of the graph: the new nodes prepared once, an old-and-new transition
-# graph, crossfade of that track's path); mixdown prints the time from the save to the audio thread taking the new
-# graph ("reload applied: N ms after the save"); the new sound reaches the output one buffer
-# (the default 256 frames = 5.3 ms) later. Runs `play` at its default buffer.
+# graph, crossfade of that track's path); mixdown prints the time from the save to the audio
+# thread taking the new graph ("reload applied: N ms after the save"); the new sound reaches the
+# output one buffer (the default 256 frames = 5.3 ms) later. Runs `play` at its default buffer.
 #   usage: benches/reload_latency.sh      (needs jackd2 and libasound2-plugins)
 set -euo pipefail
 cd "$(dirname "$0")/.."
