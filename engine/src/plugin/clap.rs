@@ -19,6 +19,7 @@ use clack_extensions::state::{HostState, HostStateImpl, PluginState};
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::prelude::*;
 
+use super::changes::Changes;
 use super::{names, ParamInfo, PluginFormat, PluginInfo};
 
 /// The host side of every instance. Requests from the plugin are noted (a latency change is
@@ -175,12 +176,10 @@ pub struct ClapInstance {
     /// Preallocated input and output port descriptions (channel pointer lists).
     in_ports: AudioPorts,
     out_ports: AudioPorts,
-    /// Preallocated parameter changes of the block being processed: (frame, key, value).
-    pending: Vec<(u32, u32, f64)>,
+    /// Preallocated parameter changes of the block being processed.
+    pub changes: Changes,
     /// Preallocated events of the piece of the block being processed.
     events: Vec<ParamValueEvent>,
-    /// Events that did not fit in a block.
-    pub dropped_events: u64,
 }
 
 // SAFETY: `PluginInstance` is `!Send` because CLAP requires main-thread calls (activation,
@@ -219,9 +218,8 @@ impl ClapInstance {
             ports,
             in_ports: AudioPorts::with_capacity(0, 0),
             out_ports: AudioPorts::with_capacity(0, 0),
-            pending: Vec::new(),
+            changes: Changes::default(),
             events: Vec::new(),
-            dropped_events: 0,
         })
     }
 
@@ -362,7 +360,7 @@ impl ClapInstance {
         self.processor = Some(started);
         self.in_ports = AudioPorts::with_capacity(channels, 2);
         self.out_ports = AudioPorts::with_capacity(channels, 2);
-        self.pending = Vec::with_capacity(MAX_EVENTS_PER_BLOCK);
+        self.changes = Changes::with_capacity(MAX_EVENTS_PER_BLOCK);
         self.events = Vec::with_capacity(MAX_EVENTS_PER_BLOCK);
         let latency = match self.latency {
             Some(l) => l.get(&self.instance.plugin_handle()),
@@ -376,23 +374,6 @@ impl ClapInstance {
         match self.latency {
             Some(l) => l.get(&self.instance.plugin_handle()),
             None => 0,
-        }
-    }
-
-    /// Clears the parameter changes of the next block. Audio thread.
-    #[inline]
-    pub fn clear_events(&mut self) {
-        self.pending.clear();
-    }
-
-    /// Queues a parameter change at `frame` of the next block. Audio thread; never grows the
-    /// list (a change that does not fit is counted and dropped).
-    #[inline]
-    pub fn push_event(&mut self, frame: u32, key: u32, value: f64) {
-        if self.pending.len() < self.pending.capacity() {
-            self.pending.push((frame, key, value));
-        } else {
-            self.dropped_events += 1;
         }
     }
 
@@ -415,33 +396,21 @@ impl ClapInstance {
         frames: usize,
         steady_time: u64,
     ) -> Result<(), &'static str> {
-        self.pending
-            .sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-        let (mut start, mut next) = (0usize, 0usize);
-        while start < frames {
+        // (Taken out for the walk, which calls back into `self`; moving a Vec never allocates.)
+        let mut changes = std::mem::take(&mut self.changes);
+        let r = changes.pieces(frames, |range, at_start| {
             self.events.clear();
-            while next < self.pending.len() && (self.pending[next].0 as usize) <= start {
-                let (_, key, value) = self.pending[next];
+            for &(_, key, value) in at_start {
                 if let Some(id) = ClapId::from_raw(key) {
                     self.events
                         .push(ParamValueEvent::new(0, id, Pckn::match_all(), value));
                 }
-                next += 1;
             }
-            let end = self
-                .pending
-                .get(next)
-                .map_or(frames, |e| (e.0 as usize).min(frames));
-            self.process_range(
-                main_in,
-                side_in.as_deref_mut(),
-                out,
-                start..end,
-                steady_time + start as u64,
-            )?;
-            start = end;
-        }
-        Ok(())
+            let t = steady_time + range.start as u64;
+            self.process_range(main_in, side_in.as_deref_mut(), out, range, t)
+        });
+        self.changes = changes;
+        r
     }
 
     fn process_range(

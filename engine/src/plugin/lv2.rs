@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use livi::{EmptyPortConnections, PortIndex, PortType};
 
+use super::changes::Changes;
 use super::{names, ParamInfo, PluginFormat, PluginInfo};
 
 /// The LV2 folders lilv searches.
@@ -132,12 +133,11 @@ pub struct Lv2Instance {
     state: Option<String>,
     /// Control values set before activation: (port index, value).
     preset: Vec<(u32, f64)>,
-    pending: Vec<(u32, u32, f64)>,
+    /// Preallocated control changes of the block being processed.
+    pub changes: Changes,
     latency_port: Option<PortIndex>,
     ins: usize,
     outs: usize,
-    /// Changes that did not fit in a block.
-    pub dropped_events: u64,
 }
 
 impl Lv2Instance {
@@ -159,11 +159,10 @@ impl Lv2Instance {
             features: None,
             state: None,
             preset: Vec::new(),
-            pending: Vec::new(),
+            changes: Changes::default(),
             latency_port,
             ins: c.audio_inputs,
             outs: c.audio_outputs,
-            dropped_events: 0,
         })
     }
 
@@ -221,7 +220,7 @@ impl Lv2Instance {
             unsafe { inst.run(1, ports) }.map_err(|e| format!("run: {e:?}"))?;
             latency = inst.control_output(lp).unwrap_or(0.0).max(0.0) as u32;
         }
-        self.pending = Vec::with_capacity(super::clap::MAX_EVENTS_PER_BLOCK);
+        self.changes = Changes::with_capacity(super::clap::MAX_EVENTS_PER_BLOCK);
         self.inst = Some(inst);
         self.features = Some(features);
         Ok(latency)
@@ -238,20 +237,6 @@ impl Lv2Instance {
             .map_err(|e| format!("state: {e:?}"))
     }
 
-    /// Clears the changes of the next block. Audio thread.
-    pub fn clear_events(&mut self) {
-        self.pending.clear();
-    }
-
-    /// Queues a control change at `frame`. Audio thread; never grows the list.
-    pub fn push_event(&mut self, frame: u32, key: u32, value: f64) {
-        if self.pending.len() < self.pending.capacity() {
-            self.pending.push((frame, key, value));
-        } else {
-            self.dropped_events += 1;
-        }
-    }
-
     /// Processes one block, cut at every change (LV2 controls hold for a whole `run`).
     /// Audio thread.
     pub fn process(
@@ -263,27 +248,17 @@ impl Lv2Instance {
         let Some(inst) = self.inst.as_mut() else {
             return Err("not activated");
         };
-        self.pending
-            .sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-        let (mut start, mut next) = (0usize, 0usize);
-        while start < frames {
-            while next < self.pending.len() && (self.pending[next].0 as usize) <= start {
-                let (_, key, value) = self.pending[next];
+        self.changes.pieces(frames, |r, at_start| {
+            for &(_, key, value) in at_start {
                 inst.set_control_input(PortIndex(key as usize), value as f32);
-                next += 1;
             }
-            let end = self
-                .pending
-                .get(next)
-                .map_or(frames, |e| (e.0 as usize).min(frames));
+            let (start, end) = (r.start, r.end);
             let ports = EmptyPortConnections::new()
                 .with_audio_inputs(main_in.iter().map(|b| &b[start..end]))
                 .with_audio_outputs(out.iter_mut().map(|b| &mut b[start..end]));
             // SAFETY: buffers of the plugin's audio port counts, each `end - start` long, valid
             // for the call; no other thread touches the instance.
-            unsafe { inst.run(end - start, ports) }.map_err(|_| "the plugin's run failed")?;
-            start = end;
-        }
-        Ok(())
+            unsafe { inst.run(end - start, ports) }.map_err(|_| "the plugin's run failed")
+        })
     }
 }

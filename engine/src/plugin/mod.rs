@@ -16,6 +16,7 @@
 //! CLAP is hosted through `clack-host`, LV2 through `livi` (lilv); VST3 ids are recognised
 //! and refused with a message. A bare name is looked up among CLAP plugins first, then LV2.
 
+pub mod changes;
 pub mod clap;
 pub mod lv2;
 pub mod names;

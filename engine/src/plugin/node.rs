@@ -252,7 +252,8 @@ impl PluginNode {
             let on_grid = (pos + j as u64) % EVENT_GRID == 0;
             if on_grid || (x - last).abs() > jump {
                 self.inst
-                    .push_event(j as u32, key, (x as f64).clamp(lo, hi));
+                    .changes()
+                    .push(j as u32, key, (x as f64).clamp(lo, hi));
                 last = x;
             }
         }
@@ -270,26 +271,20 @@ enum Backend {
 }
 
 impl Backend {
+    /// The parameter changes queued for the next block.
     #[inline]
-    fn clear_events(&mut self) {
+    fn changes(&mut self) -> &mut super::changes::Changes {
         match self {
-            Backend::Clap(c) => c.clear_events(),
-            Backend::Lv2(l) => l.clear_events(),
+            Backend::Clap(c) => &mut c.changes,
+            Backend::Lv2(l) => &mut l.changes,
         }
     }
 
-    #[inline]
-    fn push_event(&mut self, frame: u32, key: u32, value: f64) {
+    /// Changes that did not fit in a block so far.
+    fn dropped_changes(&self) -> u64 {
         match self {
-            Backend::Clap(c) => c.push_event(frame, key, value),
-            Backend::Lv2(l) => l.push_event(frame, key, value),
-        }
-    }
-
-    fn dropped_events(&self) -> u64 {
-        match self {
-            Backend::Clap(c) => c.dropped_events,
-            Backend::Lv2(l) => l.dropped_events,
+            Backend::Clap(c) => c.changes.dropped,
+            Backend::Lv2(l) => l.changes.dropped,
         }
     }
 }
@@ -376,7 +371,7 @@ impl Node for PluginNode {
     }
 
     fn report(&self) -> Option<String> {
-        let dropped = self.inst.dropped_events();
+        let dropped = self.inst.dropped_changes();
         (dropped > 0).then(|| {
             format!(
                 "plugin {}: {dropped} parameter events did not fit in their blocks",
@@ -397,7 +392,7 @@ impl Node for PluginNode {
         if self.side_in > 0 {
             copy_port(&mut self.side_bufs, cx.input(1), frames);
         }
-        self.inst.clear_events();
+        self.inst.changes().clear();
         let pos = cx.transport.position;
         for i in 0..self.keys.len() {
             let v = cx.param(i);
