@@ -416,3 +416,43 @@ fn any_session_rate_plays_and_playback_ends_with_the_song() {
         .unwrap_or_else(|| panic!("no summary in: {err}"));
     assert!((1.2..4.0).contains(&played), "played {played} s: {err}");
 }
+
+#[test]
+fn a_plugin_that_changes_its_latency_while_playing_is_compiled_again() {
+    if !Path::new("/usr/lib/lv2/nodelay.lv2").exists() {
+        assert!(std::env::var("CI").is_err(), "CI needs x42-plugins");
+        eprintln!("skipping: x42-plugins (nodelay) is not installed");
+        return;
+    }
+    let Some(_jack) = start_jack() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("delay.lua");
+    // x42's nodelay reports its delay as latency; the delay steps from 0 to 960 frames at 0.5 s.
+    write(
+        &script,
+        "mix.session { sample_rate = 48000, length_s = 2 }\n\
+         local t = mix.track('t', { osc = 'sine', hz = 440, level_db = -12 })\n\
+         local d = t:plugin('lv2:http://gareus.org/oss/lv2/nodelay', { delay_time = 0 })\n\
+         d.delay_time:set(0.5, 960)\n",
+    );
+    let out = Command::new(BIN)
+        .args([
+            "play",
+            script.to_str().unwrap(),
+            "--device",
+            "alsa:jack",
+            "--no-watch",
+            "--log-reloads",
+        ])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("a plugin changed its latency: compiling the graph again"),
+        "{err}"
+    );
+    // The new graph (the plugin prepared at its new setting) was swapped in, once.
+    assert_eq!(err.matches("reload applied").count(), 1, "{err}");
+}

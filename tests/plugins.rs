@@ -404,9 +404,12 @@ fn a_reload_keeps_the_plugin_instance_and_its_delay_tail() {
         if reload {
             // Only the plugin's output gain changes: same id, state and options.
             std::fs::write(&path, delay_script(-6.0, "")).unwrap();
+            let loaded = plugin::node::instances_loaded();
             let b = reloader.build(out.len() as u64).unwrap();
             assert!(!b.crossfades_paths, "nothing is crossfaded");
             assert_eq!(b.migrated, b.nodes, "every node keeps its instance");
+            // No throw-away copy of the kept plugin was loaded to plan the reload.
+            assert_eq!(plugin::node::instances_loaded(), loaded);
             reloader.mark_sent(&b.schedule);
             assert!(ctl.swap(b.schedule).is_ok());
         }

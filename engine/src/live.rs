@@ -143,6 +143,8 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
     // A device that stops calling back (a sound server gone) ends playback with an error
     // instead of waiting forever.
     let mut last_frames = (0u64, Instant::now());
+    // Plugin latency changes seen so far (a change makes a fresh compile: see below).
+    let mut latency_changes = crate::plugin::latency_changes();
     loop {
         let frames = pb.stats.frames.load(Ordering::Relaxed);
         if frames != last_frames.0 {
@@ -190,6 +192,18 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
                     eprintln!("\rreload applied: {ms:.1} ms after the save");
                 }
                 awaiting = None;
+            }
+        }
+        // A hosted plugin changed its latency while playing (a parameter that sets it moved):
+        // compile again from scratch, so the new latency is compensated; the whole output
+        // fades over, as for any change no path crossfade covers.
+        let seen = crate::plugin::latency_changes();
+        if seen != latency_changes && awaiting.is_none() {
+            latency_changes = seen;
+            reloader.forget_running();
+            dirty.get_or_insert_with(Instant::now);
+            if opts.log_reloads {
+                eprintln!("\ra plugin changed its latency: compiling the graph again");
             }
         }
         // File changes.

@@ -93,6 +93,10 @@ pub struct ProcessConfig {
     /// The session's explicit length (`mix.session { length_s }`), if any: open-ended sources
     /// stop there.
     pub song_length_frames: Option<u64>,
+    /// Each parameter's value where this node first runs (its static value, or its automation
+    /// at `start_frame`), in `NodeDesc::params` order. A hosted plugin is set to these before
+    /// it is activated, so the latency it reports is the one of the script's settings.
+    pub start_params: Vec<f32>,
 }
 
 /// Returned by `process`: lets the processor skip silent branches and offline render stop once
@@ -272,6 +276,12 @@ pub trait Node: Send + 'static {
 
     /// A line for the render summary (e.g. the gain a loudness node applied), after a render.
     fn report(&self) -> Option<String> {
+        None
+    }
+
+    /// A file to write when an offline render ends (a hosted plugin's `state_out`):
+    /// destination and contents, or why it cannot be made. Control thread.
+    fn state_output(&mut self) -> Option<(std::path::PathBuf, Result<Vec<u8>, String>)> {
         None
     }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::buffer::MAX_BLOCK;
-use crate::error::{Error, Errors};
+use crate::error::{Error, ErrorKind, Errors};
 use crate::graph::{compile, CompileConfig, GraphSpec, Schedule};
 use crate::io::sink::{AudioSink, Delivery, OutputFormat};
 use crate::measure::{Analyzer, Measurement};
@@ -49,6 +49,9 @@ pub struct RenderOptions {
     pub excerpt_loudness: bool,
     /// What the progress bar says it is doing (default "rendering").
     pub progress_label: Option<String>,
+    /// Where files nodes ask for when the render ends (a plugin's `state_out`) may be written;
+    /// `None`: they are not written (analysis passes, tests), and a note says so.
+    pub state_policy: Option<crate::io::output::WritePolicy>,
 }
 
 impl Default for RenderOptions {
@@ -64,6 +67,7 @@ impl Default for RenderOptions {
             threads: 1,
             excerpt_loudness: false,
             progress_label: None,
+            state_policy: None,
         }
     }
 }
@@ -196,12 +200,28 @@ where
         peak: 0.0,
         clipped: 0,
     };
-    let (mut r, p) = render_loop(schedule, opts, &mut |v| outlet.take(v))?;
+    let (mut r, mut p) = render_loop(schedule, opts, &mut |v| outlet.take(v))?;
     if let Some(e) = p.schedule().failure() {
         return Err(e);
     }
+    let mut written = Vec::new();
+    for (dest, contents) in p.schedule_mut().state_outputs() {
+        let Some(policy) = &opts.state_policy else {
+            written.push(format!(
+                "{}: state_out not written (this render writes no side files)",
+                dest.display()
+            ));
+            continue;
+        };
+        let bytes = contents.map_err(|m| Error::new(ErrorKind::Other, m))?;
+        let dest = policy.prepare(&dest)?;
+        crate::io::output::write_file(&dest, &bytes)?;
+        written.push(format!("plugin state written to {}", dest.display()));
+    }
     r.elapsed_s = t0.elapsed().as_secs_f64();
-    Ok((finish_report(r, p.schedule(), outlet), p))
+    let mut r = finish_report(r, p.schedule(), outlet);
+    r.notes.extend(written);
+    Ok((r, p))
 }
 
 /// Where the render loop hands kept frames (planar, one slice per channel).

@@ -300,6 +300,7 @@ pub(crate) fn render_task(t: &RenderTask, log: &mut dyn FnMut(String)) -> Result
         threads: threads.max(1),
         collect_report: report.is_some(),
         excerpt_loudness,
+        state_policy: Some(script_policy.clone()),
         ..Default::default()
     };
     if let (Some(a), Some(b)) = (opts.from_s, opts.to_s) {

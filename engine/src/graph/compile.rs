@@ -366,6 +366,7 @@ pub fn compile_reusing(
         output_channels: out_ch[i],
         start_frame: cfg.start_frame,
         song_length_frames: spec.session.length_s.map(|l| (l * sr).round() as u64),
+        start_params: Vec::new(),
     };
     let mut state: usize = 0;
     let mut largest = (0usize, 0usize);
@@ -425,7 +426,8 @@ pub fn compile_reusing(
             vacant[i] = true;
             continue;
         }
-        let c = config_of(i);
+        let mut c = config_of(i);
+        c.start_params = start_values(spec_of(i), sr, cfg.start_frame);
         let node = instances[i].as_mut().expect("instance");
         PREPARED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Err(why) = node.prepare(&c) {
@@ -669,4 +671,18 @@ pub fn compile_reusing(
         super::validate::compiled(&schedule, cfg.parallel)?;
     }
     Ok(schedule)
+}
+
+/// Each parameter's value at `start_frame`: its automation there, else its static value.
+fn start_values(s: &super::spec::NodeSpec, sr: f64, start_frame: u64) -> Vec<f32> {
+    s.params
+        .iter()
+        .map(|p| {
+            if p.timeline.is_empty() {
+                p.value
+            } else {
+                p.timeline.compile(p.initial(), sr).value_at(start_frame)
+            }
+        })
+        .collect()
 }

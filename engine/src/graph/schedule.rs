@@ -7,6 +7,7 @@ use crate::dsp::delay_line::DelayLine;
 use crate::error::Error;
 use crate::node::{Node, ProcessStatus};
 use crate::param::ParamSlot;
+use std::path::PathBuf;
 
 pub use super::validate::{NodeLayout, ScheduleLayout, Violation, ZERO_BUFFER};
 
@@ -421,6 +422,15 @@ impl Schedule {
         self.nodes
             .iter()
             .filter_map(|n| n.node.report().map(|r| format!("{}: {r}", n.path)))
+            .collect()
+    }
+
+    /// The files nodes ask to write when a render ends (a plugin's `state_out`): destination
+    /// and contents, or why there are none. Control thread.
+    pub fn state_outputs(&mut self) -> Vec<(PathBuf, Result<Vec<u8>, String>)> {
+        self.nodes
+            .iter_mut()
+            .filter_map(|n| n.node.state_output())
             .collect()
     }
 

@@ -29,7 +29,11 @@ use super::{names, ParamInfo, PluginFormat, PluginInfo};
 pub struct MdHost;
 
 /// Shared host handler.
-pub struct MdShared;
+#[derive(Default)]
+pub struct MdShared {
+    /// Set when the plugin asks for a restart (as it must to change its latency while active).
+    pub restart_requested: std::sync::atomic::AtomicBool,
+}
 
 /// Main-thread host handler.
 #[derive(Default)]
@@ -39,7 +43,10 @@ pub struct MdMain {
 }
 
 impl SharedHandler<'_> for MdShared {
-    fn request_restart(&self) {}
+    fn request_restart(&self) {
+        self.restart_requested
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
     fn request_process(&self) {}
     fn request_callback(&self) {}
 }
@@ -196,7 +203,7 @@ impl ClapInstance {
     pub fn new(entry: &PluginEntry, raw_id: &str) -> Result<Self, String> {
         let cid = CString::new(raw_id).map_err(|_| "plugin id holds a NUL byte".to_string())?;
         let instance = PluginInstance::<MdHost>::new(
-            |_| MdShared,
+            |_| MdShared::default(),
             |_| MdMain::default(),
             entry,
             &cid,
@@ -367,6 +374,18 @@ impl ClapInstance {
             None => 0,
         };
         Ok(latency)
+    }
+
+    /// Whether the plugin asked for a restart since the last call (clears the request). Audio
+    /// thread: one atomic swap.
+    pub fn take_restart_request(&mut self) -> bool {
+        match self.processor.as_ref() {
+            Some(p) => p.access_shared_handler(|s| {
+                s.restart_requested
+                    .swap(false, std::sync::atomic::Ordering::AcqRel)
+            }),
+            None => false,
+        }
     }
 
     /// The latency the plugin reports now. Control thread.

@@ -4,8 +4,10 @@
 //!
 //! Parameters are the plugin's control input ports (key: the port index); latency is the
 //! control output port named `latency` (LV2's `reportsLatency` convention), read after a
-//! one-frame silent run at activation. State is lilv's Turtle serialisation (the LV2 state
-//! extension plus every control port), as LV2 presets are written.
+//! one-frame silent run at activation and after every run (a change is flagged for the node:
+//! [`Lv2Instance::latency_now`]). Audio inputs with the `lv2:isSideChain` property form the
+//! sidechain port. State is lilv's Turtle serialisation (the LV2 state extension plus every
+//! control port), as LV2 presets are written.
 //!
 //! Threads: as for CLAP — everything but [`Lv2Instance::process`] runs on the control thread.
 
@@ -17,23 +19,61 @@ use livi::{EmptyPortConnections, PortIndex, PortType};
 use super::changes::Changes;
 use super::{names, ParamInfo, PluginFormat, PluginInfo};
 
-/// The LV2 folders lilv searches.
+/// The LV2 folders searched: lilv's (`LV2_PATH`, else `~/.lv2`, `/usr/local/lib/lv2`,
+/// `/usr/lib/lv2`), then the folders allowed with `--allow-plugin`.
 pub fn search_dirs() -> Vec<PathBuf> {
-    if let Some(p) = std::env::var_os("LV2_PATH") {
-        return std::env::split_paths(&p)
-            .filter(|p| !p.as_os_str().is_empty())
-            .collect();
-    }
     let mut v = Vec::new();
-    if let Some(h) = std::env::var_os("HOME") {
-        v.push(PathBuf::from(h).join(".lv2"));
+    if let Some(p) = std::env::var_os("LV2_PATH") {
+        v.extend(std::env::split_paths(&p).filter(|p| !p.as_os_str().is_empty()));
+    } else {
+        if let Some(h) = std::env::var_os("HOME") {
+            v.push(PathBuf::from(h).join(".lv2"));
+        }
+        v.push(PathBuf::from("/usr/local/lib/lv2"));
+        v.push(PathBuf::from("/usr/lib/lv2"));
     }
-    v.push(PathBuf::from("/usr/local/lib/lv2"));
-    v.push(PathBuf::from("/usr/lib/lv2"));
+    for d in super::extra_dirs() {
+        if !v.contains(&d) {
+            v.push(d);
+        }
+    }
     v
 }
 
-fn describe_plugin(p: &livi::Plugin) -> PluginInfo {
+/// The folders allowed with `--allow-plugin` that lilv does not search itself.
+fn extra_only() -> Vec<PathBuf> {
+    let base: Vec<PathBuf> = {
+        let mut v = Vec::new();
+        if let Some(p) = std::env::var_os("LV2_PATH") {
+            v.extend(std::env::split_paths(&p));
+        } else {
+            if let Some(h) = std::env::var_os("HOME") {
+                v.push(PathBuf::from(h).join(".lv2"));
+            }
+            v.push(PathBuf::from("/usr/local/lib/lv2"));
+            v.push(PathBuf::from("/usr/lib/lv2"));
+        }
+        v
+    };
+    super::extra_dirs()
+        .into_iter()
+        .filter(|d| !base.contains(d))
+        .collect()
+}
+
+/// Which of the plugin's audio inputs (in port order) are sidechain inputs.
+fn side_inputs(world: &livi::lilv::World, p: &livi::Plugin) -> Vec<bool> {
+    let side = world.new_uri("http://lv2plug.in/ns/lv2core#isSideChain");
+    p.ports_with_type(PortType::AudioInput)
+        .map(|port| {
+            p.raw()
+                .port_by_index(port.index.0)
+                .is_some_and(|q| q.has_property(&side))
+        })
+        .collect()
+}
+
+fn describe_plugin(world: &livi::lilv::World, p: &livi::Plugin) -> PluginInfo {
     let uri = p.uri();
     let bundle = p
         .raw()
@@ -64,7 +104,9 @@ fn describe_plugin(p: &livi::Plugin) -> PluginInfo {
         })
         .collect();
     names::assign_idents(&mut params);
-    let audio_in = counts.audio_inputs as u32;
+    let side = side_inputs(world, p);
+    let audio_in = side.iter().filter(|s| !**s).count() as u32;
+    let side_in = side.iter().filter(|s| **s).count() as u32;
     PluginInfo {
         id: format!("lv2:{uri}"),
         raw_id: uri,
@@ -72,7 +114,11 @@ fn describe_plugin(p: &livi::Plugin) -> PluginInfo {
         vendor,
         format: PluginFormat::Lv2,
         file: bundle,
-        inputs: if audio_in > 0 { vec![audio_in] } else { vec![] },
+        inputs: match (audio_in, side_in) {
+            (0, 0) => vec![],
+            (m, 0) => vec![m],
+            (m, s) => vec![m, s],
+        },
         outputs: vec![counts.audio_outputs as u32],
         latency: 0,
         params,
@@ -80,14 +126,34 @@ fn describe_plugin(p: &livi::Plugin) -> PluginInfo {
     }
 }
 
-/// Every LV2 plugin lilv finds, with audio ports. Control thread.
+/// Every LV2 plugin lilv finds, with audio ports, then those of bundles in folders allowed
+/// with `--allow-plugin`. Control thread.
 pub fn scan() -> Vec<PluginInfo> {
     let world = livi::World::new();
-    world
+    let mut v: Vec<PluginInfo> = world
         .iter_plugins()
         .filter(|p| p.port_counts().audio_outputs > 0)
-        .map(|p| describe_plugin(&p))
-        .collect()
+        .map(|p| describe_plugin(world.raw(), &p))
+        .collect();
+    for dir in extra_only() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut bundles: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+        bundles.sort();
+        for b in bundles
+            .into_iter()
+            .filter(|b| b.join("manifest.ttl").is_file())
+        {
+            let w = bundle_world(&b);
+            for p in w.iter_plugins() {
+                if p.port_counts().audio_outputs > 0 && !v.iter().any(|i| i.raw_id == p.uri()) {
+                    v.push(describe_plugin(w.raw(), &p));
+                }
+            }
+        }
+    }
+    v
 }
 
 /// The LV2 plugin `uri` (only it is described). Control thread.
@@ -105,14 +171,17 @@ pub fn find(uri: &str) -> Option<PluginInfo> {
             let names_it =
                 std::fs::read_to_string(b.join("manifest.ttl")).is_ok_and(|m| m.contains(&needle));
             if names_it {
-                if let Some(p) = bundle_world(&b).plugin_by_uri(uri) {
-                    return Some(describe_plugin(&p));
+                let w = bundle_world(&b);
+                if let Some(p) = w.plugin_by_uri(uri) {
+                    return Some(describe_plugin(w.raw(), &p));
                 }
             }
         }
     }
     let world = livi::World::with_plugin_predicate(|p| p.uri() == uri);
-    world.plugin_by_uri(uri).map(|p| describe_plugin(&p))
+    world
+        .plugin_by_uri(uri)
+        .map(|p| describe_plugin(world.raw(), &p))
 }
 
 fn bundle_world(bundle: &Path) -> livi::World {
@@ -122,6 +191,9 @@ fn bundle_world(bundle: &Path) -> livi::World {
     }
     livi::World::with_load_bundle(&uri)
 }
+
+/// Most silent one-frame runs at activation while the reported latency settles.
+const PRIMING_RUNS: usize = 4;
 
 /// One LV2 instance (made at activation, when the sample rate is known).
 pub struct Lv2Instance {
@@ -136,6 +208,10 @@ pub struct Lv2Instance {
     /// Preallocated control changes of the block being processed.
     pub changes: Changes,
     latency_port: Option<PortIndex>,
+    /// The latency the plugin reported after its last run (frames).
+    latency_now: u32,
+    /// Per audio input in port order: whether it belongs to the sidechain port.
+    side: Vec<bool>,
     ins: usize,
     outs: usize,
 }
@@ -148,6 +224,7 @@ impl Lv2Instance {
             .plugin_by_uri(uri)
             .ok_or_else(|| format!("{uri} not found in {}", bundle.display()))?;
         let c = p.port_counts();
+        let side = side_inputs(world.raw(), &p);
         let latency_port = p
             .ports_with_type(PortType::ControlOutput)
             .find(|q| q.symbol == "latency" || q.name.eq_ignore_ascii_case("latency"))
@@ -161,14 +238,22 @@ impl Lv2Instance {
             preset: Vec::new(),
             changes: Changes::default(),
             latency_port,
+            latency_now: 0,
+            side,
             ins: c.audio_inputs,
             outs: c.audio_outputs,
         })
     }
 
-    /// Audio channels (inputs, outputs).
-    pub fn channels(&self) -> (usize, usize) {
-        (self.ins, self.outs)
+    /// Audio channels (main inputs, sidechain inputs, outputs).
+    pub fn channels(&self) -> (usize, usize, usize) {
+        let side = self.side.iter().filter(|s| **s).count();
+        (self.ins - side, side, self.outs)
+    }
+
+    /// The latency the plugin reported after its last run. Audio thread.
+    pub fn latency_now(&self) -> u32 {
+        self.latency_now
     }
 
     /// Restores this Turtle state at activation.
@@ -208,18 +293,28 @@ impl Lv2Instance {
         for &(k, v) in &self.preset {
             inst.set_control_input(PortIndex(k as usize), v as f32);
         }
-        // One silent frame so the plugin reports its latency on its output port.
+        // Silent single frames until the plugin reports the same latency twice on its output
+        // port (some, like x42's nodelay, apply a new setting one run after reporting it;
+        // at most PRIMING_RUNS frames of silence go through it).
         let mut latency = 0;
         if let Some(lp) = self.latency_port {
             let ins = vec![vec![0.0f32; 1]; self.ins];
             let mut outs = vec![vec![0.0f32; 1]; self.outs];
-            let ports = EmptyPortConnections::new()
-                .with_audio_inputs(ins.iter().map(|b| b.as_slice()))
-                .with_audio_outputs(outs.iter_mut().map(|b| b.as_mut_slice()));
-            // SAFETY: buffers of the declared counts, valid for the call.
-            unsafe { inst.run(1, ports) }.map_err(|e| format!("run: {e:?}"))?;
-            latency = inst.control_output(lp).unwrap_or(0.0).max(0.0) as u32;
+            let mut last = None;
+            for _ in 0..PRIMING_RUNS {
+                let ports = EmptyPortConnections::new()
+                    .with_audio_inputs(ins.iter().map(|b| b.as_slice()))
+                    .with_audio_outputs(outs.iter_mut().map(|b| b.as_mut_slice()));
+                // SAFETY: buffers of the declared counts, valid for the call.
+                unsafe { inst.run(1, ports) }.map_err(|e| format!("run: {e:?}"))?;
+                latency = inst.control_output(lp).unwrap_or(0.0).max(0.0) as u32;
+                if last == Some(latency) {
+                    break;
+                }
+                last = Some(latency);
+            }
         }
+        self.latency_now = latency;
         self.changes = Changes::with_capacity(super::clap::MAX_EVENTS_PER_BLOCK);
         self.inst = Some(inst);
         self.features = Some(features);
@@ -237,28 +332,53 @@ impl Lv2Instance {
             .map_err(|e| format!("state: {e:?}"))
     }
 
-    /// Processes one block, cut at every change (LV2 controls hold for a whole `run`).
-    /// Audio thread.
+    /// Processes one block, cut at every change (LV2 controls hold for a whole `run`):
+    /// `main_in` and `side_in` (the sidechain inputs, empty for a plugin without) into `out`.
+    /// Reads the latency port after each run. Audio thread; allocates nothing.
     pub fn process(
         &mut self,
-        main_in: &mut [Vec<f32>],
+        main_in: &[Vec<f32>],
+        side_in: &[Vec<f32>],
         out: &mut [Vec<f32>],
         frames: usize,
     ) -> Result<(), &'static str> {
         let Some(inst) = self.inst.as_mut() else {
             return Err("not activated");
         };
-        self.changes.pieces(frames, |r, at_start| {
+        let (side, lp) = (&self.side, self.latency_port);
+        let mut latency = self.latency_now;
+        let r = self.changes.pieces(frames, |r, at_start| {
             for &(_, key, value) in at_start {
                 inst.set_control_input(PortIndex(key as usize), value as f32);
             }
             let (start, end) = (r.start, r.end);
+            // The plugin's audio inputs in port order, each from the main or the sidechain
+            // buffers (counted separately).
+            let mut m = 0;
+            let mut s = 0;
+            let inputs = side.iter().map(|&is_side| {
+                let b = if is_side {
+                    s += 1;
+                    &side_in[(s - 1).min(side_in.len().saturating_sub(1))]
+                } else {
+                    m += 1;
+                    &main_in[m - 1]
+                };
+                &b[start..end]
+            });
             let ports = EmptyPortConnections::new()
-                .with_audio_inputs(main_in.iter().map(|b| &b[start..end]))
+                .with_audio_inputs(inputs)
                 .with_audio_outputs(out.iter_mut().map(|b| &mut b[start..end]));
             // SAFETY: buffers of the plugin's audio port counts, each `end - start` long, valid
             // for the call; no other thread touches the instance.
-            unsafe { inst.run(end - start, ports) }.map_err(|_| "the plugin's run failed")
-        })
+            let ran =
+                unsafe { inst.run(end - start, ports) }.map_err(|_| "the plugin's run failed");
+            if let Some(lp) = lp {
+                latency = inst.control_output(lp).unwrap_or(0.0).max(0.0) as u32;
+            }
+            ran
+        });
+        self.latency_now = latency;
+        r
     }
 }

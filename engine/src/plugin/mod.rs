@@ -169,6 +169,27 @@ pub fn allow_dirs(dirs: &[PathBuf]) {
     }
 }
 
+/// The folders allowed with `--allow-plugin` (for every format).
+pub fn extra_dirs() -> Vec<PathBuf> {
+    EXTRA_DIRS.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Plugin latency changes seen on the audio thread, process-wide (a node counts one when its
+/// plugin reports a latency other than the one the schedule was compiled with, or asks for a
+/// restart). `mixdown play` polls this and recompiles; an atomic add is all the audio thread
+/// does.
+static LATENCY_CHANGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many plugin latency changes have been seen (see [`LATENCY_CHANGES`]).
+pub fn latency_changes() -> u64 {
+    LATENCY_CHANGES.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Counts one latency change. Audio thread.
+pub(crate) fn note_latency_change() {
+    LATENCY_CHANGES.fetch_add(1, std::sync::atomic::Ordering::Release);
+}
+
 /// The CLAP folders searched, in order: `CLAP_PATH`, `~/.clap`, `/usr/lib/clap`, then the
 /// allowed extra folders.
 pub fn search_dirs() -> Vec<PathBuf> {
@@ -180,13 +201,7 @@ pub fn search_dirs() -> Vec<PathBuf> {
         v.push(PathBuf::from(h).join(".clap"));
     }
     v.push(PathBuf::from("/usr/lib/clap"));
-    v.extend(
-        EXTRA_DIRS
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .cloned(),
-    );
+    v.extend(extra_dirs());
     let mut seen = Vec::new();
     v.retain(|d| {
         let keep = !seen.contains(d);

@@ -7,11 +7,20 @@
 //! bundle file, each slot's plugin key and range, and the state file — plain data, so a live
 //! reload keeps the running instance (and its state) while none of that changes.
 //!
+//! The config also carries the plugin's channel layout, so building a node is plain data: the
+//! plugin is loaded and instantiated in `prepare`, and a reload that keeps the running
+//! instance never loads a throw-away copy. Before activation the plugin is set to the
+//! parameters' values where it starts (`ProcessConfig::start_params`), so the latency it
+//! reports is that of the script's settings; a latency change while it runs is counted
+//! ([`super::note_latency_change`]: `mixdown play` recompiles) and reported after a render.
+//!
 //! Parameter values reach the plugin as timestamped CLAP events, built into a preallocated list:
 //! an event whenever a slot's value moves, at its exact frame for a jump of more than 1 % of
 //! the range, and on a grid of every [`EVENT_GRID`] frames of song time for smaller moves
 //! (ramps), so the events do not depend on how the song is cut into blocks. A slot whose value
 //! never leaves the plugin's default sends nothing, so a loaded state keeps its values.
+
+use std::path::PathBuf;
 
 use super::clap::{load_entry, ClapInstance};
 use super::lv2::Lv2Instance;
@@ -111,6 +120,8 @@ pub static KIND: NodeKind = NodeKind {
         text("bundle", 4096, "the bundle file"),
         text("state", 4096, "a state file to load"),
         text("state_stamp", 64, "the state file's size and modification time"),
+        text("state_out", 4096, "where to save the plugin's state when a render ends"),
+        list("channels", "main inputs, sidechain inputs, outputs"),
         list("keys", "the plugin's key of each parameter slot"),
         list("mins", "each slot's smallest value"),
         list("maxs", "each slot's largest value"),
@@ -120,6 +131,9 @@ pub static KIND: NodeKind = NodeKind {
     check: |c, _| {
         if c.text("id").is_none() || c.text("bundle").is_none() {
             return Err("needs a plugin id and its file (use strip:plugin(id, ...))".into());
+        }
+        if c.list("channels").len() != 3 {
+            return Err("needs the plugin's channel layout (use strip:plugin(id, ...))".into());
         }
         let n = c.list("keys").len();
         if c.list("mins").len() != n || c.list("maxs").len() != n || c.list("defaults").len() != n
@@ -139,16 +153,35 @@ pub static KIND: NodeKind = NodeKind {
     build: |c| PluginNode::from_config(c).map(|n| Box::new(n) as Box<dyn Node>),
 };
 
+thread_local! {
+    /// Plugin instances loaded on this thread (see [`instances_loaded`]).
+    static LOADED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many plugin instances nodes have loaded on this thread (compiles load them on the
+/// thread that compiles; a reload that keeps a plugin loads none).
+pub fn instances_loaded() -> u64 {
+    LOADED.with(|c| c.get())
+}
+
+/// A latency change whose new value the audio thread cannot read (a CLAP restart request).
+const UNKNOWN_LATENCY: u32 = u32::MAX;
+
 /// A hosted plugin.
 pub struct PluginNode {
+    id: String,
+    file: PathBuf,
     name: String,
     state_file: Option<String>,
+    state_out: Option<PathBuf>,
     keys: Vec<u32>,
     mins: Vec<f64>,
     maxs: Vec<f64>,
+    defaults: Vec<f64>,
     /// The value each slot last sent (or the plugin's default / loaded value).
     last: Vec<f32>,
-    inst: Backend,
+    /// The running instance (made in `prepare`).
+    inst: Option<Backend>,
     main_in: usize,
     side_in: usize,
     outs: usize,
@@ -156,6 +189,9 @@ pub struct PluginNode {
     side_bufs: Vec<Vec<f32>>,
     out_bufs: Vec<Vec<f32>>,
     latency: u32,
+    /// Where (song frame) and to what the plugin changed its latency while running, first
+    /// time only (0 frames for a CLAP restart request: the value is read on the control thread).
+    latency_change: Option<(u64, u32)>,
     failed: bool,
     /// The failure reported when the plugin's process call fails (made in advance: the audio
     /// thread does not allocate).
@@ -163,65 +199,47 @@ pub struct PluginNode {
 }
 
 impl PluginNode {
-    /// Loads and instantiates the plugin a normalised config names (not yet active). Refuses a
-    /// bundle outside the allowed folders. Control thread.
+    /// A node for the plugin a normalised config names: plain data, the plugin is loaded in
+    /// `prepare`. Refuses a bundle outside the allowed folders. Control thread.
     pub fn from_config(c: &Config) -> Result<Self, String> {
-        let id = c.text("id").unwrap_or_default();
-        let file = std::path::PathBuf::from(c.text("bundle").unwrap_or_default());
-        let name = c.text("name").unwrap_or(id).to_string();
+        let id = c.text("id").unwrap_or_default().to_string();
+        let file = PathBuf::from(c.text("bundle").unwrap_or_default());
+        let name = c.text("name").unwrap_or(&id).to_string();
         if !super::is_allowed(&file) {
             return Err(format!(
                 "{name}: {} is outside the plugin folders; allow its folder with --allow-plugin DIR",
                 file.display()
             ));
         }
-        let inst = if let Some(uri) = id.strip_prefix("lv2:") {
-            Backend::Lv2(Box::new(
-                Lv2Instance::new(&file, uri).map_err(|e| format!("{name}: {e}"))?,
-            ))
-        } else {
-            let raw = id.strip_prefix("clap:").unwrap_or(id);
-            let entry = load_entry(&file).map_err(|e| format!("{name}: {e}"))?;
-            Backend::Clap(ClapInstance::new(&entry, raw).map_err(|e| format!("{name}: {e}"))?)
-        };
-        let keys: Vec<u32> = c.list("keys").iter().map(|&k| k as u32).collect();
-        let defaults = c.list("defaults");
-        let mut n = Self {
+        let ch = c.list("channels");
+        let failure = crate::error::Error::new(
+            crate::error::ErrorKind::Other,
+            format!("plugin {name}: its process call failed; its output was silenced"),
+        );
+        let defaults = c.list("defaults").to_vec();
+        Ok(Self {
+            id,
+            file,
             name,
             state_file: c.text("state").map(str::to_string),
-            keys,
+            state_out: c.text("state_out").map(PathBuf::from),
+            keys: c.list("keys").iter().map(|&k| k as u32).collect(),
             mins: c.list("mins").to_vec(),
             maxs: c.list("maxs").to_vec(),
             last: defaults.iter().map(|&d| d as f32).collect(),
-            inst,
-            main_in: 0,
-            side_in: 0,
-            outs: 0,
+            defaults,
+            inst: None,
+            main_in: ch[0] as usize,
+            side_in: ch[1] as usize,
+            outs: (ch[2] as usize).clamp(1, MAX_CHANNELS),
             in_bufs: Vec::new(),
             side_bufs: Vec::new(),
             out_bufs: Vec::new(),
             latency: 0,
+            latency_change: None,
             failed: false,
-            failure: crate::error::Error::new(crate::error::ErrorKind::Other, String::new()),
-        };
-        n.failure = crate::error::Error::new(
-            crate::error::ErrorKind::Other,
-            format!(
-                "plugin {}: its process call failed; its output was silenced",
-                n.name
-            ),
-        );
-        let (ins, outs) = match &mut n.inst {
-            Backend::Clap(c) => (c.port_channels(true), c.port_channels(false)),
-            Backend::Lv2(l) => {
-                let (i, o) = l.channels();
-                (vec![i as u32], vec![o as u32])
-            }
-        };
-        n.main_in = ins.first().copied().unwrap_or(0) as usize;
-        n.side_in = ins.get(1).copied().unwrap_or(0) as usize;
-        n.outs = (outs.first().copied().unwrap_or(0) as usize).clamp(1, MAX_CHANNELS);
-        Ok(n)
+            failure,
+        })
     }
 
     /// The plugin's name (messages).
@@ -234,8 +252,20 @@ impl PluginNode {
         &self.keys
     }
 
+    /// Where and to what the plugin changed its latency while running (first change).
+    pub fn latency_change(&self) -> Option<(u64, u32)> {
+        self.latency_change
+    }
+
     /// Queues the events of slot `i` for this block.
-    fn slot_events(&mut self, i: usize, v: crate::node::ParamValue<'_>, pos: u64, frames: usize) {
+    fn slot_events(
+        &mut self,
+        inst: &mut Backend,
+        i: usize,
+        v: crate::node::ParamValue<'_>,
+        pos: u64,
+        frames: usize,
+    ) {
         let range = (self.maxs[i] - self.mins[i]).abs().max(1e-12);
         let jump = (0.01 * range) as f32;
         let key = self.keys[i];
@@ -251,9 +281,7 @@ impl PluginNode {
             }
             let on_grid = (pos + j as u64) % EVENT_GRID == 0;
             if on_grid || (x - last).abs() > jump {
-                self.inst
-                    .changes()
-                    .push(j as u32, key, (x as f64).clamp(lo, hi));
+                inst.changes().push(j as u32, key, (x as f64).clamp(lo, hi));
                 last = x;
             }
         }
@@ -271,6 +299,32 @@ enum Backend {
 }
 
 impl Backend {
+    /// Loads and instantiates plugin `id` from `file` (not yet active). Control thread.
+    fn load(id: &str, file: &std::path::Path) -> Result<Self, String> {
+        LOADED.with(|c| c.set(c.get() + 1));
+        Ok(if let Some(uri) = id.strip_prefix("lv2:") {
+            Backend::Lv2(Box::new(Lv2Instance::new(file, uri)?))
+        } else {
+            let raw = id.strip_prefix("clap:").unwrap_or(id);
+            Backend::Clap(ClapInstance::new(&load_entry(file)?, raw)?)
+        })
+    }
+
+    /// Channels: main inputs, sidechain inputs, outputs.
+    fn channels(&mut self) -> (usize, usize, usize) {
+        match self {
+            Backend::Clap(c) => {
+                let (i, o) = (c.port_channels(true), c.port_channels(false));
+                (
+                    i.first().copied().unwrap_or(0) as usize,
+                    i.get(1).copied().unwrap_or(0) as usize,
+                    o.first().copied().unwrap_or(0) as usize,
+                )
+            }
+            Backend::Lv2(l) => l.channels(),
+        }
+    }
+
     /// The parameter changes queued for the next block.
     #[inline]
     fn changes(&mut self) -> &mut super::changes::Changes {
@@ -323,27 +377,47 @@ impl Node for PluginNode {
     }
 
     fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
-        let channels = self.main_in + self.side_in + self.outs;
+        let name = &self.name;
+        let mut inst = Backend::load(&self.id, &self.file).map_err(|e| format!("{name}: {e}"))?;
+        let (m, s, o) = inst.channels();
+        if (m, s, o.clamp(1, MAX_CHANNELS)) != (self.main_in, self.side_in, self.outs) {
+            return Err(format!(
+                "{name}: the plugin now has {m} input, {s} sidechain and {o} output channel(s), not the {} / {} / {} it had when the script ran; run the script again",
+                self.main_in, self.side_in, self.outs
+            ));
+        }
         let state = self.state_file.as_deref().map(std::path::Path::new);
-        self.latency = match &mut self.inst {
+        if let Some(f) = state {
+            match &mut inst {
+                Backend::Clap(c) => state::load_into(c, f),
+                Backend::Lv2(l) => state::load_into_lv2(l, f),
+            }
+            .map_err(|e| format!("{name}: state {}: {e}", f.display()))?;
+        }
+        // Where the plugin starts: the script's values (a slot left at the plugin's default
+        // sends nothing, so a loaded state keeps its values).
+        let mut start = Vec::new();
+        for (i, &key) in self.keys.iter().enumerate() {
+            let v = cfg.start_params.get(i).copied().unwrap_or(self.last[i]);
+            self.last[i] = self.defaults[i] as f32;
+            if v != self.last[i] {
+                start.push((key, (v as f64).clamp(self.mins[i], self.maxs[i])));
+                self.last[i] = v;
+            }
+        }
+        let channels = self.main_in + self.side_in + self.outs;
+        self.latency = match &mut inst {
             Backend::Clap(c) => {
-                if let Some(f) = state {
-                    state::load_into(c, f)
-                        .map_err(|e| format!("{}: state {}: {e}", self.name, f.display()))?;
-                }
+                c.set_params_inactive(&start);
                 c.activate(cfg.sample_rate, cfg.max_block, channels)
             }
             Backend::Lv2(l) => {
-                if let Some(f) = state {
-                    state::load_into_lv2(l, f)
-                        .map_err(|e| format!("{}: state {}: {e}", self.name, f.display()))?;
-                }
+                l.set_params(&start);
                 l.activate(cfg.sample_rate, cfg.max_block)
             }
         }
-        .map_err(|e| format!("{}: {e}", self.name))?;
-        // After a state load the plugin's values are the starting point: a slot sends an event
-        // only when the script moves it away from the plugin's default.
+        .map_err(|e| format!("{name}: {e}"))?;
+        self.inst = Some(inst);
         self.in_bufs = vec![vec![0.0; cfg.max_block]; self.main_in];
         self.side_bufs = vec![vec![0.0; cfg.max_block]; self.side_in];
         self.out_bufs = vec![vec![0.0; cfg.max_block]; self.outs];
@@ -352,7 +426,7 @@ impl Node for PluginNode {
 
     fn reset(&mut self) {
         // LV2 has no reset short of a new instance; its state stays.
-        if let Backend::Clap(c) = &mut self.inst {
+        if let Some(Backend::Clap(c)) = &mut self.inst {
             c.reset();
         }
     }
@@ -370,45 +444,83 @@ impl Node for PluginNode {
         self.failed.then_some(&self.failure)
     }
 
+    fn state_output(&mut self) -> Option<(PathBuf, Result<Vec<u8>, String>)> {
+        let dest = self.state_out.clone()?;
+        let r = match self.inst.as_mut() {
+            None => Err("the plugin never ran".to_string()),
+            Some(Backend::Clap(c)) => Ok(state::save_clap(c, &self.keys, &self.id)),
+            Some(Backend::Lv2(l)) => l.save_state().map(String::into_bytes),
+        };
+        Some((
+            dest,
+            r.map_err(|e| format!("plugin {}: state_out: {e}", self.name)),
+        ))
+    }
+
     fn report(&self) -> Option<String> {
-        let dropped = self.inst.dropped_changes();
-        (dropped > 0).then(|| {
-            format!(
+        let dropped = self.inst.as_ref().map_or(0, Backend::dropped_changes);
+        let mut notes = Vec::new();
+        if dropped > 0 {
+            notes.push(format!(
                 "plugin {}: {dropped} parameter events did not fit in their blocks",
                 self.name
-            )
-        })
+            ));
+        }
+        if let Some((at, _)) = self.latency_change.filter(|c| c.1 == UNKNOWN_LATENCY) {
+            notes.push(format!(
+                "plugin {}: it asked the host to restart it at frame {at} (as a plugin does when its latency changes); the paths around it stay aligned to {} frames",
+                self.name, self.latency
+            ));
+        } else if let Some((at, now)) = self.latency_change {
+            notes.push(format!(
+                "plugin {}: its latency changed while it ran (frame {at}: {} → {now} frames); the paths around it stay aligned to {} frames — keep the parameter that sets its latency unautomated, or set it from the start",
+                self.name, self.latency, self.latency
+            ));
+        }
+        (!notes.is_empty()).then(|| notes.join("\n"))
     }
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
         let frames = cx.frames;
-        if self.failed {
+        if self.failed || self.inst.is_none() {
             for o in cx.outputs.iter_mut() {
                 o.fill(0.0);
             }
             return ProcessStatus::Silent;
         }
+        // (Taken out while the slots queue their events; moved back below, never dropped here.)
+        let mut inst = self.inst.take().expect("checked");
         copy_port(&mut self.in_bufs, cx.input(0), frames);
         if self.side_in > 0 {
             copy_port(&mut self.side_bufs, cx.input(1), frames);
         }
-        self.inst.changes().clear();
+        inst.changes().clear();
         let pos = cx.transport.position;
         for i in 0..self.keys.len() {
             let v = cx.param(i);
-            self.slot_events(i, v, pos, frames);
+            self.slot_events(&mut inst, i, v, pos, frames);
         }
-        let side = if self.side_in > 0 {
-            Some(&mut self.side_bufs[..])
-        } else {
-            None
+        let (r, latency_now) = match &mut inst {
+            Backend::Clap(c) => {
+                let side = (self.side_in > 0).then_some(&mut self.side_bufs[..]);
+                let r = c.process(&mut self.in_bufs, side, &mut self.out_bufs, frames, pos);
+                (r, c.take_restart_request().then_some(UNKNOWN_LATENCY))
+            }
+            Backend::Lv2(l) => {
+                let r = l.process(&self.in_bufs, &self.side_bufs, &mut self.out_bufs, frames);
+                let now = l.latency_now();
+                (r, (now != self.latency).then_some(now))
+            }
         };
-        let r = match &mut self.inst {
-            Backend::Clap(c) => c.process(&mut self.in_bufs, side, &mut self.out_bufs, frames, pos),
-            Backend::Lv2(l) => l.process(&mut self.in_bufs, &mut self.out_bufs, frames),
-        };
+        self.inst = Some(inst);
         if r.is_err() {
             self.failed = true;
+        }
+        if let Some(now) = latency_now {
+            if self.latency_change.is_none() {
+                self.latency_change = Some((pos, now));
+                super::note_latency_change();
+            }
         }
         for (o, b) in cx.outputs.iter_mut().zip(&self.out_bufs) {
             o.copy_from_slice(&b[..frames]);

@@ -22,15 +22,30 @@ pub const TEXT_MAGIC: &str = "# mixdown plugin state: parameter values";
 /// The state of `inst` as file contents: its blob, or parameter values as text (`params` gives
 /// the keys and names to write). Control thread.
 pub fn save(inst: &mut ClapInstance, params: &[super::ParamInfo], id: &str) -> Vec<u8> {
+    let named: Vec<(u32, &str)> = params.iter().map(|p| (p.key, p.ident.as_str())).collect();
+    save_named(inst, &named, id)
+}
+
+/// [`save`] for a running node, which knows its slots' keys only.
+pub fn save_clap(inst: &mut ClapInstance, keys: &[u32], id: &str) -> Vec<u8> {
+    let named: Vec<(u32, &str)> = keys.iter().map(|&k| (k, "")).collect();
+    save_named(inst, &named, id)
+}
+
+fn save_named(inst: &mut ClapInstance, params: &[(u32, &str)], id: &str) -> Vec<u8> {
     if inst.has_state() {
         if let Ok(b) = inst.save_state() {
             return b;
         }
     }
     let mut s = format!("{TEXT_MAGIC}\n# plugin {id}\n");
-    for p in params {
-        if let Some(v) = inst.param_value(p.key) {
-            s.push_str(&format!("{} {v:?} # {}\n", p.key, p.ident));
+    for &(key, ident) in params {
+        if let Some(v) = inst.param_value(key) {
+            if ident.is_empty() {
+                s.push_str(&format!("{key} {v:?}\n"));
+            } else {
+                s.push_str(&format!("{key} {v:?} # {ident}\n"));
+            }
         }
     }
     s.into_bytes()

@@ -83,6 +83,13 @@ pub fn evaluate(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // Plugin discovery looks where the parent looks (the plugin folders' variables and the
+    // home folder's ~/.clap, ~/.lv2, ~/.vst3); nothing else of the environment goes through.
+    for var in ["HOME", "CLAP_PATH", "LV2_PATH", "VST3_PATH"] {
+        if let Some(v) = std::env::var_os(var) {
+            cmd.env(var, v);
+        }
+    }
     // SAFETY: the closure runs in the forked child before exec and only makes
     // async-signal-safe system calls (setrlimit, prctl, fcntl); it allocates nothing.
     unsafe {

@@ -18,27 +18,89 @@ use crate::plugin::node::{KIND, MAX_PARAMS, PARAMS};
 use crate::plugin::PluginInfo;
 use crate::registry::{Config, OptValue};
 
+/// A plugin node of this evaluation: what the plugin offers and which of its parameters each
+/// slot carries (`slots[i]` indexes `info.params`).
+struct PluginUse {
+    info: Arc<PluginInfo>,
+    slots: Vec<usize>,
+}
+
 /// The plugins of this evaluation's nodes (Lua app data).
 #[derive(Default)]
-struct PluginNodes(HashMap<NodeKey, Arc<PluginInfo>>);
+struct PluginNodes(HashMap<NodeKey, PluginUse>);
 
 fn info_of(lua: &Lua, node: NodeKey) -> Option<Arc<PluginInfo>> {
     lua.app_data_ref::<PluginNodes>()
-        .and_then(|p| p.0.get(&node).cloned())
+        .and_then(|p| p.0.get(&node).map(|u| u.info.clone()))
+}
+
+/// The slots of a plugin's parameters: every parameter in the plugin's order when it has at
+/// most [`MAX_PARAMS`] (the slot layout then never changes, so a reload that starts automating
+/// another parameter keeps the running instance), else only the parameters the script sets or
+/// automates, in the order it first names them.
+fn initial_slots(info: &PluginInfo, named: &[usize]) -> Vec<usize> {
+    if info.params.len() <= MAX_PARAMS {
+        (0..info.params.len()).collect()
+    } else {
+        let mut v: Vec<usize> = Vec::new();
+        for &i in named {
+            if !v.contains(&i) {
+                v.push(i);
+            }
+        }
+        // More than the slots: the rest are refused by name.
+        v.truncate(MAX_PARAMS);
+        v
+    }
+}
+
+/// The slot carrying the plugin's parameter `p` of `node`, given one when the plugin has more
+/// parameters than slots and the script names a new one.
+fn slot_for(lua: &Lua, node: NodeKey, p: usize) -> Result<usize, String> {
+    let mut nodes = lua
+        .app_data_mut::<PluginNodes>()
+        .ok_or_else(|| "not a plugin".to_string())?;
+    let u = nodes.0.get_mut(&node).ok_or("not a plugin")?;
+    if let Some(s) = u.slots.iter().position(|&q| q == p) {
+        return Ok(s);
+    }
+    if u.slots.len() >= MAX_PARAMS {
+        return Err(format!(
+            "plugin {}: a script may set or automate at most {MAX_PARAMS} of one plugin's {} parameters; '{}' would be one more",
+            u.info.name,
+            u.info.params.len(),
+            u.info.params[p].ident
+        ));
+    }
+    u.slots.push(p);
+    let slot = u.slots.len() - 1;
+    let q = u.info.params[p].clone();
+    drop(nodes);
+    with_model(lua, |m| {
+        let n = &mut m.spec.nodes[node];
+        for (key, v) in [
+            ("keys", q.key as f64),
+            ("mins", q.min),
+            ("maxs", q.max),
+            ("defaults", q.default),
+        ] {
+            let mut l = n.config.list(key).to_vec();
+            l.push(v);
+            n.config.set(key, OptValue::List(l));
+        }
+        n.params[slot].value = q.default as f32;
+    });
+    Ok(slot)
 }
 
 /// For a plugin node's handle: the parameter the plugin calls `key`. `None` for other nodes.
 pub(super) fn param_ref(lua: &Lua, node: NodeKey, key: &str) -> Option<Result<ParamRef, String>> {
     let info = info_of(lua, node)?;
     Some(match info.param(key) {
-        Some((i, _)) if i < MAX_PARAMS => Ok(ParamRef {
+        Some((i, _)) => slot_for(lua, node, i).map(|s| ParamRef {
             node,
-            id: PARAMS[i].id,
+            id: PARAMS[s].id,
         }),
-        Some(_) => Err(format!(
-            "plugin {}: '{key}' is beyond the first {MAX_PARAMS} parameters, the most a script can reach",
-            info.name
-        )),
         None => Err(format!("plugin {}", info.unknown_param(key))),
     })
 }
@@ -46,17 +108,20 @@ pub(super) fn param_ref(lua: &Lua, node: NodeKey, key: &str) -> Option<Result<Pa
 /// For values set on or automated through a plugin handle: the plugin's range. `Ok` for other
 /// nodes.
 pub(super) fn check_value(lua: &Lua, p: ParamRef, v: f64) -> Result<(), String> {
-    let Some(info) = info_of(lua, p.node) else {
+    let Some(nodes) = lua.app_data_ref::<PluginNodes>() else {
         return Ok(());
     };
-    let Some(i) = PARAMS.iter().position(|d| d.id == p.id) else {
+    let Some(u) = nodes.0.get(&p.node) else {
         return Ok(());
     };
-    match info.params.get(i) {
+    let Some(s) = PARAMS.iter().position(|d| d.id == p.id) else {
+        return Ok(());
+    };
+    match u.slots.get(s).and_then(|&i| u.info.params.get(i)) {
         Some(q) => q
             .check(v)
             .map(|_| ())
-            .map_err(|m| format!("plugin {}: {m}", info.name)),
+            .map_err(|m| format!("plugin {}: {m}", u.info.name)),
         None => Ok(()),
     }
 }
@@ -118,6 +183,7 @@ pub fn insert_plugin(
     // Options.
     let mut o = Opts::new(opts.as_ref(), subject.clone(), span.clone());
     let state = o.str("state");
+    let state_out = o.str("state_out");
     let sidechain = match o.value("sidechain") {
         None => None,
         Some(Value::UserData(ud)) => match ud.borrow::<StripRef>() {
@@ -146,21 +212,49 @@ pub fn insert_plugin(
         );
     }
 
-    let n = info.params.len().min(MAX_PARAMS);
+    // Parameters the table names (unknown ones are reported below).
+    let mut named: Vec<usize> = Vec::new();
+    if let Some(t) = &params {
+        for (k, _) in t.pairs::<Value, Value>().flatten() {
+            if let Value::String(k) = k {
+                if let Some((i, _)) = info.param(&k.to_string_lossy()) {
+                    named.push(i);
+                }
+            }
+        }
+        named.sort_unstable();
+    }
+    let slots = initial_slots(&info, &named);
     let mut config = Config::new()
         .with("id", OptValue::Text(info.id.clone()))
         .with("name", OptValue::Text(info.name.clone()))
         .with(
             "bundle",
             OptValue::Text(info.file.to_string_lossy().into_owned()),
+        )
+        .with(
+            "channels",
+            OptValue::List(vec![
+                info.main_inputs() as f64,
+                info.inputs.get(1).copied().unwrap_or(0) as f64,
+                info.main_outputs() as f64,
+            ]),
         );
     let list = |f: &dyn Fn(&crate::plugin::ParamInfo) -> f64| {
-        OptValue::List(info.params[..n].iter().map(f).collect())
+        OptValue::List(slots.iter().map(|&i| f(&info.params[i])).collect())
     };
     config.set("keys", list(&|p| p.key as f64));
     config.set("mins", list(&|p| p.min));
     config.set("maxs", list(&|p| p.max));
     config.set("defaults", list(&|p| p.default));
+    if let Some(s) = &state_out {
+        let ctx = lua.app_data_ref::<super::Ctx>().expect("ctx").clone();
+        let p = ctx.dir.join(s);
+        config.set(
+            "state_out",
+            OptValue::Text(p.to_string_lossy().into_owned()),
+        );
+    }
     if let Some(s) = &state {
         let ctx = lua.app_data_ref::<super::Ctx>().expect("ctx").clone();
         match ctx.resolve_read(s) {
@@ -221,12 +315,13 @@ pub fn insert_plugin(
                 errs.push(e(format!("{subject}: {}", info.unknown_param(&k))));
                 continue;
             };
-            if i >= MAX_PARAMS {
+            let Some(i) = slots.iter().position(|&q| q == i) else {
                 errs.push(e(format!(
-                    "{subject}: '{k}' is beyond the first {MAX_PARAMS} parameters, the most a script can reach"
+                    "{subject}: a script may set or automate at most {MAX_PARAMS} of one plugin's {} parameters; '{k}' would be one more",
+                    info.params.len()
                 )));
                 continue;
-            }
+            };
             let x = match v {
                 Value::Boolean(b) => Some(if b { 1.0 } else { 0.0 }),
                 ref other => as_number(other),
@@ -279,7 +374,7 @@ pub fn insert_plugin(
         lua.app_data_mut::<PluginNodes>()
             .expect("plugin nodes")
             .0
-            .insert(key, info);
+            .insert(key, PluginUse { info, slots });
     }
     super::api::stop_on_limit(lua)?;
     Ok(NodeRef(key))

@@ -1,0 +1,370 @@
+//! Plugin options and semantics beyond processing, with real plugins: zam-plugins (CLAP and
+//! LV2) and x42-plugins (LV2: `nodelay`, a delay that reports its delay as latency, and
+//! `matrixmixer`, 64 parameters), both installed by `.ci/run`.
+//!
+//! - An LV2 sidechain input (ZamComp's `lv2:isSideChain` port) is fed by `sidechain = strip`.
+//! - A plugin starts at the script's settings: its latency is that of those settings.
+//! - A latency change while rendering is reported with the plugin's name.
+//! - `state_out` writes the plugin's state when the render ends; a script loads it back.
+//! - A plugin with more parameters than a node's slots: the script reaches the ones it names.
+//! - LV2 bundles outside the plugin folders load only with `--allow-plugin DIR`.
+//!
+//! Without the plugins each test says so and passes, except under CI (`CI` set).
+
+mod harness;
+
+use std::path::Path;
+use std::process::Command;
+
+use harness::*;
+use mixdown::io::output::WritePolicy;
+use mixdown::render::RenderOptions;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mixdown");
+
+/// Whether `file` (from Debian package `package`) is here; under CI it must be.
+fn have(file: &str, package: &str) -> bool {
+    let ok = Path::new(file).exists();
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs {package} ({file})"
+        );
+        eprintln!("skipped: {file} missing (apt-get install {package})");
+    }
+    ok
+}
+
+fn have_zam_lv2() -> bool {
+    have("/usr/lib/lv2/ZamComp.lv2", "zam-plugins")
+}
+
+fn have_x42() -> bool {
+    have("/usr/lib/lv2/nodelay.lv2", "x42-plugins")
+}
+
+/// A click of 0.25 at frame 4800 in a 1 s file, split into a dry path and a bus with `insert`.
+fn click_through(dir: &Dir, insert: &str) -> Rendered {
+    let mut x = vec![0.0f32; 48000];
+    x[4800] = 0.25;
+    dir.wav("click.wav", 48000, &[&x]);
+    dir.render(&format!(
+        "mix.session {{ sample_rate = 48000, length_s = 1 }}\n\
+         local t = mix.track('t', 'click.wav')\nlocal b = mix.bus('b')\n\
+         {insert}\nt:send(b, {{ gain_db = 0 }})\n"
+    ))
+}
+
+#[test]
+fn an_lv2_sidechain_input_is_fed_by_the_strip_it_names() {
+    if !have_zam_lv2() {
+        return;
+    }
+    let dir = Dir::new();
+    // The key: silent for 0.5 s, then loud noise.
+    let mut key = noise(48000, 0.9, 7);
+    key[..24000].fill(0.0);
+    dir.wav("key.wav", 48000, &[&key]);
+    let song = |opts: &str| {
+        format!(
+            "mix.session {{ sample_rate = 48000, length_s = 1 }}\n\
+             local k = mix.track('k', 'key.wav')\n\
+             local silent = mix.bus('silent')\nsilent:mute {{}}\nk:to(silent)\n\
+             local t = mix.track('t', {{ osc = 'sine', hz = 1000, level_db = -12 }})\n\
+             t:plugin('lv2:urn:zamaudio:ZamComp', {{ threshold = -40, ratio = 20, attack = 1, \
+             release = 20, sidechain = 1 }}{opts})\n"
+        )
+    };
+    let keyed = dir.render(&song(", { sidechain = k }"));
+    let level =
+        |r: &Rendered, from: usize| db(tone_amp(&r.l()[from..from + 9600], 1000.0, 48000.0));
+    let (before, during) = (level(&keyed, 9600), level(&keyed, 33600));
+    eprintln!(
+        "LV2 ZamComp keyed by noise: tone {before:.1} dB before the key, {during:.1} dB with it"
+    );
+    assert!(
+        before - during > 10.0,
+        "the key should duck the tone: {before:.1} → {during:.1} dB"
+    );
+    // The same plugin with nothing on its sidechain leaves the tone alone.
+    let unkeyed = dir.render(&song(""));
+    let (a, b) = (level(&unkeyed, 9600), level(&unkeyed, 33600));
+    assert!((a - b).abs() < 0.5, "{a} vs {b}");
+    // `mixdown plugins` lists the sidechain port.
+    let info = mixdown::plugin::resolve("lv2:urn:zamaudio:ZamComp").unwrap();
+    assert_eq!(info.inputs, vec![1, 1]);
+}
+
+#[test]
+fn a_plugin_starts_at_the_scripts_settings_so_its_latency_is_compensated() {
+    if !have_x42() {
+        return;
+    }
+    let dir = Dir::new();
+    // nodelay delays by `delay_time` frames and reports them as latency: set from the start,
+    // the graph compensates the dry path and the two clicks meet.
+    let r = click_through(
+        &dir,
+        "b:plugin('lv2:http://gareus.org/oss/lv2/nodelay', { delay_time = 480 })",
+    );
+    eprintln!("nodelay at 480 frames: graph latency {}", r.latency);
+    assert_eq!(r.latency, 480);
+    // Each path alone (the other routed to a muted bus): both clicks at 4800, and the mix is
+    // their sum there.
+    let alone = |route: &str| {
+        click_through(
+            &dir,
+            &format!(
+                "b:plugin('lv2:http://gareus.org/oss/lv2/nodelay', {{ delay_time = 480 }})\n\
+                 local silent = mix.bus('silent')\nsilent:mute {{}}\n{route}"
+            ),
+        )
+    };
+    let wet = alone("t:to(silent)");
+    let dry = alone("b:to(silent)");
+    let l = r.l();
+    let sum = wet.l()[4800] + dry.l()[4800];
+    assert!(wet.l()[4800] > 0.1 && dry.l()[4800] > 0.1);
+    assert!(
+        (l[4800] - sum).abs() < 1e-6,
+        "one click of both paths: {} vs {sum}",
+        l[4800]
+    );
+    let rest = l
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 4800)
+        .map(|(_, v)| v.abs())
+        .fold(0.0f32, f32::max);
+    assert!(rest < 1e-6, "a second click: {rest}");
+    assert!(r
+        .report
+        .notes
+        .iter()
+        .all(|n| !n.contains("latency changed")));
+}
+
+#[test]
+fn a_latency_change_while_rendering_is_reported_with_the_plugins_name() {
+    if !have_x42() {
+        return;
+    }
+    let dir = Dir::new();
+    let r = click_through(
+        &dir,
+        "local d = b:plugin('lv2:http://gareus.org/oss/lv2/nodelay', { delay_time = 0 })\n\
+         d.delay_time:set(0.5, 960)",
+    );
+    let note = r
+        .report
+        .notes
+        .iter()
+        .find(|n| n.contains("latency changed"))
+        .unwrap_or_else(|| panic!("no note: {:?}", r.report.notes));
+    eprintln!("{note}");
+    assert!(note.contains("No Delay Line"), "{note}");
+    assert!(note.contains("0 → 960 frames"), "{note}");
+}
+
+fn eq_script(params: &str, opts: &str) -> String {
+    format!(
+        "mix.session {{ sample_rate = 48000, length_s = 1 }}\n\
+         local t = mix.track('t', {{ osc = 'sine', hz = 1000, level_db = -12 }})\n\
+         t:plugin('ZamEQ2', {{ {params} }}, {{ {opts} }})\n"
+    )
+}
+
+#[test]
+fn state_out_writes_the_state_a_script_loads_back() {
+    if !have("/usr/lib/clap/ZamEQ2.clap", "zam-plugins") || !have_zam_lv2() {
+        return;
+    }
+    let dir = Dir::new();
+    let policy = || Some(WritePolicy::new([dir.path().to_path_buf()]));
+    let opts = || RenderOptions {
+        state_policy: policy(),
+        ..Default::default()
+    };
+    for (id, file) in [
+        ("clap:com.zamaudio.ZamEQ2", "eq.state"),
+        ("lv2:urn:zamaudio:ZamEQ2", "eq.ttl"),
+    ] {
+        let script = |p: &str, o: &str| eq_script(p, o).replace("'ZamEQ2'", &format!("'{id}'"));
+        let set = "boost_cut_1 = 6, frequency_1 = 1000";
+        let first = dir.render_with(&script(set, &format!("state_out = '{file}'")), opts());
+        let saved = dir.path().join(file);
+        assert!(saved.is_file(), "{id}: no state written");
+        assert!(
+            first
+                .report
+                .notes
+                .iter()
+                .any(|n| n.contains("plugin state written to")),
+            "{:?}",
+            first.report.notes
+        );
+        let loaded = dir.render(&script("", &format!("state = '{file}'")));
+        let flat = dir.render(&script("", ""));
+        let w = 24000..28800;
+        let g = db(tone_amp(&loaded.l()[w.clone()], 1000.0, 48000.0)
+            / tone_amp(&flat.l()[w], 1000.0, 48000.0));
+        eprintln!("{id}: the state it saved boosts 1 kHz by {g:.3} dB when loaded");
+        assert!((g - 6.0).abs() < 0.3, "{id}: {g}");
+        let d = loaded.l()[4800..]
+            .iter()
+            .zip(&first.l()[4800..])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            d < 1e-6,
+            "{id}: loaded state vs the settings that made it: {d}"
+        );
+        std::fs::remove_file(&saved).unwrap();
+    }
+    // A render that writes no side files says so and writes nothing.
+    let r = dir.render(&eq_script("", "state_out = 'x.state'"));
+    assert!(!dir.path().join("x.state").exists());
+    assert!(
+        r.report
+            .notes
+            .iter()
+            .any(|n| n.contains("state_out not written")),
+        "{:?}",
+        r.report.notes
+    );
+}
+
+#[test]
+fn state_out_outside_the_allowed_folders_is_refused_and_no_mix_is_left() {
+    if !have("/usr/lib/clap/ZamEQ2.clap", "zam-plugins") {
+        return;
+    }
+    let dir = Dir::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("eq.state");
+    let script = dir.script(
+        "s.lua",
+        &eq_script(
+            "boost_cut_1 = 6",
+            &format!("state_out = '{}'", target.display()),
+        ),
+    );
+    let out_wav = dir.path().join("mix.wav");
+    let out = Command::new(BIN)
+        .args(["render", script.to_str().unwrap(), "-o"])
+        .arg(&out_wav)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("writing here is not allowed"), "{err}");
+    assert!(!target.exists() && !out_wav.exists(), "{err}");
+    // In the script's folder it is written, next to the mix.
+    let script = dir.script(
+        "t.lua",
+        &eq_script("boost_cut_1 = 6", "state_out = 'presets/eq.state'"),
+    );
+    let out = Command::new(BIN)
+        .args(["render", script.to_str().unwrap(), "-o"])
+        .arg(&out_wav)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(dir.path().join("presets/eq.state").is_file(), "{err}");
+    assert!(out_wav.is_file());
+}
+
+#[test]
+fn a_plugin_with_more_parameters_than_slots_reaches_those_the_script_names() {
+    if !have("/usr/lib/lv2/matrixmixer.lv2", "x42-plugins") {
+        return;
+    }
+    let dir = Dir::new();
+    let id = "lv2:http://gareus.org/oss/lv2/matrixmixer#i8o8";
+    let info = mixdown::plugin::resolve(id).unwrap();
+    assert_eq!(info.params.len(), 64);
+    assert_eq!(info.params[56].ident, "mix_8_1");
+    // The identity routes to outputs 1 and 2 off, input 8 → output 1 (the 57th parameter)
+    // carries the tone to the left channel.
+    let song = |gain: f64, extra: &str| {
+        format!(
+            "mix.session {{ sample_rate = 48000, length_s = 1 }}\n\
+             local t = mix.track('t', {{ osc = 'sine', hz = 1000, level_db = -12 }})\n\
+             local m = t:plugin('{id}', {{ mix_1_1 = 0, mix_2_2 = 0, mix_8_1 = {gain} }})\n{extra}\n"
+        )
+    };
+    let full = dir.render(&song(1.0, ""));
+    let half = dir.render(&song(0.5, ""));
+    let off = dir.render(&song(0.0, ""));
+    let w = 24000..33600;
+    let lvl = |r: &Rendered| tone_amp(&r.l()[w.clone()], 1000.0, 48000.0);
+    let g = db(lvl(&half) / lvl(&full));
+    eprintln!(
+        "matrixmixer mix_8_1 = 0.5 vs 1: {g:.3} dB; 1: {:.2} dBFS; 0: {:.1} dBFS",
+        db(lvl(&full)),
+        db(lvl(&off))
+    );
+    assert!((db(lvl(&full)) + 12.0).abs() < 0.1);
+    assert!((g + 6.02).abs() < 0.05, "{g}");
+    assert!(lvl(&off) < 1e-6);
+    // Automated through the handle, from silence to full at 0.5 s.
+    let auto = dir.render(&song(0.0, "m.mix_8_1:set(0.5, 1)"));
+    let late = 33600..43200;
+    let g = db(tone_amp(&auto.l()[late.clone()], 1000.0, 48000.0)
+        / tone_amp(&full.l()[late], 1000.0, 48000.0));
+    assert!(tone_amp(&auto.l()[9600..19200], 1000.0, 48000.0) < 1e-6);
+    assert!(g.abs() < 0.05, "after the automated step: {g} dB");
+    // Naming more distinct parameters than a node has slots is refused by name.
+    let many: Vec<String> = (1..=8)
+        .flat_map(|i| (1..=7).map(move |o| format!("mix_{i}_{o} = 0")))
+        .collect();
+    let e = dir.error(&format!(
+        "mix.session {{ sample_rate = 48000 }}\nlocal t = mix.track('t', {{ osc = 'sine' }})\n\
+         t:plugin('{id}', {{ {} }})\n",
+        many.join(", ")
+    ));
+    assert!(e.contains("at most 48"), "{e}");
+}
+
+#[test]
+fn an_lv2_bundle_outside_the_plugin_folders_needs_allow_plugin() {
+    if !have("/usr/lib/lv2/ZamEQ2.lv2", "zam-plugins") {
+        return;
+    }
+    let dir = Dir::new();
+    let empty = tempfile::tempdir().unwrap();
+    let mine = dir.path().join("my-plugins");
+    std::fs::create_dir(&mine).unwrap();
+    let st = Command::new("cp")
+        .args(["-r", "/usr/lib/lv2/ZamEQ2.lv2"])
+        .arg(&mine)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let script = dir.script(
+        "s.lua",
+        &eq_script("boost_cut_1 = 6", "").replace("'ZamEQ2'", "'lv2:urn:zamaudio:ZamEQ2'"),
+    );
+    let render = |extra: &[&str]| {
+        Command::new(BIN)
+            .args(["render", script.to_str().unwrap(), "-o"])
+            .arg(dir.path().join("out.wav"))
+            .args(extra)
+            // lilv's folders hold nothing: only the copy can be found.
+            .env("LV2_PATH", empty.path())
+            .output()
+            .unwrap()
+    };
+    let out = render(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("not installed") && err.contains("s.lua:3"),
+        "{err}"
+    );
+    let out = render(&["--allow-plugin", mine.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(dir.path().join("out.wav").is_file());
+}
