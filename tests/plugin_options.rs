@@ -368,3 +368,41 @@ fn an_lv2_bundle_outside_the_plugin_folders_needs_allow_plugin() {
     assert!(out.status.success(), "{err}");
     assert!(dir.path().join("out.wav").is_file());
 }
+
+#[test]
+fn a_mono_plugin_on_a_stereo_track_runs_one_copy_per_channel() {
+    if !have("/usr/lib/clap/ZamEQ2.clap", "zam-plugins") {
+        return;
+    }
+    let dir = Dir::new();
+    // Left: 1 kHz, right: 3 kHz. ZamEQ2 (mono) boosts 1 kHz by 6 dB.
+    let l = sine(48000, 1000.0, 0.25, 48000.0);
+    let r = sine(48000, 3000.0, 0.25, 48000.0);
+    dir.wav("lr.wav", 48000, &[&l, &r]);
+    for id in ["clap:com.zamaudio.ZamEQ2", "lv2:urn:zamaudio:ZamEQ2"] {
+        let out = dir.render(&format!(
+            "mix.session {{ sample_rate = 48000, length_s = 1 }}\n\
+             local t = mix.track('t', 'lr.wav')\n\
+             t:plugin('{id}', {{ boost_cut_1 = 6, frequency_1 = 1000, bandwidth_1 = 1 }})\n"
+        ));
+        let w = 24000..33600;
+        let amp = |x: &[f32], hz: f64| tone_amp(&x[w.clone()], hz, 48000.0);
+        let (l_1k, r_1k) = (amp(out.l(), 1000.0), amp(out.r(), 1000.0));
+        let (l_3k, r_3k) = (amp(out.l(), 3000.0), amp(out.r(), 3000.0));
+        let boost = db(l_1k / amp(&l, 1000.0));
+        eprintln!(
+            "{id} on a stereo track: L 1 kHz {boost:+.2} dB, R 1 kHz {:.1} dB, L 3 kHz {:.1} dB, R 3 kHz {:+.2} dB",
+            db(r_1k / amp(&l, 1000.0)),
+            db(l_3k / amp(&r, 3000.0)),
+            db(r_3k / amp(&r, 3000.0))
+        );
+        // Each channel through its own copy: the boost on the left, nothing of the left in the
+        // right (a mono fold-down would put both tones in both channels at −6 dB).
+        assert!((boost - 6.0).abs() < 0.3, "{id}: {boost}");
+        assert!(
+            r_1k < 1e-4 && l_3k < 1e-4,
+            "{id}: channels mixed: {r_1k} {l_3k}"
+        );
+        assert!(db(r_3k / amp(&r, 3000.0)).abs() < 1.0, "{id}");
+    }
+}

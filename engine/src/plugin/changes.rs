@@ -41,6 +41,15 @@ impl Changes {
         }
     }
 
+    /// Replaces this block's changes by `other`'s (copies of a replicated plugin hear the same
+    /// events). Audio thread; never grows the list.
+    pub fn copy_from(&mut self, other: &Changes) {
+        self.pending.clear();
+        let n = other.pending.len().min(self.pending.capacity());
+        self.pending.extend_from_slice(&other.pending[..n]);
+        self.dropped += (other.pending.len() - n) as u64;
+    }
+
     /// Cuts `0..frames` at every changed frame and calls `piece` for each piece in order with
     /// the (key, value) changes that take effect at its first frame. Sorts in place; no
     /// allocation. Stops at the first error.

@@ -7,6 +7,10 @@
 //! bundle file, each slot's plugin key and range, and the state file — plain data, so a live
 //! reload keeps the running instance (and its state) while none of that changes.
 //!
+//! A mono plugin (one input, one output channel) on a wider strip runs one copy per channel,
+//! as Ardour replicates plugins: each copy hears the same parameter events, a state file is
+//! loaded into each, `state_out` saves the first.
+//!
 //! The config also carries the plugin's channel layout, so building a node is plain data: the
 //! plugin is loaded and instantiated in `prepare`, and a reload that keeps the running
 //! instance never loads a throw-away copy. Before activation the plugin is set to the
@@ -180,8 +184,11 @@ pub struct PluginNode {
     defaults: Vec<f64>,
     /// The value each slot last sent (or the plugin's default / loaded value).
     last: Vec<f32>,
-    /// The running instance (made in `prepare`).
-    inst: Option<Backend>,
+    /// The running instances (made in `prepare`): one, or one per channel for a mono plugin on
+    /// a wider strip (replicated, as Ardour does).
+    insts: Vec<Backend>,
+    /// How many copies run (the input's channel count for a replicated mono plugin, else 1).
+    copies: usize,
     main_in: usize,
     side_in: usize,
     outs: usize,
@@ -228,7 +235,8 @@ impl PluginNode {
             maxs: c.list("maxs").to_vec(),
             last: defaults.iter().map(|&d| d as f32).collect(),
             defaults,
-            inst: None,
+            insts: Vec::new(),
+            copies: 1,
             main_in: ch[0] as usize,
             side_in: ch[1] as usize,
             outs: (ch[2] as usize).clamp(1, MAX_CHANNELS),
@@ -260,7 +268,7 @@ impl PluginNode {
     /// Queues the events of slot `i` for this block.
     fn slot_events(
         &mut self,
-        inst: &mut Backend,
+        changes: &mut super::changes::Changes,
         i: usize,
         v: crate::node::ParamValue<'_>,
         pos: u64,
@@ -281,7 +289,7 @@ impl PluginNode {
             }
             let on_grid = (pos + j as u64) % EVENT_GRID == 0;
             if on_grid || (x - last).abs() > jump {
-                inst.changes().push(j as u32, key, (x as f64).clamp(lo, hi));
+                changes.push(j as u32, key, (x as f64).clamp(lo, hi));
                 last = x;
             }
         }
@@ -367,33 +375,30 @@ fn copy_port(dst: &mut [Vec<f32>], src: &[&[f32]], frames: usize) {
     }
 }
 
+/// How many copies of a plugin with `main_in` inputs and `outs` outputs run on a strip of
+/// `in_ch` channels: one per channel for a mono plugin on a wider strip, else one.
+fn copies_for(main_in: usize, outs: usize, in_ch: usize) -> usize {
+    if main_in == 1 && outs == 1 && in_ch > 1 {
+        in_ch.min(MAX_CHANNELS)
+    } else {
+        1
+    }
+}
+
 impl Node for PluginNode {
     fn desc(&self) -> &'static NodeDesc {
         &DESC
     }
 
-    fn output_channels(&self, _input_channels: &[usize]) -> usize {
-        self.outs
+    fn output_channels(&self, input_channels: &[usize]) -> usize {
+        let in_ch = input_channels.first().copied().unwrap_or(0);
+        self.outs * copies_for(self.main_in, self.outs, in_ch)
     }
 
     fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
-        let name = &self.name;
-        let mut inst = Backend::load(&self.id, &self.file).map_err(|e| format!("{name}: {e}"))?;
-        let (m, s, o) = inst.channels();
-        if (m, s, o.clamp(1, MAX_CHANNELS)) != (self.main_in, self.side_in, self.outs) {
-            return Err(format!(
-                "{name}: the plugin now has {m} input, {s} sidechain and {o} output channel(s), not the {} / {} / {} it had when the script ran; run the script again",
-                self.main_in, self.side_in, self.outs
-            ));
-        }
-        let state = self.state_file.as_deref().map(std::path::Path::new);
-        if let Some(f) = state {
-            match &mut inst {
-                Backend::Clap(c) => state::load_into(c, f),
-                Backend::Lv2(l) => state::load_into_lv2(l, f),
-            }
-            .map_err(|e| format!("{name}: state {}: {e}", f.display()))?;
-        }
+        let name = self.name.clone();
+        let in_ch = cfg.input_channels.first().copied().unwrap_or(0);
+        self.copies = copies_for(self.main_in, self.outs, in_ch);
         // Where the plugin starts: the script's values (a slot left at the plugin's default
         // sends nothing, so a loaded state keeps its values).
         let mut start = Vec::new();
@@ -406,34 +411,60 @@ impl Node for PluginNode {
             }
         }
         let channels = self.main_in + self.side_in + self.outs;
-        self.latency = match &mut inst {
-            Backend::Clap(c) => {
-                c.set_params_inactive(&start);
-                c.activate(cfg.sample_rate, cfg.max_block, channels)
+        let mut insts = Vec::with_capacity(self.copies);
+        let mut latency = 0;
+        for _ in 0..self.copies {
+            let mut inst =
+                Backend::load(&self.id, &self.file).map_err(|e| format!("{name}: {e}"))?;
+            let (m, s, o) = inst.channels();
+            if (m, s, o.clamp(1, MAX_CHANNELS)) != (self.main_in, self.side_in, self.outs) {
+                return Err(format!(
+                    "{name}: the plugin now has {m} input, {s} sidechain and {o} output channel(s), not the {} / {} / {} it had when the script ran; run the script again",
+                    self.main_in, self.side_in, self.outs
+                ));
             }
-            Backend::Lv2(l) => {
-                l.set_params(&start);
-                l.activate(cfg.sample_rate, cfg.max_block)
+            if let Some(f) = self.state_file.as_deref().map(std::path::Path::new) {
+                match &mut inst {
+                    Backend::Clap(c) => state::load_into(c, f),
+                    Backend::Lv2(l) => state::load_into_lv2(l, f),
+                }
+                .map_err(|e| format!("{name}: state {}: {e}", f.display()))?;
             }
+            latency = match &mut inst {
+                Backend::Clap(c) => {
+                    c.set_params_inactive(&start);
+                    c.activate(cfg.sample_rate, cfg.max_block, channels)
+                }
+                Backend::Lv2(l) => {
+                    l.set_params(&start);
+                    l.activate(cfg.sample_rate, cfg.max_block)
+                }
+            }
+            .map_err(|e| format!("{name}: {e}"))?;
+            insts.push(inst);
         }
-        .map_err(|e| format!("{name}: {e}"))?;
-        self.inst = Some(inst);
-        self.in_bufs = vec![vec![0.0; cfg.max_block]; self.main_in];
+        self.insts = insts;
+        self.latency = latency;
+        self.in_bufs = vec![vec![0.0; cfg.max_block]; self.main_in * self.copies];
         self.side_bufs = vec![vec![0.0; cfg.max_block]; self.side_in];
-        self.out_bufs = vec![vec![0.0; cfg.max_block]; self.outs];
+        self.out_bufs = vec![vec![0.0; cfg.max_block]; self.outs * self.copies];
         Ok(())
     }
 
     fn reset(&mut self) {
         // LV2 has no reset short of a new instance; its state stays.
-        if let Some(Backend::Clap(c)) = &mut self.inst {
-            c.reset();
+        for inst in &mut self.insts {
+            if let Backend::Clap(c) = inst {
+                c.reset();
+            }
         }
     }
 
     fn state_bytes(&self, cfg: &ProcessConfig) -> usize {
-        (self.main_in + self.side_in + self.outs) * cfg.max_block * 4
-            + super::clap::MAX_EVENTS_PER_BLOCK * 64
+        let in_ch = cfg.input_channels.first().copied().unwrap_or(0);
+        let copies = copies_for(self.main_in, self.outs, in_ch);
+        (self.main_in + self.side_in + self.outs) * copies * cfg.max_block * 4
+            + copies * super::clap::MAX_EVENTS_PER_BLOCK * 64
     }
 
     fn latency_frames(&self) -> u32 {
@@ -446,7 +477,7 @@ impl Node for PluginNode {
 
     fn state_output(&mut self) -> Option<(PathBuf, Result<Vec<u8>, String>)> {
         let dest = self.state_out.clone()?;
-        let r = match self.inst.as_mut() {
+        let r = match self.insts.first_mut() {
             None => Err("the plugin never ran".to_string()),
             Some(Backend::Clap(c)) => Ok(state::save_clap(c, &self.keys, &self.id)),
             Some(Backend::Lv2(l)) => l.save_state().map(String::into_bytes),
@@ -458,7 +489,7 @@ impl Node for PluginNode {
     }
 
     fn report(&self) -> Option<String> {
-        let dropped = self.inst.as_ref().map_or(0, Backend::dropped_changes);
+        let dropped: u64 = self.insts.iter().map(Backend::dropped_changes).sum();
         let mut notes = Vec::new();
         if dropped > 0 {
             notes.push(format!(
@@ -482,39 +513,61 @@ impl Node for PluginNode {
 
     fn process(&mut self, cx: &mut ProcessContext<'_>) -> ProcessStatus {
         let frames = cx.frames;
-        if self.failed || self.inst.is_none() {
+        if self.failed || self.insts.is_empty() {
             for o in cx.outputs.iter_mut() {
                 o.fill(0.0);
             }
             return ProcessStatus::Silent;
         }
-        // (Taken out while the slots queue their events; moved back below, never dropped here.)
-        let mut inst = self.inst.take().expect("checked");
-        copy_port(&mut self.in_bufs, cx.input(0), frames);
+        let input = cx.input(0);
+        if self.copies > 1 {
+            // One channel per copy.
+            for (k, b) in self.in_bufs.iter_mut().enumerate() {
+                b[..frames].copy_from_slice(&input[k.min(input.len() - 1)][..frames]);
+            }
+        } else {
+            copy_port(&mut self.in_bufs, input, frames);
+        }
         if self.side_in > 0 {
             copy_port(&mut self.side_bufs, cx.input(1), frames);
         }
-        inst.changes().clear();
+        // The block's events, built into the first copy's list and copied to the others.
         let pos = cx.transport.position;
+        let mut first = std::mem::take(self.insts[0].changes());
+        first.clear();
         for i in 0..self.keys.len() {
             let v = cx.param(i);
-            self.slot_events(&mut inst, i, v, pos, frames);
+            self.slot_events(&mut first, i, v, pos, frames);
         }
-        let (r, latency_now) = match &mut inst {
-            Backend::Clap(c) => {
-                let side = (self.side_in > 0).then_some(&mut self.side_bufs[..]);
-                let r = c.process(&mut self.in_bufs, side, &mut self.out_bufs, frames, pos);
-                (r, c.take_restart_request().then_some(UNKNOWN_LATENCY))
+        for inst in &mut self.insts[1..] {
+            inst.changes().copy_from(&first);
+        }
+        *self.insts[0].changes() = first;
+        let (mi, mo) = (self.main_in, self.outs);
+        let mut latency_now = None;
+        for (k, inst) in self.insts.iter_mut().enumerate() {
+            let ins = &mut self.in_bufs[k * mi..(k + 1) * mi];
+            let outs = &mut self.out_bufs[k * mo..(k + 1) * mo];
+            let r = match inst {
+                Backend::Clap(c) => {
+                    let side = (self.side_in > 0).then_some(&mut self.side_bufs[..]);
+                    let r = c.process(ins, side, outs, frames, pos);
+                    if c.take_restart_request() {
+                        latency_now = Some(UNKNOWN_LATENCY);
+                    }
+                    r
+                }
+                Backend::Lv2(l) => {
+                    let r = l.process(ins, &self.side_bufs, outs, frames);
+                    if l.latency_now() != self.latency {
+                        latency_now = Some(l.latency_now());
+                    }
+                    r
+                }
+            };
+            if r.is_err() {
+                self.failed = true;
             }
-            Backend::Lv2(l) => {
-                let r = l.process(&self.in_bufs, &self.side_bufs, &mut self.out_bufs, frames);
-                let now = l.latency_now();
-                (r, (now != self.latency).then_some(now))
-            }
-        };
-        self.inst = Some(inst);
-        if r.is_err() {
-            self.failed = true;
         }
         if let Some(now) = latency_now {
             if self.latency_change.is_none() {
