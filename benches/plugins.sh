@@ -15,15 +15,15 @@ BENCH="$(cd ../shared/bench && pwd)"
 mkdir -p "$OUT"
 cargo build --release -q
 MD="$PWD/target/release/mixdown"
-ARGS=(--allow-read "$DATA" --set "data=$DATA" --quiet --threads 1)
+ARGS=(--allow-read "$DATA" --set "data=$DATA" --quiet)
 
 declare -A CMD
 for f in ${FORMATS:-clap lv2 vst3}; do
-  CMD[mixdown_$f]="$MD render $PWD/benches/mix16_plugins.lua ${ARGS[*]} --set format=$f -o $OUT/md_plugins_$f.wav"
+  CMD[mixdown_$f]="$MD render $PWD/benches/mix16_plugins.lua ${ARGS[*]} --threads 1 --set format=$f -o $OUT/md_plugins_$f.wav"
 done
 # The 16 tracks' plugins on two render threads (Pedalboard runs them on one).
 f="${FORMATS:-clap}"; f="${f%% *}"
-CMD[mixdown_${f}_2t]="$MD render $PWD/benches/mix16_plugins.lua ${ARGS[*]/--threads 1/} --threads 2 --set format=$f -o $OUT/md2_plugins_$f.wav"
+CMD[mixdown_${f}_2t]="$MD render $PWD/benches/mix16_plugins.lua ${ARGS[*]} --threads 2 --set format=$f -o $OUT/md2_plugins_$f.wav"
 python3 -c "import pedalboard" 2>/dev/null &&
   CMD[pedalboard_vst3]="env PEERS_BENCH=$BENCH PEERS_DATA=$DATA python3 $PWD/benches/mix16_plugins_pedalboard.py $OUT/pb_plugins.wav"
 
