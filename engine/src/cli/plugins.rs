@@ -71,10 +71,15 @@ fn text_of(p: &PluginInfo) -> String {
     }
     for q in &p.params {
         s.push_str(&format!(
-            "  {:<24} {} to {}, default {}{}  ({})\n",
+            "  {:<24} {} to {}{}, default {}{}  ({})\n",
             q.ident,
             trim(q.min),
             trim(q.max),
+            if q.unit.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", q.unit)
+            },
             trim(q.default),
             if q.stepped { ", stepped" } else { "" },
             q.name

@@ -272,6 +272,11 @@ impl ClapInstance {
                 continue;
             }
             let name = String::from_utf8_lossy(p.name).into_owned();
+            let mut text = [0u8; 64];
+            let unit = params
+                .value_to_text(&h, p.id, p.default_value, &mut text)
+                .map(|t| super::unit_of_text(&String::from_utf8_lossy(t)))
+                .unwrap_or_default();
             out.push(ParamInfo {
                 key: p.id.get(),
                 ident: String::new(),
@@ -280,6 +285,7 @@ impl ClapInstance {
                 max: p.max_value,
                 default: p.default_value,
                 stepped: p.flags.contains(ParamInfoFlags::IS_STEPPED),
+                unit,
             });
         }
         names::assign_idents(&mut out);

@@ -73,6 +73,36 @@ fn side_inputs(world: &livi::lilv::World, p: &livi::Plugin) -> Vec<bool> {
         .collect()
 }
 
+/// The symbol of an LV2 unit (`units:db` → `dB`); the unit's own name for others.
+fn unit_symbol(uri: &str) -> String {
+    let name = uri.rsplit(['#', '/']).next().unwrap_or("");
+    match name {
+        "db" => "dB",
+        "hz" => "Hz",
+        "khz" => "kHz",
+        "mhz" => "MHz",
+        "ms" => "ms",
+        "s" => "s",
+        "min" => "min",
+        "pc" => "%",
+        "bpm" => "BPM",
+        "cent" => "cents",
+        "semitone12TET" => "semitones",
+        "oct" => "octaves",
+        "frame" => "frames",
+        "bar" => "bars",
+        "beat" => "beats",
+        "m" => "m",
+        "cm" => "cm",
+        "mm" => "mm",
+        "km" => "km",
+        "degree" => "°",
+        "coef" | "midiNote" => "",
+        other => other,
+    }
+    .to_string()
+}
+
 fn describe_plugin(world: &livi::lilv::World, p: &livi::Plugin) -> PluginInfo {
     let uri = p.uri();
     let bundle = p
@@ -87,11 +117,24 @@ fn describe_plugin(world: &livi::lilv::World, p: &livi::Plugin) -> PluginInfo {
         .and_then(|n| n.as_str().map(str::to_string))
         .unwrap_or_default();
     let counts = p.port_counts();
+    let lv2_uri = |u: &str| world.new_uri(u);
+    let unit_pred = lv2_uri("http://lv2plug.in/ns/extensions/units#unit");
+    let steps = [
+        lv2_uri("http://lv2plug.in/ns/lv2core#integer"),
+        lv2_uri("http://lv2plug.in/ns/lv2core#toggled"),
+        lv2_uri("http://lv2plug.in/ns/lv2core#enumeration"),
+    ];
     let mut params: Vec<ParamInfo> = p
         .ports_with_type(PortType::ControlInput)
         .map(|port| {
             let min = port.min_value.unwrap_or(0.0) as f64;
             let max = port.max_value.unwrap_or(1.0) as f64;
+            let raw = p.raw().port_by_index(port.index.0);
+            let unit = raw
+                .as_ref()
+                .and_then(|q| q.get(&unit_pred))
+                .and_then(|n| n.as_uri().map(unit_symbol))
+                .unwrap_or_default();
             ParamInfo {
                 key: port.index.0 as u32,
                 ident: String::new(),
@@ -99,7 +142,10 @@ fn describe_plugin(world: &livi::lilv::World, p: &livi::Plugin) -> PluginInfo {
                 min: min.min(max),
                 max: max.max(min),
                 default: port.default_value as f64,
-                stepped: false,
+                stepped: raw
+                    .as_ref()
+                    .is_some_and(|q| steps.iter().any(|s| q.has_property(s))),
+                unit,
             }
         })
         .collect();

@@ -66,6 +66,29 @@ pub struct ParamInfo {
     pub default: f64,
     /// Whether only whole steps are meaningful (switches, choices).
     pub stepped: bool,
+    /// The unit the plugin shows its values in (`dB`, `Hz`, `ms`, `%`); empty when it names
+    /// none.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub unit: String,
+}
+
+/// The unit in a plugin's text for a value (`"-3.00 dB"` → `dB`): what follows the number,
+/// when it is short and has no digits; empty otherwise.
+pub fn unit_of_text(text: &str) -> String {
+    let t = text.trim();
+    let rest = t.trim_start_matches(|c: char| {
+        c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E')
+    });
+    let rest = rest.trim();
+    if rest.len() != t.len()
+        && !rest.is_empty()
+        && rest.len() <= 8
+        && !rest.contains(|c: char| c.is_ascii_digit())
+    {
+        rest.to_string()
+    } else {
+        String::new()
+    }
 }
 
 impl ParamInfo {
@@ -79,8 +102,13 @@ impl ParamInfo {
         // within f32 precision of an end is that end.
         let tol = 1e-6 * self.min.abs().max(self.max.abs()).max(1.0);
         if v < self.min - tol || v > self.max + tol {
+            let u = if self.unit.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", self.unit)
+            };
             return Err(format!(
-                "{} = {} is out of range; allowed {} to {}",
+                "{} = {} is out of range; allowed {}{u} to {}{u}",
                 self.ident,
                 t(v),
                 t(self.min),
