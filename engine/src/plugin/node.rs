@@ -16,6 +16,7 @@
 use super::clap::{load_entry, ClapInstance};
 use super::lv2::Lv2Instance;
 use super::state;
+use super::vst3::Vst3Instance;
 use crate::buffer::MAX_CHANNELS;
 use crate::node::{
     Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW, SIDECHAIN_FOLLOW,
@@ -102,11 +103,11 @@ const fn list(key: &'static str, doc: &'static str) -> OptionDesc {
 /// Registry entry. Built by `strip:plugin(...)` only (the script layer resolves the plugin).
 pub static KIND: NodeKind = NodeKind {
     name: "plugin",
-    doc: "A third-party plugin (CLAP or LV2), hosted in-process: parameters by the plugin's own names, automatable; latency compensated; state from a file.",
+    doc: "A third-party plugin (CLAP, LV2 or VST3), hosted in-process: parameters by the plugin's own names, automatable; latency compensated; state from a file.",
     role: Role::Internal,
     desc: &DESC,
     options: &[
-        text("id", 1024, "the plugin id (clap:<id> or lv2:<uri>)"),
+        text("id", 1024, "the plugin id (clap:<id>, lv2:<uri> or vst3:<class id>)"),
         text("name", 256, "the plugin's display name"),
         text("bundle", 4096, "the bundle file"),
         text("state", 4096, "a state file to load"),
@@ -179,6 +180,10 @@ impl PluginNode {
             Backend::Lv2(Box::new(
                 Lv2Instance::new(&file, uri).map_err(|e| format!("{name}: {e}"))?,
             ))
+        } else if let Some(uid) = id.strip_prefix("vst3:") {
+            Backend::Vst3(Box::new(
+                Vst3Instance::new(&file, uid).map_err(|e| format!("{name}: {e}"))?,
+            ))
         } else {
             let raw = id.strip_prefix("clap:").unwrap_or(id);
             let entry = load_entry(&file).map_err(|e| format!("{name}: {e}"))?;
@@ -217,6 +222,7 @@ impl PluginNode {
                 let (i, o) = l.channels();
                 (vec![i as u32], vec![o as u32])
             }
+            Backend::Vst3(v) => (v.channels().0.to_vec(), v.channels().1.to_vec()),
         };
         n.main_in = ins.first().copied().unwrap_or(0) as usize;
         n.side_in = ins.get(1).copied().unwrap_or(0) as usize;
@@ -268,6 +274,7 @@ impl PluginNode {
 enum Backend {
     Clap(ClapInstance),
     Lv2(Box<Lv2Instance>),
+    Vst3(Box<Vst3Instance>),
 }
 
 impl Backend {
@@ -277,6 +284,7 @@ impl Backend {
         match self {
             Backend::Clap(c) => &mut c.changes,
             Backend::Lv2(l) => &mut l.changes,
+            Backend::Vst3(v) => &mut v.changes,
         }
     }
 
@@ -285,6 +293,7 @@ impl Backend {
         match self {
             Backend::Clap(c) => c.changes.dropped,
             Backend::Lv2(l) => l.changes.dropped,
+            Backend::Vst3(v) => v.changes.dropped + v.dropped_points(),
         }
     }
 }
@@ -340,6 +349,13 @@ impl Node for PluginNode {
                 }
                 l.activate(cfg.sample_rate, cfg.max_block)
             }
+            Backend::Vst3(v) => {
+                if let Some(f) = state {
+                    state::load_into_vst3(v, f)
+                        .map_err(|e| format!("{}: state {}: {e}", self.name, f.display()))?;
+                }
+                v.activate(cfg.sample_rate, cfg.max_block, &self.keys)
+            }
         }
         .map_err(|e| format!("{}: {e}", self.name))?;
         // After a state load the plugin's values are the starting point: a slot sends an event
@@ -351,7 +367,8 @@ impl Node for PluginNode {
     }
 
     fn reset(&mut self) {
-        // LV2 has no reset short of a new instance; its state stays.
+        // LV2 has no reset short of a new instance, VST3 none on the audio thread (its
+        // setActive cycle is a main-thread call); their state stays.
         if let Backend::Clap(c) = &mut self.inst {
             c.reset();
         }
@@ -406,6 +423,7 @@ impl Node for PluginNode {
         let r = match &mut self.inst {
             Backend::Clap(c) => c.process(&mut self.in_bufs, side, &mut self.out_bufs, frames, pos),
             Backend::Lv2(l) => l.process(&mut self.in_bufs, &mut self.out_bufs, frames),
+            Backend::Vst3(v) => v.process(&mut self.in_bufs, side, &mut self.out_bufs, frames, pos),
         };
         if r.is_err() {
             self.failed = true;
