@@ -267,13 +267,24 @@ impl Vst3Instance {
                 }
                 let a = c.normalizedParamToPlain(p.id, 0.0);
                 let b = c.normalizedParamToPlain(p.id, 1.0);
+                let (min, max) = (a.min(b), a.max(b));
+                // The default travels normalised, often through f32 (DPF: 50/70 for a -50..20
+                // dB gain whose default is 0 comes back as 1.2e-6): within a millionth of the
+                // range of zero or an end, it is that value.
+                let mut default = c.normalizedParamToPlain(p.id, p.defaultNormalizedValue);
+                let tol = 1e-6 * (max - min).abs().max(1e-9);
+                for snap in [0.0, min, max] {
+                    if (default - snap).abs() < tol {
+                        default = snap;
+                    }
+                }
                 out.push(ParamInfo {
                     key: p.id,
                     ident: String::new(),
                     name: utf16(&p.title),
-                    min: a.min(b),
-                    max: a.max(b),
-                    default: c.normalizedParamToPlain(p.id, p.defaultNormalizedValue),
+                    min,
+                    max,
+                    default,
                     stepped: p.stepCount > 0,
                 });
             }
