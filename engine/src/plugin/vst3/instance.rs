@@ -37,8 +37,9 @@ use vst3::Steinberg::Vst::{
 use vst3::Steinberg::{kResultOk, FUnknown, IBStream, IPluginBaseTrait, IPluginFactoryTrait, TUID};
 use vst3::{ComPtr, ComWrapper, Interface};
 
-use super::host::{Handler, HostApp, MemStream, ParamChanges};
+use super::host::{Handler, HostApp, ParamChanges};
 use super::params::NormTable;
+use super::stream::MemStream;
 use super::{load_module, preset, Module};
 use crate::plugin::changes::Changes;
 use crate::plugin::{names, ParamInfo, PluginInfo};

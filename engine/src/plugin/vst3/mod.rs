@@ -12,12 +12,14 @@
 //!   the controller's parameters in plain units (`normalizedParamToPlain`), leaving out
 //!   read-only, hidden, bypass and program-change ones.
 //! - Hosting ([`Vst3Instance`], in `instance`), state files ([`preset`]: `.vstpreset`),
-//!   audio-thread normalisation ([`params`]) and the host's own COM objects ([`host`]).
+//!   audio-thread normalisation ([`params`]), the host's own COM objects ([`host`]) and the
+//!   state stream ([`stream`]).
 
 pub mod host;
 mod instance;
 pub mod params;
 pub mod preset;
+pub mod stream;
 
 pub use instance::Vst3Instance;
 
