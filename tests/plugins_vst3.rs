@@ -469,3 +469,28 @@ fn a_thousand_vst3_blocks_allocate_nothing_on_the_audio_thread() {
     assert!(energy > 0.0, "the plugins produced sound");
     assert_eq!(allocs, 0, "the audio thread allocated");
 }
+
+#[test]
+fn a_vst3_bundle_outside_the_plugin_folders_needs_allow_plugin() {
+    if !have_plugins() {
+        return;
+    }
+    // A copy of ZamEQ2's bundle in a folder of its own.
+    let dir = tempfile::tempdir().unwrap();
+    let arch = format!("{}-linux", std::env::consts::ARCH);
+    let lib = dir.path().join("Copy.vst3/Contents").join(&arch);
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::copy(
+        format!("/usr/lib/vst3/ZamEQ2.vst3/Contents/{arch}/ZamEQ2.so"),
+        lib.join("Copy.so"),
+    )
+    .unwrap();
+    let bundle = dir.path().join("Copy.vst3");
+    assert!(!plugin::is_allowed(&bundle), "refused outside the folders");
+    plugin::allow_dirs(&[dir.path().to_path_buf()]);
+    assert!(plugin::is_allowed(&bundle));
+    assert!(
+        vst3::bundles().contains(&bundle),
+        "an allowed folder is searched"
+    );
+}

@@ -235,6 +235,7 @@ impl IAttributeListTrait for Attributes {
             Some(Attr::Str(s)) if !string.is_null() && sizeInBytes >= 2 => {
                 let room = sizeInBytes as usize / 2 - 1;
                 let n = s.len().min(room);
+                // SAFETY: `n + 1` UTF-16 units fit in the caller's `sizeInBytes`.
                 unsafe {
                     std::ptr::copy_nonoverlapping(s.as_ptr(), string, n);
                     *string.add(n) = 0;
@@ -271,6 +272,7 @@ impl IAttributeListTrait for Attributes {
         // is set again (a Vec's buffer does not move when the map grows).
         match (unsafe { key(id) }).and_then(|k| g.get(&k)) {
             Some(Attr::Bin(b)) if !data.is_null() && !sizeInBytes.is_null() => {
+                // SAFETY: both out pointers were checked non-null above.
                 unsafe {
                     *data = b.as_ptr() as *const c_void;
                     *sizeInBytes = b.len() as uint32;

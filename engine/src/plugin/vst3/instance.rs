@@ -435,6 +435,7 @@ impl Vst3Instance {
         self.tables.clear();
         if let Some(c) = &self.controller {
             for &k in keys {
+                // SAFETY: a plain-data struct, filled by the controller below.
                 let mut info: ParameterInfo = unsafe { std::mem::zeroed() };
                 let mut steps = 0;
                 // SAFETY: controller queries.
