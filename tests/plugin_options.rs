@@ -5,7 +5,9 @@
 //! - An LV2 sidechain input (ZamComp's `lv2:isSideChain` port) is fed by `sidechain = strip`.
 //! - A plugin starts at the script's settings: its latency is that of those settings.
 //! - A latency change while rendering is reported with the plugin's name.
-//! - `state_out` writes the plugin's state when the render ends; a script loads it back.
+//! - `state_out` writes the plugin's state when the render ends (CLAP, LV2, VST3); a script
+//!   loads it back.
+//! - A mono plugin on a stereo track runs one copy per channel (CLAP, LV2, VST3).
 //! - A plugin with more parameters than a node's slots: the script reaches the ones it names.
 //! - LV2 bundles outside the plugin folders load only with `--allow-plugin DIR`.
 //!
@@ -188,6 +190,7 @@ fn state_out_writes_the_state_a_script_loads_back() {
     for (id, file) in [
         ("clap:com.zamaudio.ZamEQ2", "eq.state"),
         ("lv2:urn:zamaudio:ZamEQ2", "eq.ttl"),
+        ("vst3:ZamEQ2", "eq.vstpreset"),
     ] {
         let script = |p: &str, o: &str| eq_script(p, o).replace("'ZamEQ2'", &format!("'{id}'"));
         let set = "boost_cut_1 = 6, frequency_1 = 1000";
@@ -379,7 +382,11 @@ fn a_mono_plugin_on_a_stereo_track_runs_one_copy_per_channel() {
     let l = sine(48000, 1000.0, 0.25, 48000.0);
     let r = sine(48000, 3000.0, 0.25, 48000.0);
     dir.wav("lr.wav", 48000, &[&l, &r]);
-    for id in ["clap:com.zamaudio.ZamEQ2", "lv2:urn:zamaudio:ZamEQ2"] {
+    for id in [
+        "clap:com.zamaudio.ZamEQ2",
+        "lv2:urn:zamaudio:ZamEQ2",
+        "vst3:ZamEQ2",
+    ] {
         let out = dir.render(&format!(
             "mix.session {{ sample_rate = 48000, length_s = 1 }}\n\
              local t = mix.track('t', 'lr.wav')\n\

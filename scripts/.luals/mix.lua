@@ -375,8 +375,8 @@ function Strip:mute(opts) end
 ---@return Node
 function Strip:meter(opts) end
 
----A third-party plugin (CLAP or LV2) hosted in-process: `mixdown plugins` lists ids and parameters.
----@param id string "clap:<plugin id>", "lv2:<uri>", or a name matching one installed plugin
+---A third-party plugin (CLAP, LV2 or VST3) hosted in-process: `mixdown plugins` lists ids and parameters.
+---@param id string "clap:<plugin id>", "lv2:<uri>", "vst3:<class id or name>", or a name matching one installed plugin
 ---@param params? table<string, number|boolean> Parameters by the plugin's names, in its units
 ---@param opts? {state?: string, sidechain?: Strip} A state file to load; a strip for the sidechain input
 ---@return Node

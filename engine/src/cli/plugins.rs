@@ -14,7 +14,7 @@ pub struct PluginsArgs {
     /// One JSON object per plugin, one per line.
     #[arg(long)]
     json: bool,
-    /// Only this format (vst3 is not hosted yet).
+    /// Only this format.
     #[arg(long, value_parser = ["clap", "lv2", "vst3"])]
     format: Option<String>,
     /// Also search this folder (repeatable).
@@ -27,7 +27,8 @@ pub struct PluginsArgs {
 pub enum PluginStateCmd {
     /// Save a plugin's state (its defaults, with --set changes) to FILE.
     Save {
-        /// The plugin: clap:<id>, or a name matching one plugin.
+        /// The plugin: clap:<id>, lv2:<uri>, vst3:<class id or name>, or a name matching one
+        /// plugin.
         id: String,
         /// The state file to write.
         file: PathBuf,
@@ -61,6 +62,7 @@ fn text_of(p: &PluginInfo) -> String {
         p.latency,
         match (p.format, p.has_state) {
             (crate::plugin::PluginFormat::Lv2, _) => "LV2 Turtle",
+            (crate::plugin::PluginFormat::Vst3, _) => ".vstpreset",
             (_, true) => "plugin blob",
             _ => "parameter values",
         },
@@ -91,10 +93,6 @@ fn text_of(p: &PluginInfo) -> String {
 /// `mixdown plugins`.
 pub fn cmd_plugins(a: PluginsArgs) -> Result<(), Errors> {
     plugin::allow_dirs(&a.allow_plugin);
-    if a.format.as_deref() == Some("vst3") {
-        eprintln!("vst3 plugins are not hosted yet; CLAP and LV2 are");
-        return Ok(());
-    }
     let (all, errs) = plugin::scan();
     for e in &errs {
         eprintln!("warning: {e}");
@@ -112,6 +110,8 @@ pub fn cmd_plugins(a: PluginsArgs) -> Result<(), Errors> {
     if shown.is_empty() {
         let dirs: Vec<String> = plugin::search_dirs()
             .iter()
+            .chain(plugin::lv2::search_dirs().iter())
+            .chain(plugin::vst3::search_dirs().iter())
             .map(|d| d.display().to_string())
             .collect();
         return Err(Error::new(
@@ -173,7 +173,11 @@ pub fn cmd_plugin_state(c: PluginStateCmd) -> Result<(), Errors> {
         "{}: state written to {} ({})",
         info.name,
         file.display(),
-        if info.has_state {
+        if info.format == plugin::PluginFormat::Vst3 {
+            "a .vstpreset"
+        } else if info.format == plugin::PluginFormat::Lv2 {
+            "LV2 Turtle state"
+        } else if info.has_state {
             "the plugin's state blob"
         } else {
             "parameter values"

@@ -50,6 +50,14 @@ impl Changes {
         self.dropped += (other.pending.len() - n) as u64;
     }
 
+    /// The changes in frame order (then by key), for a plugin that takes a whole block's
+    /// changes at their frames. Sorts in place; no allocation.
+    pub fn sorted(&mut self) -> &[(u32, u32, f64)] {
+        self.pending
+            .sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        &self.pending
+    }
+
     /// Cuts `0..frames` at every changed frame and calls `piece` for each piece in order with
     /// the (key, value) changes that take effect at its first frame. Sorts in place; no
     /// allocation. Stops at the first error.

@@ -13,8 +13,9 @@
 //! - State ([`state`]): a CLAP state blob, or for a plugin without the state extension a text
 //!   file of parameter values.
 //!
-//! CLAP is hosted through `clack-host`, LV2 through `livi` (lilv); VST3 ids are recognised
-//! and refused with a message. A bare name is looked up among CLAP plugins first, then LV2.
+//! CLAP is hosted through `clack-host`, LV2 through `livi` (lilv), VST3 through the `vst3`
+//! crate's COM bindings ([`vst3`]: `vst3:<class id>` ids, `.vstpreset` state files). A bare
+//! name is looked up among CLAP plugins first, then LV2, then VST3.
 
 pub mod changes;
 pub mod clap;
@@ -22,6 +23,7 @@ pub mod lv2;
 pub mod names;
 pub mod node;
 pub mod state;
+pub mod vst3;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +39,8 @@ pub enum PluginFormat {
     Clap,
     /// LV2 (`lv2:` ids).
     Lv2,
+    /// VST3 (`vst3:` ids).
+    Vst3,
 }
 
 impl PluginFormat {
@@ -45,6 +49,7 @@ impl PluginFormat {
         match self {
             PluginFormat::Clap => "clap",
             PluginFormat::Lv2 => "lv2",
+            PluginFormat::Vst3 => "vst3",
         }
     }
 }
@@ -239,8 +244,8 @@ pub fn search_dirs() -> Vec<PathBuf> {
     v
 }
 
-/// Whether `file` lies (after resolving links) under one of the search folders (CLAP's, or
-/// lilv's LV2 folders).
+/// Whether `file` lies (after resolving links) under one of the search folders (CLAP's,
+/// lilv's LV2 folders, or the VST3 folders).
 pub fn is_allowed(file: &Path) -> bool {
     let Ok(f) = file.canonicalize() else {
         return false;
@@ -248,6 +253,7 @@ pub fn is_allowed(file: &Path) -> bool {
     search_dirs()
         .iter()
         .chain(lv2::search_dirs().iter())
+        .chain(vst3::search_dirs().iter())
         .filter_map(|d| d.canonicalize().ok())
         .any(|d| f.starts_with(d))
 }
@@ -385,6 +391,9 @@ pub fn scan() -> (Vec<PluginInfo>, Vec<String>) {
         }
     }
     infos.extend(lv2_plugins());
+    let (v, e) = vst3::scan();
+    infos.extend(v);
+    errs.extend(e);
     (infos, errs)
 }
 
@@ -420,12 +429,29 @@ pub fn resolve(id: &str) -> Result<PluginInfo, String> {
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         )
-                    })
+                    });
             }
             "vst3" => {
-                return Err(format!(
-                    "plugin \"{shown}\": vst3 plugins are not hosted yet (clap: and lv2: are); see `mixdown plugins`"
-                ))
+                let hits = vst3::find(&id[5..]);
+                return match hits.as_slice() {
+                    [(bundle, raw, _)] => vst3::describe_hit(bundle, raw),
+                    [] => Err(format!(
+                        "plugin \"{shown}\" is not installed; searched {} (list them with `mixdown plugins --format vst3`; other folders need --allow-plugin DIR)",
+                        vst3::search_dirs()
+                            .iter()
+                            .map(|d| d.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                    many => Err(format!(
+                        "plugin \"{shown}\" matches {} VST3 plugins ({}); give the class id",
+                        many.len(),
+                        many.iter()
+                            .map(|(_, i, _)| format!("vst3:{i}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                };
             }
             _ => {}
         }
@@ -465,6 +491,12 @@ pub fn resolve(id: &str) -> Result<PluginInfo, String> {
             .collect();
         if lv2.len() == 1 {
             return Ok(lv2.into_iter().next().expect("one"));
+        }
+        // Nor one LV2 plugin: a VST3 one.
+        if lv2.is_empty() {
+            if let [(bundle, raw, _)] = vst3::find(&bare).as_slice() {
+                return vst3::describe_hit(bundle, raw);
+            }
         }
     }
     match hits.as_slice() {

@@ -29,6 +29,7 @@ use std::path::PathBuf;
 use super::clap::{load_entry, ClapInstance};
 use super::lv2::Lv2Instance;
 use super::state;
+use super::vst3::Vst3Instance;
 use crate::buffer::MAX_CHANNELS;
 use crate::node::{
     Node, NodeDesc, ProcessConfig, ProcessContext, ProcessStatus, IN_FOLLOW, SIDECHAIN_FOLLOW,
@@ -115,11 +116,11 @@ const fn list(key: &'static str, doc: &'static str) -> OptionDesc {
 /// Registry entry. Built by `strip:plugin(...)` only (the script layer resolves the plugin).
 pub static KIND: NodeKind = NodeKind {
     name: "plugin",
-    doc: "A third-party plugin (CLAP or LV2), hosted in-process: parameters by the plugin's own names, automatable; latency compensated; state from a file.",
+    doc: "A third-party plugin (CLAP, LV2 or VST3), hosted in-process: parameters by the plugin's own names, automatable; latency compensated; state from a file.",
     role: Role::Internal,
     desc: &DESC,
     options: &[
-        text("id", 1024, "the plugin id (clap:<id> or lv2:<uri>)"),
+        text("id", 1024, "the plugin id (clap:<id>, lv2:<uri> or vst3:<class id>)"),
         text("name", 256, "the plugin's display name"),
         text("bundle", 4096, "the bundle file"),
         text("state", 4096, "a state file to load"),
@@ -304,6 +305,7 @@ impl PluginNode {
 enum Backend {
     Clap(ClapInstance),
     Lv2(Box<Lv2Instance>),
+    Vst3(Box<Vst3Instance>),
 }
 
 impl Backend {
@@ -312,6 +314,8 @@ impl Backend {
         LOADED.with(|c| c.set(c.get() + 1));
         Ok(if let Some(uri) = id.strip_prefix("lv2:") {
             Backend::Lv2(Box::new(Lv2Instance::new(file, uri)?))
+        } else if let Some(uid) = id.strip_prefix("vst3:") {
+            Backend::Vst3(Box::new(Vst3Instance::new(file, uid)?))
         } else {
             let raw = id.strip_prefix("clap:").unwrap_or(id);
             Backend::Clap(ClapInstance::new(&load_entry(file)?, raw)?)
@@ -330,6 +334,14 @@ impl Backend {
                 )
             }
             Backend::Lv2(l) => l.channels(),
+            Backend::Vst3(v) => {
+                let (i, o) = v.channels();
+                (
+                    i.first().copied().unwrap_or(0) as usize,
+                    i.get(1).copied().unwrap_or(0) as usize,
+                    o.first().copied().unwrap_or(0) as usize,
+                )
+            }
         }
     }
 
@@ -339,6 +351,7 @@ impl Backend {
         match self {
             Backend::Clap(c) => &mut c.changes,
             Backend::Lv2(l) => &mut l.changes,
+            Backend::Vst3(v) => &mut v.changes,
         }
     }
 
@@ -347,6 +360,7 @@ impl Backend {
         match self {
             Backend::Clap(c) => c.changes.dropped,
             Backend::Lv2(l) => l.changes.dropped,
+            Backend::Vst3(v) => v.changes.dropped + v.dropped_points(),
         }
     }
 }
@@ -427,6 +441,7 @@ impl Node for PluginNode {
                 match &mut inst {
                     Backend::Clap(c) => state::load_into(c, f),
                     Backend::Lv2(l) => state::load_into_lv2(l, f),
+                    Backend::Vst3(v) => state::load_into_vst3(v, f),
                 }
                 .map_err(|e| format!("{name}: state {}: {e}", f.display()))?;
             }
@@ -438,6 +453,11 @@ impl Node for PluginNode {
                 Backend::Lv2(l) => {
                     l.set_params(&start);
                     l.activate(cfg.sample_rate, cfg.max_block)
+                }
+                Backend::Vst3(v) => {
+                    v.set_params_inactive(&start);
+                    v.activate(cfg.sample_rate, cfg.max_block, &self.keys)
+                        .and_then(|_| v.settle())
                 }
             }
             .map_err(|e| format!("{name}: {e}"))?;
@@ -452,7 +472,8 @@ impl Node for PluginNode {
     }
 
     fn reset(&mut self) {
-        // LV2 has no reset short of a new instance; its state stays.
+        // LV2 has no reset short of a new instance, VST3 none on the audio thread (its
+        // setActive cycle is a main-thread call); their state stays.
         for inst in &mut self.insts {
             if let Backend::Clap(c) = inst {
                 c.reset();
@@ -481,6 +502,7 @@ impl Node for PluginNode {
             None => Err("the plugin never ran".to_string()),
             Some(Backend::Clap(c)) => Ok(state::save_clap(c, &self.keys, &self.id)),
             Some(Backend::Lv2(l)) => l.save_state().map(String::into_bytes),
+            Some(Backend::Vst3(v)) => v.save_preset(),
         };
         Some((
             dest,
@@ -499,7 +521,7 @@ impl Node for PluginNode {
         }
         if let Some((at, _)) = self.latency_change.filter(|c| c.1 == UNKNOWN_LATENCY) {
             notes.push(format!(
-                "plugin {}: it asked the host to restart it at frame {at} (as a plugin does when its latency changes); the paths around it stay aligned to {} frames",
+                "plugin {}: it told the host its latency changed at frame {at} (the new value is read when the graph is compiled again, as `mixdown play` does); the paths around it stay aligned to {} frames",
                 self.name, self.latency
             ));
         } else if let Some((at, now)) = self.latency_change {
@@ -561,6 +583,14 @@ impl Node for PluginNode {
                     let r = l.process(ins, &self.side_bufs, outs, frames);
                     if l.latency_now() != self.latency {
                         latency_now = Some(l.latency_now());
+                    }
+                    r
+                }
+                Backend::Vst3(v) => {
+                    let side = (self.side_in > 0).then_some(&mut self.side_bufs[..]);
+                    let r = v.process(ins, side, outs, frames, pos);
+                    if v.take_latency_change() {
+                        latency_now = Some(UNKNOWN_LATENCY);
                     }
                     r
                 }

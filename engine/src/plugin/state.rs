@@ -9,12 +9,16 @@
 //! - An LV2 plugin: lilv's Turtle serialisation of its state (the state extension's properties
 //!   and every control port), as LV2 presets are written.
 //!
+//! - A VST3 plugin: a Steinberg `.vstpreset` (component and controller states), as DAWs save
+//!   them.
+//!
 //! Loading accepts a text file for any plugin (it sets only the parameters it names).
 
 use std::path::Path;
 
 use super::clap::ClapInstance;
 use super::lv2::Lv2Instance;
+use super::vst3::Vst3Instance;
 
 /// First line of a parameter-values state file.
 pub const TEXT_MAGIC: &str = "# mixdown plugin state: parameter values";
@@ -74,6 +78,18 @@ pub fn load_into_lv2(inst: &mut Lv2Instance, file: &Path) -> Result<(), String> 
     Ok(())
 }
 
+/// Loads a state file into a VST3 instance before activation: a `.vstpreset`, or a text file
+/// of parameter values. Control thread.
+pub fn load_into_vst3(inst: &mut Vst3Instance, file: &Path) -> Result<(), String> {
+    let bytes = std::fs::read(file).map_err(|e| e.to_string())?;
+    if let Some(values) = text_values(&bytes)? {
+        inst.set_params_inactive(&values);
+        Ok(())
+    } else {
+        inst.load_preset(&bytes)
+    }
+}
+
 /// The `(key, value)` lines of a parameter-values file; `None` for any other file.
 fn text_values(bytes: &[u8]) -> Result<Option<Vec<(u32, f64)>>, String> {
     if bytes.starts_with(TEXT_MAGIC.as_bytes()) {
@@ -109,6 +125,22 @@ pub fn save_with(info: &super::PluginInfo, values: &[(u32, f64)]) -> Result<Vec<
         let mut inst = Lv2Instance::new(&info.file, &info.raw_id)?;
         inst.set_params(values);
         return inst.save_state().map(String::into_bytes);
+    }
+    if info.format == super::PluginFormat::Vst3 {
+        let mut inst = Vst3Instance::new(&info.file, &info.raw_id)?;
+        inst.set_params_inactive(values);
+        // The processor takes values only in `process`: one silent frame delivers them.
+        let keys: Vec<u32> = values.iter().map(|v| v.0).collect();
+        inst.activate(48000.0, 64, &keys)?;
+        let ins = inst.channels().0.to_vec();
+        let outs = inst.channels().1.first().copied().unwrap_or(0) as usize;
+        let mut main = vec![vec![0.0f32; 1]; ins.first().copied().unwrap_or(0) as usize];
+        let mut side = vec![vec![0.0f32; 1]; ins.get(1).copied().unwrap_or(0) as usize];
+        let mut out = vec![vec![0.0f32; 1]; outs];
+        let side = (!side.is_empty()).then_some(&mut side[..]);
+        inst.process(&mut main, side, &mut out, 1, 0)
+            .map_err(|e| e.to_string())?;
+        return inst.save_preset();
     }
     let entry = super::clap::load_entry(&info.file)?;
     let mut inst = ClapInstance::new(&entry, &info.raw_id)?;

@@ -155,8 +155,8 @@ pub fn luals() -> String {
 }
 
 /// `Strip:plugin` (its parameters are the plugin's own, so there is no options class).
-const PLUGIN_LUALS: &str = "\n---A third-party plugin (CLAP or LV2) hosted in-process: `mixdown plugins` lists ids and parameters.\n\
----@param id string \"clap:<plugin id>\", \"lv2:<uri>\", or a name matching one installed plugin\n\
+const PLUGIN_LUALS: &str = "\n---A third-party plugin (CLAP, LV2 or VST3) hosted in-process: `mixdown plugins` lists ids and parameters.\n\
+---@param id string \"clap:<plugin id>\", \"lv2:<uri>\", \"vst3:<class id or name>\", or a name matching one installed plugin\n\
 ---@param params? table<string, number|boolean> Parameters by the plugin's names, in its units\n\
 ---@param opts? {state?: string, sidechain?: Strip} A state file to load; a strip for the sidechain input\n\
 ---@return Node\nfunction Strip:plugin(id, params, opts) end\n";
