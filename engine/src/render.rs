@@ -366,6 +366,8 @@ pub fn prepare_schedule(spec: &GraphSpec, opts: &RenderOptions) -> Result<(Sched
             progress_label: Some(format!("analysing (pass {})", passes + 1)),
             from_s: if whole { None } else { opts.from_s },
             to_s: if whole { None } else { opts.to_s },
+            // Side files are the real render's.
+            state_policy: None,
             ..opts.clone()
         };
         let (_, mut proc) = run(s, &quiet, |_| Ok(()))?;

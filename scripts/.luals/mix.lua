@@ -378,6 +378,6 @@ function Strip:meter(opts) end
 ---A third-party plugin (CLAP, LV2 or VST3) hosted in-process: `mixdown plugins` lists ids and parameters.
 ---@param id string "clap:<plugin id>", "lv2:<uri>", "vst3:<class id or name>", or a name matching one installed plugin
 ---@param params? table<string, number|boolean> Parameters by the plugin's names, in its units
----@param opts? {state?: string, sidechain?: Strip} A state file to load; a strip for the sidechain input
+---@param opts? {state?: string, state_out?: string, sidechain?: Strip} A state file to load; where to save the state when a render ends; a strip for the sidechain input
 ---@return Node
 function Strip:plugin(id, params, opts) end
