@@ -158,7 +158,7 @@ pub fn luals() -> String {
 const PLUGIN_LUALS: &str = "\n---A third-party plugin (CLAP, LV2 or VST3) hosted in-process: `mixdown plugins` lists ids and parameters.\n\
 ---@param id string \"clap:<plugin id>\", \"lv2:<uri>\", \"vst3:<class id or name>\", or a name matching one installed plugin\n\
 ---@param params? table<string, number|boolean> Parameters by the plugin's names, in its units\n\
----@param opts? {state?: string, sidechain?: Strip} A state file to load; a strip for the sidechain input\n\
+---@param opts? {state?: string, state_out?: string, sidechain?: Strip} A state file to load; where to save the state when a render ends; a strip for the sidechain input\n\
 ---@return Node\nfunction Strip:plugin(id, params, opts) end\n";
 
 /// The README's insert and generator tables, between [`README_BEGIN`] and [`README_END`].
