@@ -130,6 +130,23 @@ fn start_jack() -> Option<Jack> {
     Some(Jack(child, guard))
 }
 
+/// Plays `script` through JACK (started by the caller) until the song ends, without watching
+/// for saves; stderr is captured.
+fn play_to_the_end(script: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args([
+            "play",
+            script.to_str().unwrap(),
+            "--device",
+            "alsa:jack",
+            "--no-watch",
+        ])
+        .args(extra)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
 fn read_wav_s16(path: &Path) -> Vec<f32> {
     let mut d = Vec::new();
     std::fs::File::open(path)
@@ -386,17 +403,7 @@ fn any_session_rate_plays_and_playback_ends_with_the_song() {
         "mix.session { sample_rate = 44100, length_s = 1.2 }\nmix.track('a', { osc = 'sine', hz = 440, level_db = -12 })\n",
     );
     let t0 = Instant::now();
-    let out = Command::new(BIN)
-        .args([
-            "play",
-            script.to_str().unwrap(),
-            "--device",
-            "alsa:jack",
-            "--no-watch",
-        ])
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+    let out = play_to_the_end(&script, &[]);
     let took = t0.elapsed();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
@@ -435,18 +442,7 @@ fn a_plugin_that_changes_its_latency_while_playing_is_compiled_again() {
          local d = t:plugin('lv2:http://gareus.org/oss/lv2/nodelay', { delay_time = 0 })\n\
          d.delay_time:set(0.5, 960)\n",
     );
-    let out = Command::new(BIN)
-        .args([
-            "play",
-            script.to_str().unwrap(),
-            "--device",
-            "alsa:jack",
-            "--no-watch",
-            "--log-reloads",
-        ])
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+    let out = play_to_the_end(&script, &["--log-reloads"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(

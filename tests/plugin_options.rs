@@ -18,31 +18,19 @@ mod harness;
 use std::path::Path;
 use std::process::Command;
 
+use harness::plugins::*;
 use harness::*;
 use mixdown::io::output::WritePolicy;
 use mixdown::render::RenderOptions;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mixdown");
 
-/// Whether `file` (from Debian package `package`) is here; under CI it must be.
-fn have(file: &str, package: &str) -> bool {
-    let ok = Path::new(file).exists();
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs {package} ({file})"
-        );
-        eprintln!("skipped: {file} missing (apt-get install {package})");
-    }
-    ok
-}
-
 fn have_zam_lv2() -> bool {
-    have("/usr/lib/lv2/ZamComp.lv2", "zam-plugins")
+    installed("/usr/lib/lv2/ZamComp.lv2", "zam-plugins")
 }
 
 fn have_x42() -> bool {
-    have("/usr/lib/lv2/nodelay.lv2", "x42-plugins")
+    installed("/usr/lib/lv2/nodelay.lv2", "x42-plugins")
 }
 
 /// A click of 0.25 at frame 4800 in a 1 s file, split into a dry path and a bus with `insert`.
@@ -178,7 +166,7 @@ fn eq_script(params: &str, opts: &str) -> String {
 
 #[test]
 fn state_out_writes_the_state_a_script_loads_back() {
-    if !have("/usr/lib/clap/ZamEQ2.clap", "zam-plugins") || !have_zam_lv2() {
+    if !installed("/usr/lib/clap/ZamEQ2.clap", "zam-plugins") || !have_zam_lv2() {
         return;
     }
     let dir = Dir::new();
@@ -239,7 +227,7 @@ fn state_out_writes_the_state_a_script_loads_back() {
 
 #[test]
 fn state_out_outside_the_allowed_folders_is_refused_and_no_mix_is_left() {
-    if !have("/usr/lib/clap/ZamEQ2.clap", "zam-plugins") {
+    if !installed("/usr/lib/clap/ZamEQ2.clap", "zam-plugins") {
         return;
     }
     let dir = Dir::new();
@@ -280,7 +268,7 @@ fn state_out_outside_the_allowed_folders_is_refused_and_no_mix_is_left() {
 
 #[test]
 fn a_plugin_with_more_parameters_than_slots_reaches_those_the_script_names() {
-    if !have("/usr/lib/lv2/matrixmixer.lv2", "x42-plugins") {
+    if !installed("/usr/lib/lv2/matrixmixer.lv2", "x42-plugins") {
         return;
     }
     let dir = Dir::new();
@@ -332,7 +320,7 @@ fn a_plugin_with_more_parameters_than_slots_reaches_those_the_script_names() {
 
 #[test]
 fn an_lv2_bundle_outside_the_plugin_folders_needs_allow_plugin() {
-    if !have("/usr/lib/lv2/ZamEQ2.lv2", "zam-plugins") {
+    if !installed("/usr/lib/lv2/ZamEQ2.lv2", "zam-plugins") {
         return;
     }
     let dir = Dir::new();
@@ -374,7 +362,7 @@ fn an_lv2_bundle_outside_the_plugin_folders_needs_allow_plugin() {
 
 #[test]
 fn a_mono_plugin_on_a_stereo_track_runs_one_copy_per_channel() {
-    if !have("/usr/lib/clap/ZamEQ2.clap", "zam-plugins") {
+    if !installed("/usr/lib/clap/ZamEQ2.clap", "zam-plugins") {
         return;
     }
     let dir = Dir::new();

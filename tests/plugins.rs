@@ -8,6 +8,7 @@
 
 mod harness;
 
+use harness::plugins::*;
 use harness::*;
 use mixdown::plugin;
 use mixdown::reload::Reloader;
@@ -20,51 +21,9 @@ use mixdown::script::ScriptOptions;
 #[global_allocator]
 static A: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
-fn no_alloc<T>(f: impl FnOnce() -> T) -> T {
-    #[cfg(debug_assertions)]
-    return assert_no_alloc::assert_no_alloc(f);
-    #[cfg(not(debug_assertions))]
-    f()
-}
-
-fn violations() -> u32 {
-    #[cfg(debug_assertions)]
-    return assert_no_alloc::violation_count();
-    #[cfg(not(debug_assertions))]
-    0
-}
-
-/// Whether the zam CLAP plugins are here; under CI they must be.
+/// Whether the zam plugins are here; under CI they must be.
 fn have_plugins() -> bool {
-    let ok = std::path::Path::new("/usr/lib/clap/ZamEQ2.clap").exists();
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs zam-plugins (/usr/lib/clap/ZamEQ2.clap)"
-        );
-        eprintln!("skipped: /usr/lib/clap/ZamEQ2.clap missing (apt-get install zam-plugins)");
-    }
-    ok
-}
-
-fn render_block(dir: &Dir, src: &str, block: usize) -> Rendered {
-    dir.render_with(
-        src,
-        RenderOptions {
-            block,
-            max_tail_s: 0.5,
-            ..Default::default()
-        },
-    )
-}
-
-/// A 1 s mono sine track `t` at `hz` into the master, with `insert` on it.
-fn tone_script(hz: f64, insert: &str) -> String {
-    format!(
-        "mix.session {{ sample_rate = 48000, length_s = 1 }}\n\
-         local t = mix.track('t', {{ osc = 'sine', hz = {hz}, level_db = -12 }})\n\
-         {insert}\n"
-    )
+    installed("/usr/lib/clap/ZamEQ2.clap", "zam-plugins")
 }
 
 #[test]

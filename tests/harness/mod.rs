@@ -4,6 +4,8 @@
 //! (DTFT of an impulse response, Goertzel, RMS, dB). Each test file uses a subset.
 #![allow(dead_code)]
 
+pub mod plugins;
+
 use std::path::{Path, PathBuf};
 
 use mixdown::measure::{Analyzer, Measurement};
