@@ -15,7 +15,6 @@
 
 mod harness;
 
-use std::path::Path;
 use std::process::Command;
 
 use harness::plugins::*;

@@ -12,7 +12,6 @@ use harness::plugins::*;
 use harness::*;
 use mixdown::plugin;
 use mixdown::reload::Reloader;
-use mixdown::render::RenderOptions;
 use mixdown::rt::{processor_pair, Controller, Processor};
 use mixdown::script::ScriptOptions;
 

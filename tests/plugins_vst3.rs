@@ -11,7 +11,6 @@ use harness::plugins::*;
 use harness::*;
 use mixdown::plugin::{self, vst3};
 use mixdown::reload::Reloader;
-use mixdown::render::RenderOptions;
 use mixdown::rt::processor_pair;
 use mixdown::script::ScriptOptions;
 
