@@ -73,33 +73,18 @@ fn plugin_latency_is_compensated_against_a_dry_path() {
         return;
     }
     let dir = Dir::new();
-    let mut x = vec![0.0f32; 48000];
-    x[4800] = 0.25;
-    dir.wav("click.wav", 48000, &[&x]);
-    let src = "mix.session { sample_rate = 48000, length_s = 1 }\n\
-               local t = mix.track('t', 'click.wav')\n\
-               local lim = mix.bus('lim')\n\
-               lim:plugin('clap:com.zamaudio.ZaMaximX2', { threshold = 0, output_ceiling = 0 })\n\
-               t:send(lim, { gain_db = 0 })\n";
-    let r = dir.render(src);
-    let plain = dir.render(
-        "mix.session { sample_rate = 48000, length_s = 1 }\n\
-         local t = mix.track('t', 'click.wav')\nlocal lim = mix.bus('lim')\n\
-         t:send(lim, { gain_db = 0 })\n",
+    let r = click_through(
+        &dir,
+        "b:plugin('clap:com.zamaudio.ZaMaximX2', { threshold = 0, output_ceiling = 0 })",
     );
+    let plain = click_through(&dir, "");
     eprintln!(
         "ZaMaximX2 latency compensated: graph latency {} frames",
         r.latency
     );
     assert!(r.latency >= 400, "latency {}", r.latency);
     let l = r.l();
-    let at = l
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
-        .unwrap()
-        .0;
-    assert_eq!(at, 4800, "the two paths meet at the click");
+    assert_eq!(loudest(l), 4800, "the two paths meet at the click");
     // One impulse: the dry and limited paths add up where the plain render (two unprocessed
     // paths) has its click, and nothing anywhere else.
     let p = plain.l();
@@ -109,12 +94,7 @@ fn plugin_latency_is_compensated_against_a_dry_path() {
         l[4800],
         p[4800]
     );
-    let rest: f64 = l
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != 4800)
-        .map(|(_, v)| v.abs() as f64)
-        .fold(0.0, f64::max);
+    let rest = peak_outside(l, 4800);
     assert!(rest < 1e-3, "energy outside the click: {rest}");
 }
 
@@ -232,9 +212,7 @@ fn state_file_round_trip_gives_identical_output() {
         "t:plugin('ZamEQ2', { boost_cut_1 = 6, frequency_1 = 1000 })",
     ));
     let flat = dir.render(&tone_script(1000.0, "t:plugin('ZamEQ2', {})"));
-    let w = 24000..28800;
-    let g = db(tone_amp(&from_state.l()[w.clone()], 1000.0, 48000.0)
-        / tone_amp(&flat.l()[w.clone()], 1000.0, 48000.0));
+    let g = gain_at_1k(from_state.l(), flat.l());
     assert!((g - 6.0).abs() < 0.3, "state boost {g} dB");
     // From 0.1 s on (the directly set values reach the plugin as events in the first block,
     // which it may smooth) the two are the same.
@@ -270,18 +248,6 @@ fn plugin_state_cli_writes_a_file_scripts_load() {
     assert_eq!(v["id"], "clap:com.zamaudio.ZamEQ2");
     assert_eq!(v["params"][0]["ident"], "boost_cut_1");
     assert_eq!(v["params"][0]["min"], -50.0);
-    let state = dir.path().join("boost.state");
-    let out = std::process::Command::new(exe)
-        .args(["plugin-state", "save", "ZamEQ2"])
-        .arg(&state)
-        .args(["--set", "boost_cut_1=6", "--set", "frequency_1=1000"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let bad = std::process::Command::new(exe)
         .args(["plugin-state", "save", "ZamEQ2"])
         .arg(dir.path().join("x.state"))
@@ -290,29 +256,7 @@ fn plugin_state_cli_writes_a_file_scripts_load() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("allowed -50 to 20"));
-    // The script renders through the isolated evaluator, as users run it.
-    let script = dir.script(
-        "song.lua",
-        "mix.session { sample_rate = 48000, length_s = 1 }\n\
-         local t = mix.track('t', { osc = 'sine', hz = 1000, level_db = -12 })\n\
-         t:plugin('ZamEQ2', {}, { state = 'boost.state' })\n\
-         mix.render { path = 'out.wav' }\n",
-    );
-    let out = std::process::Command::new(exe)
-        .arg("render")
-        .arg(&script)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (_, wav) = read_wav(&dir.path().join("out.wav"));
-    let flat = dir.render(&tone_script(1000.0, "t:plugin('ZamEQ2', {})"));
-    let w = 24000..28800;
-    let g =
-        db(tone_amp(&wav[0][w.clone()], 1000.0, 48000.0) / tone_amp(&flat.l()[w], 1000.0, 48000.0));
+    let g = state_file_boost_through_the_cli(&dir, "ZamEQ2", "boost.state");
     assert!((g - 6.0).abs() < 0.3, "{g} dB");
 }
 
@@ -523,24 +467,10 @@ fn lv2_latency_is_compensated_and_its_state_round_trips() {
         return;
     }
     let dir = Dir::new();
-    let mut x = vec![0.0f32; 48000];
-    x[4800] = 0.25;
-    dir.wav("click.wav", 48000, &[&x]);
-    let r = dir.render(
-        "mix.session { sample_rate = 48000, length_s = 1 }\n\
-         local t = mix.track('t', 'click.wav')\nlocal lim = mix.bus('lim')\n\
-         lim:plugin('lv2:urn:zamaudio:ZaMaximX2', {})\nt:send(lim, { gain_db = 0 })\n",
-    );
+    let r = click_through(&dir, "b:plugin('lv2:urn:zamaudio:ZaMaximX2', {})");
     eprintln!("LV2 ZaMaximX2: graph latency {} frames", r.latency);
     assert_eq!(r.latency, 480);
-    let at = r
-        .l()
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
-        .unwrap()
-        .0;
-    assert_eq!(at, 4800);
+    assert_eq!(loudest(r.l()), 4800);
     // State: lilv's Turtle, saved with a boost, loaded by a script.
     let info = plugin::resolve("lv2:urn:zamaudio:ZamEQ2").unwrap();
     let key = |n: &str| info.param(n).unwrap().1.key;
@@ -563,9 +493,7 @@ fn lv2_latency_is_compensated_and_its_state_round_trips() {
         1000.0,
         "t:plugin('lv2:urn:zamaudio:ZamEQ2', {})",
     ));
-    let w = 24000..28800;
-    let g =
-        db(tone_amp(&a.l()[w.clone()], 1000.0, 48000.0) / tone_amp(&flat.l()[w], 1000.0, 48000.0));
+    let g = gain_at_1k(a.l(), flat.l());
     eprintln!("LV2 ZamEQ2 from its Turtle state: {g:.3} dB at 1 kHz");
     assert!((g - 6.0).abs() < 0.3, "{g}");
 }

@@ -143,37 +143,21 @@ fn vst3_latency_is_compensated_against_a_dry_path() {
         return;
     }
     let dir = Dir::new();
-    let mut x = vec![0.0f32; 48000];
-    x[4800] = 0.25;
-    dir.wav("click.wav", 48000, &[&x]);
-    let r = dir.render(
-        "mix.session { sample_rate = 48000, length_s = 1 }\n\
-         local t = mix.track('t', 'click.wav')\nlocal lim = mix.bus('lim')\n\
-         lim:plugin('vst3:ZaMaximX2', { threshold = 0, output_ceiling = 0 })\n\
-         t:send(lim, { gain_db = 0 })\n",
+    let r = click_through(
+        &dir,
+        "b:plugin('vst3:ZaMaximX2', { threshold = 0, output_ceiling = 0 })",
     );
-    let plain = dir.render(
-        "mix.session { sample_rate = 48000, length_s = 1 }\n\
-         local t = mix.track('t', 'click.wav')\nlocal lim = mix.bus('lim')\n\
-         t:send(lim, { gain_db = 0 })\n",
-    );
+    let plain = click_through(&dir, "");
     eprintln!("VST3 ZaMaximX2: graph latency {} frames", r.latency);
     assert_eq!(r.latency, 480);
     let l = r.l();
-    let at = l
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
-        .unwrap()
-        .0;
-    assert_eq!(at, 4800, "the plugin and dry paths meet at the click");
+    assert_eq!(
+        loudest(l),
+        4800,
+        "the plugin and dry paths meet at the click"
+    );
     assert!((l[4800] - plain.l()[4800]).abs() < 1e-3);
-    let rest = l
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != 4800)
-        .map(|(_, v)| v.abs())
-        .fold(0.0f32, f32::max);
+    let rest = peak_outside(l, 4800);
     assert!(rest < 1e-3, "energy outside the click: {rest}");
 }
 
@@ -285,9 +269,7 @@ fn vstpreset_round_trip_gives_identical_output_and_a_wellformed_header() {
         &format!("t:plugin('{EQ}', {{ boost_cut_1 = 6, frequency_1 = 1000 }})"),
     ));
     let flat = dir.render(&tone_script(1000.0, &format!("t:plugin('{EQ}', {{}})")));
-    let w = 24000..28800;
-    let g = db(tone_amp(&from_state.l()[w.clone()], 1000.0, 48000.0)
-        / tone_amp(&flat.l()[w.clone()], 1000.0, 48000.0));
+    let g = gain_at_1k(from_state.l(), flat.l());
     eprintln!("VST3 ZamEQ2 from its .vstpreset: {g:.3} dB at 1 kHz");
     assert!((g - 6.0).abs() < 0.3, "state boost {g} dB");
     let d = max_diff(&from_state.l()[4800..], &direct.l()[4800..]);
@@ -341,42 +323,11 @@ fn plugin_state_cli_writes_a_vstpreset_scripts_load() {
         serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
     assert_eq!(v["format"], "vst3");
     assert_eq!(v["params"][0]["ident"], "boost_cut_1");
-    let preset = dir.path().join("boost.vstpreset");
-    let out = std::process::Command::new(exe)
-        .args(["plugin-state", "save", EQ])
-        .arg(&preset)
-        .args(["--set", "boost_cut_1=6", "--set", "frequency_1=1000"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(vst3::preset::is_preset(&std::fs::read(&preset).unwrap()));
-    let script = dir.script(
-        "song.lua",
-        "mix.session { sample_rate = 48000, length_s = 1 }\n\
-         local t = mix.track('t', { osc = 'sine', hz = 1000, level_db = -12 })\n\
-         t:plugin('vst3:ZamEQ2', {}, { state = 'boost.vstpreset' })\n\
-         mix.render { path = 'out.wav' }\n",
-    );
-    let out = std::process::Command::new(exe)
-        .arg("render")
-        .arg(&script)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (_, wav) = read_wav(&dir.path().join("out.wav"));
-    let flat = dir.render(&tone_script(1000.0, &format!("t:plugin('{EQ}', {{}})")));
-    let w = 24000..28800;
-    let g =
-        db(tone_amp(&wav[0][w.clone()], 1000.0, 48000.0) / tone_amp(&flat.l()[w], 1000.0, 48000.0));
+    let g = state_file_boost_through_the_cli(&dir, EQ, "boost.vstpreset");
     assert!((g - 6.0).abs() < 0.3, "{g} dB");
+    assert!(vst3::preset::is_preset(
+        &std::fs::read(dir.path().join("boost.vstpreset")).unwrap()
+    ));
 }
 
 #[test]

@@ -67,3 +67,92 @@ pub fn violations() -> u32 {
     #[cfg(not(debug_assertions))]
     0
 }
+
+/// A click of 0.25 at frame 4800 in a 1 s file `click.wav`, on track `t`, which goes to the
+/// master (the dry path) and through a send to bus `b` carrying `insert` (`b:plugin(...)`).
+pub fn click_through(dir: &Dir, insert: &str) -> Rendered {
+    let mut x = vec![0.0f32; 48000];
+    x[4800] = 0.25;
+    dir.wav("click.wav", 48000, &[&x]);
+    dir.render(&format!(
+        "mix.session {{ sample_rate = 48000, length_s = 1 }}\n\
+         local t = mix.track('t', 'click.wav')\nlocal b = mix.bus('b')\n\
+         {insert}\nt:send(b, {{ gain_db = 0 }})\n"
+    ))
+}
+
+/// The frame of the largest magnitude.
+pub fn loudest(x: &[f32]) -> usize {
+    x.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+        .map_or(0, |m| m.0)
+}
+
+/// The largest magnitude anywhere but frame `at`.
+pub fn peak_outside(x: &[f32], at: usize) -> f32 {
+    x.iter()
+        .enumerate()
+        .filter(|(i, _)| *i != at)
+        .map(|(_, v)| v.abs())
+        .fold(0.0f32, f32::max)
+}
+
+/// The 1 kHz level of `x` over `flat`'s, in dB, from 0.5 to 0.6 s.
+pub fn gain_at_1k(x: &[f32], flat: &[f32]) -> f64 {
+    let w = 24000..28800;
+    super::db(
+        super::tone_amp(&x[w.clone()], 1000.0, 48000.0)
+            / super::tone_amp(&flat[w], 1000.0, 48000.0),
+    )
+}
+
+/// Runs the `mixdown` binary with `args` (in `dir`'s folder), requiring success; returns its
+/// stdout.
+pub fn mixdown_ok(dir: &Dir, args: &[&std::ffi::OsStr]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mixdown"))
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mixdown {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `mixdown plugin-state save ID FILE` with a 6 dB boost at 1 kHz, then `mixdown render` of a
+/// script whose ZamEQ2 (`id`) loads FILE, through the isolated evaluator as users run it:
+/// the boost the render has at 1 kHz over a flat ZamEQ2, in dB.
+pub fn state_file_boost_through_the_cli(dir: &Dir, id: &str, file: &str) -> f64 {
+    use std::ffi::OsStr;
+    let state = dir.path().join(file);
+    mixdown_ok(
+        dir,
+        &[
+            OsStr::new("plugin-state"),
+            OsStr::new("save"),
+            OsStr::new(id),
+            state.as_os_str(),
+            OsStr::new("--set"),
+            OsStr::new("boost_cut_1=6"),
+            OsStr::new("--set"),
+            OsStr::new("frequency_1=1000"),
+        ],
+    );
+    let script = dir.script(
+        "song.lua",
+        &format!(
+            "mix.session {{ sample_rate = 48000, length_s = 1 }}\n\
+             local t = mix.track('t', {{ osc = 'sine', hz = 1000, level_db = -12 }})\n\
+             t:plugin('{id}', {{}}, {{ state = '{file}' }})\n\
+             mix.render {{ path = 'out.wav' }}\n"
+        ),
+    );
+    mixdown_ok(dir, &[OsStr::new("render"), script.as_os_str()]);
+    let (_, wav) = super::read_wav(&dir.path().join("out.wav"));
+    let flat = dir.render(&tone_script(1000.0, &format!("t:plugin('{id}', {{}})")));
+    gain_at_1k(&wav[0], flat.l())
+}
