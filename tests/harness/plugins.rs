@@ -156,3 +156,19 @@ pub fn state_file_boost_through_the_cli(dir: &Dir, id: &str, file: &str) -> f64 
     let flat = dir.render(&tone_script(1000.0, &format!("t:plugin('{id}', {{}})")));
     gain_at_1k(&wav[0], flat.l())
 }
+
+/// Renders `src` at blocks of 1, 17, 64 and 512 frames and requires each to be bit-identical
+/// to the render at 2048.
+pub fn assert_block_invariant(dir: &Dir, src: &str) {
+    let reference = render_block(dir, src, 2048);
+    for block in [1, 17, 64, 512] {
+        let got = render_block(dir, src, block);
+        assert_eq!(got.l().len(), reference.l().len());
+        let diff = got
+            .l()
+            .iter()
+            .zip(reference.l())
+            .position(|(a, b)| a.to_bits() != b.to_bits());
+        assert_eq!(diff, None, "block {block} differs from block 2048");
+    }
+}

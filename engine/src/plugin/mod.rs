@@ -275,29 +275,40 @@ fn bundles_in(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
     }
 }
 
-type CacheKey = (PathBuf, Option<std::time::SystemTime>, u64);
-type Described = Result<Vec<PluginInfo>, String>;
-type Listed = Result<Vec<(String, String)>, String>;
+/// A bundle as cached: its path, and its file's (or library's) modification time and size.
+pub(crate) type CacheKey = (PathBuf, Option<std::time::SystemTime>, u64);
+/// A cache of results by bundle.
+pub(crate) type Cache<T> = Mutex<Option<HashMap<CacheKey, T>>>;
 
-/// Descriptions by bundle (file, modification time, size): describing instantiates every
-/// plugin, so it is done once per process.
-static CACHE: Mutex<Option<HashMap<CacheKey, Described>>> = Mutex::new(None);
-
-/// The plugins of one bundle (cached). Control thread.
-pub fn describe(file: &Path) -> Result<Vec<PluginInfo>, String> {
+/// The key of a bundle whose code is in `file`.
+pub(crate) fn cache_key(bundle: &Path, file: &Path) -> Result<CacheKey, String> {
     let meta = std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let key = (file.to_path_buf(), meta.modified().ok(), meta.len());
-    let mut g = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    Ok((bundle.to_path_buf(), meta.modified().ok(), meta.len()))
+}
+
+/// `make()`'s result for `key`, made once per process (describing or listing a bundle
+/// instantiates its plugins), with plugin chatter on stdout/stderr silenced while it runs.
+/// Control thread.
+pub(crate) fn cached<T: Clone>(cache: &Cache<T>, key: CacheKey, make: impl FnOnce() -> T) -> T {
+    let mut g = cache.lock().unwrap_or_else(|e| e.into_inner());
     let map = g.get_or_insert_with(HashMap::new);
     if let Some(r) = map.get(&key) {
         return r.clone();
     }
     let r = {
         let _quiet = Quiet::new();
-        clap::describe_bundle(file)
+        make()
     };
     map.insert(key, r.clone());
     r
+}
+
+/// The plugins of one CLAP bundle (cached). Control thread.
+pub fn describe(file: &Path) -> Result<Vec<PluginInfo>, String> {
+    static CACHE: Cache<Result<Vec<PluginInfo>, String>> = Mutex::new(None);
+    cached(&CACHE, cache_key(file, file)?, || {
+        clap::describe_bundle(file)
+    })
 }
 
 /// Silences the process's stdout and stderr while plugins are described: some print chatter
@@ -350,23 +361,11 @@ impl Drop for Quiet {
     }
 }
 
-/// The `(id, name)` pairs of one bundle's plugins (cached; no instance is made). Control
+/// The `(id, name)` pairs of one CLAP bundle's plugins (cached; no instance is made). Control
 /// thread.
 fn list(file: &Path) -> Result<Vec<(String, String)>, String> {
-    static LISTS: Mutex<Option<HashMap<CacheKey, Listed>>> = Mutex::new(None);
-    let meta = std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let key = (file.to_path_buf(), meta.modified().ok(), meta.len());
-    let mut g = LISTS.lock().unwrap_or_else(|e| e.into_inner());
-    let map = g.get_or_insert_with(HashMap::new);
-    if let Some(r) = map.get(&key) {
-        return r.clone();
-    }
-    let r = {
-        let _quiet = Quiet::new();
-        clap::list_bundle(file)
-    };
-    map.insert(key, r.clone());
-    r
+    static CACHE: Cache<Result<Vec<(String, String)>, String>> = Mutex::new(None);
+    cached(&CACHE, cache_key(file, file)?, || clap::list_bundle(file))
 }
 
 /// Every plugin found, and the bundles that failed to load (with why). Control thread.

@@ -23,7 +23,6 @@ pub mod stream;
 
 pub use instance::Vst3Instance;
 
-use std::collections::HashMap;
 use std::ffi::{c_void, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -31,7 +30,7 @@ use std::sync::Mutex;
 use vst3::ComPtr;
 use vst3::Steinberg::{kResultOk, IPluginFactory, IPluginFactoryTrait, PClassInfo, PFactoryInfo};
 
-use super::{PluginFormat, PluginInfo};
+use super::{cache_key, cached, Cache, PluginFormat, PluginInfo};
 
 /// The category of audio processors in a factory.
 const AUDIO_CLASS: &str = "Audio Module Class";
@@ -259,49 +258,19 @@ pub fn describe_bundle(bundle: &Path) -> Result<Vec<PluginInfo>, String> {
     Ok(out)
 }
 
-type CacheKey = (PathBuf, Option<std::time::SystemTime>, u64);
-
-fn key_of(bundle: &Path) -> Result<CacheKey, String> {
-    let lib = library_of(bundle);
-    let meta = std::fs::metadata(&lib).map_err(|e| format!("{}: {e}", lib.display()))?;
-    Ok((bundle.to_path_buf(), meta.modified().ok(), meta.len()))
-}
-
 /// [`describe_bundle`], once per bundle per process, with plugin chatter silenced. Control
 /// thread.
 pub fn describe(bundle: &Path) -> Result<Vec<PluginInfo>, String> {
-    type Described = Result<Vec<PluginInfo>, String>;
-    static CACHE: Mutex<Option<HashMap<CacheKey, Described>>> = Mutex::new(None);
-    let key = key_of(bundle)?;
-    let mut g = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    let map = g.get_or_insert_with(HashMap::new);
-    if let Some(r) = map.get(&key) {
-        return r.clone();
-    }
-    let r = {
-        let _quiet = super::Quiet::new();
-        describe_bundle(bundle)
-    };
-    map.insert(key, r.clone());
-    r
+    static CACHE: Cache<Result<Vec<PluginInfo>, String>> = Mutex::new(None);
+    let key = cache_key(bundle, &library_of(bundle))?;
+    cached(&CACHE, key, || describe_bundle(bundle))
 }
 
 /// [`list_bundle`], cached, silenced. Control thread.
 pub fn list(bundle: &Path) -> Result<Vec<(String, String)>, String> {
-    type Listed = Result<Vec<(String, String)>, String>;
-    static CACHE: Mutex<Option<HashMap<CacheKey, Listed>>> = Mutex::new(None);
-    let key = key_of(bundle)?;
-    let mut g = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    let map = g.get_or_insert_with(HashMap::new);
-    if let Some(r) = map.get(&key) {
-        return r.clone();
-    }
-    let r = {
-        let _quiet = super::Quiet::new();
-        list_bundle(bundle)
-    };
-    map.insert(key, r.clone());
-    r
+    static CACHE: Cache<Result<Vec<(String, String)>, String>> = Mutex::new(None);
+    let key = cache_key(bundle, &library_of(bundle))?;
+    cached(&CACHE, key, || list_bundle(bundle))
 }
 
 /// Every VST3 plugin found (the first folder wins for a class id found twice), and the bundles
