@@ -542,7 +542,7 @@ impl Node for PluginNode {
             return ProcessStatus::Silent;
         }
         let input = cx.input(0);
-        if self.copies > 1 {
+        if self.copies > 1 && !input.is_empty() {
             // One channel per copy.
             for (k, b) in self.in_bufs.iter_mut().enumerate() {
                 b[..frames].copy_from_slice(&input[k.min(input.len() - 1)][..frames]);
