@@ -145,6 +145,7 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
     let mut last_frames = (0u64, Instant::now());
     // Plugin latency changes seen so far (a change makes a fresh compile: see below).
     let mut latency_changes = crate::plugin::latency_changes();
+    let mut last_latency_compile: Option<Instant> = None;
     loop {
         let frames = pb.stats.frames.load(Ordering::Relaxed);
         if frames != last_frames.0 {
@@ -197,9 +198,15 @@ pub fn play(opts: &PlayOptions) -> Result<PlaySummary, Errors> {
         // A hosted plugin changed its latency while playing (a parameter that sets it moved):
         // compile again from scratch, so the new latency is compensated; the whole output
         // fades over, as for any change no path crossfade covers.
+        // At most once a second: a plugin that announced a change on every start would
+        // otherwise have the graph compiled again without end.
         let seen = crate::plugin::latency_changes();
-        if seen != latency_changes && awaiting.is_none() {
+        if seen != latency_changes
+            && awaiting.is_none()
+            && last_latency_compile.is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
             latency_changes = seen;
+            last_latency_compile = Some(Instant::now());
             reloader.forget_running();
             dirty.get_or_insert_with(Instant::now);
             if opts.log_reloads {

@@ -93,10 +93,13 @@ pub struct ProcessConfig {
     /// The session's explicit length (`mix.session { length_s }`), if any: open-ended sources
     /// stop there.
     pub song_length_frames: Option<u64>,
-    /// Each parameter's value where this node first runs (its static value, or its automation
-    /// at `start_frame`), in `NodeDesc::params` order. A hosted plugin is set to these before
-    /// it is activated, so the latency it reports is the one of the script's settings.
-    pub start_params: Vec<f32>,
+    /// For a node that asks ([`Node::wants_start_params`]), each parameter's value where it
+    /// first runs, in `NodeDesc::params` order: `Some` for a parameter the script set or
+    /// automated (its static value, or its automation at `start_frame`), `None` for one left at
+    /// its default. A hosted plugin is set to these before it is activated, so the latency it
+    /// reports is that of the script's settings, and a loaded state keeps what the script left
+    /// alone. Empty for other nodes.
+    pub start_params: Vec<Option<f32>>,
 }
 
 /// Returned by `process`: lets the processor skip silent branches and offline render stop once
@@ -277,6 +280,12 @@ pub trait Node: Send + 'static {
     /// A line for the render summary (e.g. the gain a loudness node applied), after a render.
     fn report(&self) -> Option<String> {
         None
+    }
+
+    /// Whether `prepare` wants [`ProcessConfig::start_params`] (computing them costs a
+    /// timeline evaluation per automated parameter, so only nodes that use them ask).
+    fn wants_start_params(&self) -> bool {
+        false
     }
 
     /// A file to write when an offline render ends (a hosted plugin's `state_out`):

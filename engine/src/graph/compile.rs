@@ -427,8 +427,10 @@ pub fn compile_reusing(
             continue;
         }
         let mut c = config_of(i);
-        c.start_params = start_values(spec_of(i), sr, cfg.start_frame);
         let node = instances[i].as_mut().expect("instance");
+        if node.wants_start_params() {
+            c.start_params = start_values(spec_of(i), sr, cfg.start_frame);
+        }
         PREPARED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Err(why) = node.prepare(&c) {
             let s = spec_of(i);
@@ -673,15 +675,18 @@ pub fn compile_reusing(
     Ok(schedule)
 }
 
-/// Each parameter's value at `start_frame`: its automation there, else its static value.
-fn start_values(s: &super::spec::NodeSpec, sr: f64, start_frame: u64) -> Vec<f32> {
+/// Each parameter's value at `start_frame` if the script set or automated it (its automation
+/// there, else its static value); `None` for a parameter left at its default.
+fn start_values(s: &super::spec::NodeSpec, sr: f64, start_frame: u64) -> Vec<Option<f32>> {
     s.params
         .iter()
         .map(|p| {
-            if p.timeline.is_empty() {
-                p.value
+            if !p.timeline.is_empty() {
+                Some(p.timeline.compile(p.initial(), sr).value_at(start_frame))
+            } else if p.explicit {
+                Some(p.value)
             } else {
-                p.timeline.compile(p.initial(), sr).value_at(start_frame)
+                None
             }
         })
         .collect()

@@ -35,12 +35,10 @@ pub struct MdShared {
     pub restart_requested: std::sync::atomic::AtomicBool,
 }
 
-/// Main-thread host handler.
+/// Main-thread host handler. (A latency change the plugin announces while activating is read
+/// from its latency extension after activation; nothing needs keeping here.)
 #[derive(Default)]
-pub struct MdMain {
-    /// Set when the plugin says its latency changed.
-    pub latency_changed: std::sync::atomic::AtomicBool,
-}
+pub struct MdMain;
 
 impl SharedHandler<'_> for MdShared {
     fn request_restart(&self) {
@@ -54,10 +52,7 @@ impl SharedHandler<'_> for MdShared {
 impl MainThreadHandler<'_> for MdMain {}
 
 impl HostLatencyImpl for MdMain {
-    fn changed(&self) {
-        self.latency_changed
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-    }
+    fn changed(&self) {}
 }
 
 impl HostParamsImplShared for MdShared {
@@ -204,7 +199,7 @@ impl ClapInstance {
         let cid = CString::new(raw_id).map_err(|_| "plugin id holds a NUL byte".to_string())?;
         let instance = PluginInstance::<MdHost>::new(
             |_| MdShared::default(),
-            |_| MdMain::default(),
+            |_| MdMain,
             entry,
             &cid,
             &host_info()?,
@@ -375,17 +370,21 @@ impl ClapInstance {
         self.out_ports = AudioPorts::with_capacity(channels, 2);
         self.changes = Changes::with_capacity(MAX_EVENTS_PER_BLOCK);
         self.events = Vec::with_capacity(MAX_EVENTS_PER_BLOCK);
-        let latency = match self.latency {
-            Some(l) => l.get(&self.instance.plugin_handle()),
-            None => 0,
-        };
-        Ok(latency)
+        // Requests made while instantiating and activating are answered by this activation.
+        if let Some(p) = self.processor.as_ref() {
+            p.access_shared_handler(|s| {
+                s.restart_requested
+                    .store(false, std::sync::atomic::Ordering::Release)
+            });
+        }
+        Ok(self.latency())
     }
 
-    /// Whether the plugin asked for a restart since the last call (clears the request). Audio
-    /// thread: one atomic swap.
-    pub fn take_restart_request(&mut self) -> bool {
-        match self.processor.as_ref() {
+    /// Whether the plugin asked for a restart since the last call (clears the request), for a
+    /// plugin that reports latency — the restart CLAP requires to change it. Audio thread: one
+    /// atomic swap.
+    pub fn take_latency_restart(&mut self) -> bool {
+        match self.processor.as_ref().filter(|_| self.latency.is_some()) {
             Some(p) => p.access_shared_handler(|s| {
                 s.restart_requested
                     .swap(false, std::sync::atomic::Ordering::AcqRel)

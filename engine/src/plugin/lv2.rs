@@ -256,10 +256,61 @@ pub struct Lv2Instance {
     latency_port: Option<PortIndex>,
     /// The latency the plugin reported after its last run (frames).
     latency_now: u32,
-    /// Per audio input in port order: whether it belongs to the sidechain port.
-    side: Vec<bool>,
+    /// Per audio input in port order: whether it belongs to the sidechain port, and its
+    /// channel there.
+    inputs: Vec<(bool, usize)>,
+    /// Event (atom) and CV ports, connected to preallocated empty buffers: mixdown sends the
+    /// plugin no events and reads none back.
+    extra: ExtraPorts,
     ins: usize,
     outs: usize,
+}
+
+/// Buffers for the ports mixdown does not use but a plugin needs connected: empty atom
+/// sequences in (cleared before each run), atom sequences out (reset to their capacity), silent
+/// CV inputs and scratch CV outputs. Made at activation.
+#[derive(Default)]
+struct ExtraPorts {
+    atom_in: Vec<livi::event::LV2AtomSequence>,
+    atom_out: Vec<livi::event::LV2AtomSequence>,
+    cv_in: Vec<Vec<f32>>,
+    cv_out: Vec<Vec<f32>>,
+}
+
+/// Bytes of each atom output sequence (plugins write notifications for their GUIs there).
+const ATOM_BYTES: usize = 8192;
+
+/// Runs `inst` over `range` of the buffers: audio inputs in port order from `main_in` or
+/// `side_in` as `inputs` says, the unused ports on `extra`. Audio thread; allocates nothing.
+fn run_piece(
+    inst: &mut livi::Instance,
+    inputs: &[(bool, usize)],
+    extra: &mut ExtraPorts,
+    (main_in, side_in): (&[Vec<f32>], &[Vec<f32>]),
+    out: &mut [Vec<f32>],
+    range: std::ops::Range<usize>,
+) -> Result<(), &'static str> {
+    for a in &mut extra.atom_in {
+        a.clear();
+    }
+    for a in &mut extra.atom_out {
+        a.clear_as_chunk();
+    }
+    let (start, end) = (range.start, range.end);
+    let audio = inputs.iter().map(|&(is_side, c)| {
+        let b = if is_side { &side_in[c] } else { &main_in[c] };
+        &b[start..end]
+    });
+    let ports = EmptyPortConnections::new()
+        .with_audio_inputs(audio)
+        .with_audio_outputs(out.iter_mut().map(|b| &mut b[start..end]))
+        .with_atom_sequence_inputs(extra.atom_in.iter())
+        .with_atom_sequence_outputs(extra.atom_out.iter_mut())
+        .with_cv_inputs(extra.cv_in.iter().map(|b| &b[start..end]))
+        .with_cv_outputs(extra.cv_out.iter_mut().map(|b| &mut b[start..end]));
+    // SAFETY: buffers of the plugin's port counts, each at least `end - start` long, valid for
+    // the call; no other thread touches the instance.
+    unsafe { inst.run(end - start, ports) }.map_err(|_| "the plugin's run failed")
 }
 
 impl Lv2Instance {
@@ -270,7 +321,15 @@ impl Lv2Instance {
             .plugin_by_uri(uri)
             .ok_or_else(|| format!("{uri} not found in {}", bundle.display()))?;
         let c = p.port_counts();
-        let side = side_inputs(world.raw(), &p);
+        let (mut m, mut sc) = (0, 0);
+        let inputs = side_inputs(world.raw(), &p)
+            .into_iter()
+            .map(|is_side| {
+                let n = if is_side { &mut sc } else { &mut m };
+                *n += 1;
+                (is_side, *n - 1)
+            })
+            .collect();
         let latency_port = p
             .ports_with_type(PortType::ControlOutput)
             .find(|q| q.symbol == "latency" || q.name.eq_ignore_ascii_case("latency"))
@@ -285,7 +344,8 @@ impl Lv2Instance {
             changes: Changes::default(),
             latency_port,
             latency_now: 0,
-            side,
+            inputs,
+            extra: ExtraPorts::default(),
             ins: c.audio_inputs,
             outs: c.audio_outputs,
         })
@@ -293,7 +353,7 @@ impl Lv2Instance {
 
     /// Audio channels (main inputs, sidechain inputs, outputs).
     pub fn channels(&self) -> (usize, usize, usize) {
-        let side = self.side.iter().filter(|s| **s).count();
+        let side = self.inputs.iter().filter(|i| i.0).count();
         (self.ins - side, side, self.outs)
     }
 
@@ -339,20 +399,50 @@ impl Lv2Instance {
         for &(k, v) in &self.preset {
             inst.set_control_input(PortIndex(k as usize), v as f32);
         }
+        let counts = p.port_counts();
+        // Each atom port's buffer: ATOM_BYTES, or the `rsz:minimumSize` the port asks for.
+        let min_size = world
+            .raw()
+            .new_uri("http://lv2plug.in/ns/ext/resize-port#minimumSize");
+        let sequences = |t: PortType| -> Vec<livi::event::LV2AtomSequence> {
+            p.ports_with_type(t)
+                .map(|port| {
+                    let asked = p
+                        .raw()
+                        .port_by_index(port.index.0)
+                        .and_then(|q| q.get(&min_size))
+                        .and_then(|n| n.as_int())
+                        .unwrap_or(0)
+                        .max(0) as usize;
+                    livi::event::LV2AtomSequence::new(&features, asked.max(ATOM_BYTES))
+                })
+                .collect()
+        };
+        self.extra = ExtraPorts {
+            atom_in: sequences(PortType::AtomSequenceInput),
+            atom_out: sequences(PortType::AtomSequenceOutput),
+            cv_in: vec![vec![0.0; max_block.max(1)]; counts.cv_inputs],
+            cv_out: vec![vec![0.0; max_block.max(1)]; counts.cv_outputs],
+        };
         // Silent single frames until the plugin reports the same latency twice on its output
         // port (some, like x42's nodelay, apply a new setting one run after reporting it;
         // at most PRIMING_RUNS frames of silence go through it).
         let mut latency = 0;
         if let Some(lp) = self.latency_port {
-            let ins = vec![vec![0.0f32; 1]; self.ins];
-            let mut outs = vec![vec![0.0f32; 1]; self.outs];
+            let (m, sc, o) = self.channels();
+            let (main, side) = (vec![vec![0.0f32; 1]; m], vec![vec![0.0f32; 1]; sc]);
+            let mut outs = vec![vec![0.0f32; 1]; o];
             let mut last = None;
             for _ in 0..PRIMING_RUNS {
-                let ports = EmptyPortConnections::new()
-                    .with_audio_inputs(ins.iter().map(|b| b.as_slice()))
-                    .with_audio_outputs(outs.iter_mut().map(|b| b.as_mut_slice()));
-                // SAFETY: buffers of the declared counts, valid for the call.
-                unsafe { inst.run(1, ports) }.map_err(|e| format!("run: {e:?}"))?;
+                run_piece(
+                    &mut inst,
+                    &self.inputs,
+                    &mut self.extra,
+                    (&main, &side),
+                    &mut outs,
+                    0..1,
+                )
+                .map_err(|e| format!("first run: {e}"))?;
                 latency = inst.control_output(lp).unwrap_or(0.0).max(0.0) as u32;
                 if last == Some(latency) {
                     break;
@@ -391,34 +481,13 @@ impl Lv2Instance {
         let Some(inst) = self.inst.as_mut() else {
             return Err("not activated");
         };
-        let (side, lp) = (&self.side, self.latency_port);
+        let (inputs, extra, lp) = (&self.inputs, &mut self.extra, self.latency_port);
         let mut latency = self.latency_now;
         let r = self.changes.pieces(frames, |r, at_start| {
             for &(_, key, value) in at_start {
                 inst.set_control_input(PortIndex(key as usize), value as f32);
             }
-            let (start, end) = (r.start, r.end);
-            // The plugin's audio inputs in port order, each from the main or the sidechain
-            // buffers (counted separately).
-            let mut m = 0;
-            let mut s = 0;
-            let inputs = side.iter().map(|&is_side| {
-                let b = if is_side {
-                    s += 1;
-                    &side_in[(s - 1).min(side_in.len().saturating_sub(1))]
-                } else {
-                    m += 1;
-                    &main_in[m - 1]
-                };
-                &b[start..end]
-            });
-            let ports = EmptyPortConnections::new()
-                .with_audio_inputs(inputs)
-                .with_audio_outputs(out.iter_mut().map(|b| &mut b[start..end]));
-            // SAFETY: buffers of the plugin's audio port counts, each `end - start` long, valid
-            // for the call; no other thread touches the instance.
-            let ran =
-                unsafe { inst.run(end - start, ports) }.map_err(|_| "the plugin's run failed");
+            let ran = run_piece(inst, inputs, extra, (main_in, side_in), out, r);
             if let Some(lp) = lp {
                 latency = inst.control_output(lp).unwrap_or(0.0).max(0.0) as u32;
             }

@@ -413,13 +413,13 @@ impl Node for PluginNode {
         let name = self.name.clone();
         let in_ch = cfg.input_channels.first().copied().unwrap_or(0);
         self.copies = copies_for(self.main_in, self.outs, in_ch);
-        // Where the plugin starts: the script's values (a slot left at the plugin's default
-        // sends nothing, so a loaded state keeps its values).
+        // Where the plugin starts: every value the script set or automated, even one equal to
+        // the plugin's default (it applies on top of a loaded state); a slot the script left
+        // alone sends nothing until it moves, so a loaded state keeps its values.
         let mut start = Vec::new();
         for (i, &key) in self.keys.iter().enumerate() {
-            let v = cfg.start_params.get(i).copied().unwrap_or(self.last[i]);
             self.last[i] = self.defaults[i] as f32;
-            if v != self.last[i] {
+            if let Some(v) = cfg.start_params.get(i).copied().flatten() {
                 start.push((key, (v as f64).clamp(self.mins[i], self.maxs[i])));
                 self.last[i] = v;
             }
@@ -490,6 +490,10 @@ impl Node for PluginNode {
 
     fn latency_frames(&self) -> u32 {
         self.latency
+    }
+
+    fn wants_start_params(&self) -> bool {
+        true
     }
 
     fn failure(&self) -> Option<&crate::error::Error> {
@@ -574,7 +578,7 @@ impl Node for PluginNode {
                 Backend::Clap(c) => {
                     let side = (self.side_in > 0).then_some(&mut self.side_bufs[..]);
                     let r = c.process(ins, side, outs, frames, pos);
-                    if c.take_restart_request() {
+                    if c.take_latency_restart() {
                         latency_now = Some(UNKNOWN_LATENCY);
                     }
                     r
