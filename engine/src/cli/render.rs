@@ -136,6 +136,46 @@ pub(crate) fn refuse_overwriting_inputs(out: &Path, inputs: &[PathBuf]) -> Resul
     Ok(())
 }
 
+/// Checks, before anything renders, where the plugins' `state_out` files go: inside the
+/// folders the script may write to, not onto an input or the mix, not two onto one file.
+fn check_state_outputs(
+    spec: &crate::graph::GraphSpec,
+    policy: &WritePolicy,
+    mix: &Path,
+    inputs: &[PathBuf],
+) -> Result<(), Errors> {
+    let mut seen: Vec<PathBuf> = vec![mix.to_path_buf()];
+    let mut errs = Vec::new();
+    for (node, dest) in spec.state_outputs() {
+        let at = |e: Error| {
+            Error::new(
+                e.kind,
+                format!("plugin \"{}\": state_out: {}", node.path, e.message),
+            )
+            .at(node.span.as_ref())
+        };
+        let checked = policy
+            .prepare(&dest)
+            .and_then(|d| refuse_overwriting_inputs(&d, inputs).map(|()| d));
+        match checked {
+            Ok(d) if seen.contains(&d) => errs.push(at(Error::new(
+                ErrorKind::Denied,
+                format!(
+                    "{} is written by another output of this render; give each its own file",
+                    d.display()
+                ),
+            ))),
+            Ok(d) => seen.push(d),
+            Err(e) => errs.push(at(e)),
+        }
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(Errors(errs))
+    }
+}
+
 pub(crate) fn cmd_render(a: RenderArgs) -> Result<(), Errors> {
     let RenderArgs {
         script,
@@ -286,6 +326,7 @@ pub(crate) fn render_task(t: &RenderTask, log: &mut dyn FnMut(String)) -> Result
         }
     };
     refuse_overwriting_inputs(&out, &ev.watched)?;
+    check_state_outputs(&ev.spec, &script_policy, &out, &ev.watched)?;
     let chosen = format.or(job.as_ref().and_then(|j| j.format));
     let format = OutputFormat::check_extension(&out, chosen)
         .map_err(|m| Error::new(ErrorKind::Other, m))?

@@ -569,6 +569,19 @@ impl GraphSpec {
         v
     }
 
+    /// The files nodes will write when a render ends (a hosted plugin's `state_out` option),
+    /// with the node that writes each: a render checks them before it starts.
+    pub fn state_outputs(&self) -> Vec<(&NodeSpec, std::path::PathBuf)> {
+        self.nodes
+            .values()
+            .filter_map(|n| {
+                n.config
+                    .text("state_out")
+                    .map(|p| (n, std::path::PathBuf::from(p)))
+            })
+            .collect()
+    }
+
     /// The node whose path is `path`.
     pub fn find(&self, path: &str) -> Option<NodeKey> {
         self.paths.get(path).copied()

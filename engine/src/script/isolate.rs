@@ -4,9 +4,11 @@
 //! - `RLIMIT_AS` = the memory limit plus [`ENGINE_OVERHEAD_BYTES`] for the engine itself;
 //! - `RLIMIT_CPU` = the time limit rounded up (the kernel stops a CPU-bound child), and a
 //!   wall-clock kill from the parent shortly after the limit, whatever the child is doing;
-//! - `RLIMIT_FSIZE` = 0 (it can write no file), `RLIMIT_CORE` = 0, few descriptors;
-//! - no environment, every inherited descriptor but its three pipes closed on exec, and death
-//!   when the parent dies (`PR_SET_PDEATHSIG`).
+//! - `RLIMIT_FSIZE` = 0 (it can write no file; SIGXFSZ ignored, so a write fails instead of
+//!   killing it), `RLIMIT_CORE` = 0, few descriptors;
+//! - of the environment only `HOME` and the plugin path variables (plugin lookup); every
+//!   inherited descriptor but its three pipes closed on exec; death when the parent dies
+//!   (`PR_SET_PDEATHSIG`).
 //!
 //! The request (job, options, what the parent already knows of the audio files) goes in on
 //! stdin as JSON; the result (the [`Evaluated`] plain data, or the errors) comes back on stdout;
@@ -97,6 +99,9 @@ pub fn evaluate(
             limit(libc::RLIMIT_AS, mem)?;
             limit(libc::RLIMIT_CPU, cpu)?;
             limit(libc::RLIMIT_FSIZE, 0)?;
+            // A write past the limit fails (EFBIG) instead of killing the evaluator: plugin
+            // code described here may try to save its settings.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
             limit(libc::RLIMIT_CORE, 0)?;
             limit(libc::RLIMIT_NOFILE, 64)?;
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
