@@ -81,15 +81,15 @@ pub struct ParamInfo {
 /// when it is short and has no digits; empty otherwise.
 pub fn unit_of_text(text: &str) -> String {
     let t = text.trim();
-    let rest = t.trim_start_matches(|c: char| {
-        c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E')
-    });
-    let rest = rest.trim();
-    if rest.len() != t.len()
+    let rest = t
+        .trim_start_matches(|c: char| c.is_ascii_digit() || matches!(c, '-' | '+' | '.'))
+        .trim();
+    let number = &t[..t.len() - rest.len()];
+    let is_unit = number.contains(|c: char| c.is_ascii_digit())
         && !rest.is_empty()
         && rest.len() <= 8
-        && !rest.contains(|c: char| c.is_ascii_digit())
-    {
+        && !rest.contains(|c: char| c.is_ascii_digit());
+    if is_unit {
         rest.to_string()
     } else {
         String::new()
@@ -275,6 +275,16 @@ fn bundles_in(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Serialises the plugins' main-thread calls across threads. CLAP and VST3 allow those calls
+/// (instantiate, activate, state, destroy) from one thread at a time, and a process can run
+/// several compiles at once (`mixdown batch --jobs N` renders on worker threads): every such
+/// call holds this lock. Reentrant, so a nested call (an instance dropped while preparing
+/// another) does not deadlock. Never taken on the audio thread.
+pub(crate) fn host_lock() -> parking_lot::ReentrantMutexGuard<'static, ()> {
+    static HOST: parking_lot::ReentrantMutex<()> = parking_lot::const_reentrant_mutex(());
+    HOST.lock()
+}
+
 /// A bundle as cached: its path, and its file's (or library's) modification time and size.
 pub(crate) type CacheKey = (PathBuf, Option<std::time::SystemTime>, u64);
 /// A cache of results by bundle.
@@ -296,6 +306,7 @@ pub(crate) fn cached<T: Clone>(cache: &Cache<T>, key: CacheKey, make: impl FnOnc
         return r.clone();
     }
     let r = {
+        let _host = host_lock();
         let _quiet = Quiet::new();
         make()
     };
@@ -528,5 +539,21 @@ pub fn resolve(id: &str) -> Result<PluginInfo, String> {
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unit_of_text;
+
+    #[test]
+    fn the_unit_is_what_follows_the_number_in_a_plugins_text() {
+        assert_eq!(unit_of_text("-3.00 dB"), "dB");
+        assert_eq!(unit_of_text("440 Hz"), "Hz");
+        assert_eq!(unit_of_text("12.5%"), "%");
+        // No number, or nothing after it: no unit.
+        assert_eq!(unit_of_text("Enabled"), "");
+        assert_eq!(unit_of_text("0.5"), "");
+        assert_eq!(unit_of_text("1 of 24 taps"), "");
     }
 }

@@ -188,8 +188,6 @@ pub struct PluginNode {
     /// The running instances (made in `prepare`): one, or one per channel for a mono plugin on
     /// a wider strip (replicated, as Ardour does).
     insts: Vec<Backend>,
-    /// How many copies run (the input's channel count for a replicated mono plugin, else 1).
-    copies: usize,
     main_in: usize,
     side_in: usize,
     outs: usize,
@@ -237,7 +235,6 @@ impl PluginNode {
             last: defaults.iter().map(|&d| d as f32).collect(),
             defaults,
             insts: Vec::new(),
-            copies: 1,
             main_in: ch[0] as usize,
             side_in: ch[1] as usize,
             outs: (ch[2] as usize).clamp(1, MAX_CHANNELS),
@@ -389,6 +386,15 @@ fn copy_port(dst: &mut [Vec<f32>], src: &[&[f32]], frames: usize) {
     }
 }
 
+impl Drop for PluginNode {
+    fn drop(&mut self) {
+        // Destroying an instance is a main-thread call (see `host_lock`). Nodes are dropped on
+        // the control thread: retired schedules go back to it.
+        let _host = super::host_lock();
+        self.insts.clear();
+    }
+}
+
 /// How many copies of a plugin with `main_in` inputs and `outs` outputs run on a strip of
 /// `in_ch` channels: one per channel for a mono plugin on a wider strip, else one.
 fn copies_for(main_in: usize, outs: usize, in_ch: usize) -> usize {
@@ -410,9 +416,10 @@ impl Node for PluginNode {
     }
 
     fn prepare(&mut self, cfg: &ProcessConfig) -> Result<(), String> {
+        let _host = super::host_lock();
         let name = self.name.clone();
         let in_ch = cfg.input_channels.first().copied().unwrap_or(0);
-        self.copies = copies_for(self.main_in, self.outs, in_ch);
+        let copies = copies_for(self.main_in, self.outs, in_ch);
         // Where the plugin starts: every value the script set or automated, even one equal to
         // the plugin's default (it applies on top of a loaded state); a slot the script left
         // alone sends nothing until it moves, so a loaded state keeps its values.
@@ -425,9 +432,9 @@ impl Node for PluginNode {
             }
         }
         let channels = self.main_in + self.side_in + self.outs;
-        let mut insts = Vec::with_capacity(self.copies);
+        let mut insts = Vec::with_capacity(copies);
         let mut latency = 0;
-        for _ in 0..self.copies {
+        for _ in 0..copies {
             let mut inst =
                 Backend::load(&self.id, &self.file).map_err(|e| format!("{name}: {e}"))?;
             let (m, s, o) = inst.channels();
@@ -465,9 +472,9 @@ impl Node for PluginNode {
         }
         self.insts = insts;
         self.latency = latency;
-        self.in_bufs = vec![vec![0.0; cfg.max_block]; self.main_in * self.copies];
+        self.in_bufs = vec![vec![0.0; cfg.max_block]; self.main_in * copies];
         self.side_bufs = vec![vec![0.0; cfg.max_block]; self.side_in];
-        self.out_bufs = vec![vec![0.0; cfg.max_block]; self.outs * self.copies];
+        self.out_bufs = vec![vec![0.0; cfg.max_block]; self.outs * copies];
         Ok(())
     }
 
@@ -502,6 +509,7 @@ impl Node for PluginNode {
 
     fn state_output(&mut self) -> Option<(PathBuf, Result<Vec<u8>, String>)> {
         let dest = self.state_out.clone()?;
+        let _host = super::host_lock();
         let r = match self.insts.first_mut() {
             None => Err("the plugin never ran".to_string()),
             Some(Backend::Clap(c)) => Ok(state::save_clap(c, &self.keys, &self.id)),
@@ -546,7 +554,7 @@ impl Node for PluginNode {
             return ProcessStatus::Silent;
         }
         let input = cx.input(0);
-        if self.copies > 1 && !input.is_empty() {
+        if self.insts.len() > 1 && !input.is_empty() {
             // One channel per copy.
             for (k, b) in self.in_bufs.iter_mut().enumerate() {
                 b[..frames].copy_from_slice(&input[k.min(input.len() - 1)][..frames]);
@@ -600,6 +608,8 @@ impl Node for PluginNode {
                 }
             };
             if r.is_err() {
+                // Its output this block is whatever the buffers held: silence instead.
+                outs.iter_mut().for_each(|b| b[..frames].fill(0.0));
                 self.failed = true;
             }
         }
