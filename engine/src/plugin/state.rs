@@ -129,17 +129,10 @@ pub fn save_with(info: &super::PluginInfo, values: &[(u32, f64)]) -> Result<Vec<
     if info.format == super::PluginFormat::Vst3 {
         let mut inst = Vst3Instance::new(&info.file, &info.raw_id)?;
         inst.set_params_inactive(values);
-        // The processor takes values only in `process`: one silent frame delivers them.
+        // The processor takes values only in `process`: `settle` delivers them.
         let keys: Vec<u32> = values.iter().map(|v| v.0).collect();
         inst.activate(48000.0, 64, &keys)?;
-        let ins = inst.channels().0.to_vec();
-        let outs = inst.channels().1.first().copied().unwrap_or(0) as usize;
-        let mut main = vec![vec![0.0f32; 1]; ins.first().copied().unwrap_or(0) as usize];
-        let mut side = vec![vec![0.0f32; 1]; ins.get(1).copied().unwrap_or(0) as usize];
-        let mut out = vec![vec![0.0f32; 1]; outs];
-        let side = (!side.is_empty()).then_some(&mut side[..]);
-        inst.process(&mut main, side, &mut out, 1, 0)
-            .map_err(|e| e.to_string())?;
+        inst.settle()?;
         return inst.save_preset();
     }
     let entry = super::clap::load_entry(&info.file)?;

@@ -58,7 +58,9 @@ pub struct Vst3Instance {
     separate: bool,
     /// The connection points (component's, controller's) while connected.
     points: Option<(ComPtr<IConnectionPoint>, ComPtr<IConnectionPoint>)>,
-    host: ComWrapper<HostApp>,
+    /// The host context the plugin was initialised with: kept alive (not read) until the
+    /// plugin is terminated, as the plugin may hold it without a reference of its own.
+    _host: ComWrapper<HostApp>,
     handler: ComWrapper<Handler>,
     _module: &'static Module,
     cid: [u8; 16],
@@ -148,7 +150,7 @@ impl Vst3Instance {
                 component,
                 separate,
                 points: None,
-                host,
+                _host: host,
                 handler,
                 _module: module,
                 cid,
@@ -268,7 +270,7 @@ impl Vst3Instance {
                 let mut default = c.normalizedParamToPlain(p.id, p.defaultNormalizedValue);
                 let tol = 1e-6 * (max - min).abs().max(1e-9);
                 for snap in [0.0, min, max] {
-                    if (default - snap).abs() < tol {
+                    if tol.is_finite() && (default - snap).abs() < tol {
                         default = snap;
                     }
                 }
@@ -288,13 +290,6 @@ impl Vst3Instance {
         out
     }
 
-    /// The current plain value of parameter `key` (the controller's). Control thread.
-    pub fn param_value(&self, key: u32) -> Option<f64> {
-        let c = self.controller.as_ref()?;
-        // SAFETY: plain controller queries.
-        unsafe { Some(c.normalizedParamToPlain(key, c.getParamNormalized(key))) }
-    }
-
     /// Sets plain values before activation: the controller takes them now, the processor at
     /// offset 0 of the first `process` call. Control thread.
     pub fn set_params_inactive(&mut self, values: &[(u32, f64)]) {
@@ -311,6 +306,8 @@ impl Vst3Instance {
 
     /// The state as a `.vstpreset` (component and controller chunks). Control thread.
     pub fn save_preset(&mut self) -> Result<Vec<u8>, String> {
+        // The controller learns automated values only from the component's state.
+        self.sync_controller();
         let comp = MemStream::writing();
         let cont = MemStream::writing();
         // SAFETY: state calls with live stream objects.
@@ -318,7 +315,8 @@ impl Vst3Instance {
             if self.component.getState(stream_ptr(&comp)) != kResultOk {
                 return Err("the component's getState failed".into());
             }
-            if let Some(c) = &self.controller {
+            // A single-object plugin's controller state is its component state: written once.
+            if let Some(c) = self.controller.as_ref().filter(|_| self.separate) {
                 c.getState(stream_ptr(&cont));
             }
         }
@@ -424,7 +422,8 @@ impl Vst3Instance {
             self.processor.getLatencySamples()
         };
         self.active = true;
-        self.latency_changed.store(false, Ordering::Relaxed);
+        // (A latency change the plugin announced since it was made stays flagged: `settle`
+        // answers it with a restart.)
         // Normalisation tables for the slots.
         self.tables.clear();
         if let Some(c) = &self.controller {
@@ -546,6 +545,6 @@ impl Drop for Vst3Instance {
             }
             self.component.terminate();
         }
-        let _ = &self.host;
+        // (The host context, a field, is released after this, once the plugin let go of it.)
     }
 }

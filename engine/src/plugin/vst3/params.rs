@@ -45,12 +45,28 @@ impl NormTable {
         let mut plain: Vec<f64> = (0..n)
             .map(|i| to_plain(i as f64 / (n - 1) as f64))
             .collect();
+        // An end at ±infinity (a gain down to "−inf dB") holds the nearest finite value, so
+        // everything beyond it maps to that end; NaN points take their neighbour's value.
+        let finite = plain.iter().copied().filter(|v| v.is_finite());
+        let (lo, hi) = finite.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+        let mut prev = if lo <= hi { lo } else { 0.0 };
+        for v in plain.iter_mut() {
+            *v = if v.is_nan() {
+                prev
+            } else if *v == f64::NEG_INFINITY {
+                lo.min(hi)
+            } else if *v == f64::INFINITY {
+                hi.max(lo)
+            } else {
+                *v
+            };
+            prev = *v;
+        }
         let falling = plain[n - 1] < plain[0];
         if falling {
             plain.reverse();
         }
-        let linear_fallback =
-            !plain.windows(2).all(|w| w[0] <= w[1]) || plain.iter().any(|v| !v.is_finite());
+        let linear_fallback = !plain.windows(2).all(|w| w[0] <= w[1]);
         Self {
             plain,
             falling,
@@ -91,6 +107,7 @@ impl NormTable {
                 (i - 1) as f64 * step
             }
         };
+        let t = if t.is_finite() { t } else { 0.0 };
         if self.falling {
             1.0 - t
         } else {
@@ -114,6 +131,34 @@ mod tests {
         }
         assert_eq!(t.normalize(-5.0), 0.0);
         assert_eq!(t.normalize(1e9), 1.0);
+    }
+
+    #[test]
+    fn an_infinite_end_maps_to_that_end_and_never_to_nan() {
+        // A gain from -inf dB (normalised 0) to +12 dB, linear in dB above 0.
+        let t = NormTable::build(0, |n| {
+            if n == 0.0 {
+                f64::NEG_INFINITY
+            } else {
+                -60.0 + n * 72.0
+            }
+        });
+        for v in [
+            f64::NEG_INFINITY,
+            -200.0,
+            -60.0,
+            0.0,
+            12.0,
+            f64::INFINITY,
+            f64::NAN,
+        ] {
+            let n = t.normalize(v);
+            assert!((0.0..=1.0).contains(&n), "{v} -> {n}");
+        }
+        assert_eq!(t.normalize(-200.0), 0.0);
+        assert_eq!(t.normalize(12.0), 1.0);
+        let n = t.normalize(0.0);
+        assert!((n - 60.0 / 72.0).abs() < 1e-3, "{n}");
     }
 
     #[test]

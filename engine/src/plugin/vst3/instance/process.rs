@@ -95,21 +95,29 @@ impl Vst3Instance {
         range: std::ops::Range<usize>,
         position: u64,
     ) -> Result<(), &'static str> {
-        let s = range.start;
+        // Every pointer handed over must be fresh and cover the range: as many buffers as each
+        // bus has channels, each at least `range.end` long (slicing checks the length).
+        let side_needed = self.in_ptrs[1].len();
+        if main_in.len() < self.in_ptrs[0].len()
+            || out.len() < self.out_ptrs.len()
+            || side_in.as_ref().map_or(0, |s| s.len()) < side_needed
+        {
+            return Err("fewer buffers than the plugin's buses have channels");
+        }
         for (p, b) in self.in_ptrs[0].iter_mut().zip(main_in.iter_mut()) {
-            *p = b[s..].as_mut_ptr();
+            *p = b[range.clone()].as_mut_ptr();
         }
         let mut n_in = usize::from(!self.in_ptrs[0].is_empty());
         if let Some(side) = side_in {
             for (p, b) in self.in_ptrs[1].iter_mut().zip(side.iter_mut()) {
-                *p = b[s..].as_mut_ptr();
+                *p = b[range.clone()].as_mut_ptr();
             }
-            if !self.in_ptrs[1].is_empty() {
+            if side_needed > 0 {
                 n_in = 2;
             }
         }
         for (p, b) in self.out_ptrs.iter_mut().zip(out.iter_mut()) {
-            *p = b[s..].as_mut_ptr();
+            *p = b[range.clone()].as_mut_ptr();
         }
         let [a, b] = &mut self.in_ptrs;
         self.in_buses = [bus(a.len() as i32, a), bus(b.len() as i32, b)];
