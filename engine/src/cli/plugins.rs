@@ -108,12 +108,7 @@ pub fn cmd_plugins(a: PluginsArgs) -> Result<(), Errors> {
         })
         .collect();
     if shown.is_empty() {
-        let dirs: Vec<String> = plugin::search_dirs()
-            .iter()
-            .chain(plugin::lv2::search_dirs().iter())
-            .chain(plugin::vst3::search_dirs().iter())
-            .map(|d| d.display().to_string())
-            .collect();
+        let dirs = plugin::joined(&plugin::all_search_dirs());
         return Err(Error::new(
             ErrorKind::Other,
             format!(
@@ -122,7 +117,7 @@ pub fn cmd_plugins(a: PluginsArgs) -> Result<(), Errors> {
                     .as_deref()
                     .map(|n| format!(" matching \"{n}\""))
                     .unwrap_or_default(),
-                dirs.join(", ")
+                dirs
             ),
         )
         .into());

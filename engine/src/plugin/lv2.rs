@@ -19,42 +19,34 @@ use livi::{EmptyPortConnections, PortIndex, PortType};
 use super::changes::Changes;
 use super::{names, ParamInfo, PluginFormat, PluginInfo};
 
-/// The LV2 folders searched: lilv's (`LV2_PATH`, else `~/.lv2`, `/usr/local/lib/lv2`,
-/// `/usr/lib/lv2`), then the folders allowed with `--allow-plugin`.
-pub fn search_dirs() -> Vec<PathBuf> {
-    let mut v = Vec::new();
+/// The folders lilv itself searches: `LV2_PATH`, else `~/.lv2`, `/usr/local/lib/lv2`,
+/// `/usr/lib/lv2`.
+fn lilv_dirs() -> Vec<PathBuf> {
     if let Some(p) = std::env::var_os("LV2_PATH") {
-        v.extend(std::env::split_paths(&p).filter(|p| !p.as_os_str().is_empty()));
-    } else {
-        if let Some(h) = std::env::var_os("HOME") {
-            v.push(PathBuf::from(h).join(".lv2"));
-        }
-        v.push(PathBuf::from("/usr/local/lib/lv2"));
-        v.push(PathBuf::from("/usr/lib/lv2"));
+        return std::env::split_paths(&p)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
     }
-    for d in super::extra_dirs() {
-        if !v.contains(&d) {
-            v.push(d);
-        }
+    let mut v = Vec::new();
+    if let Some(h) = std::env::var_os("HOME") {
+        v.push(PathBuf::from(h).join(".lv2"));
     }
+    v.push(PathBuf::from("/usr/local/lib/lv2"));
+    v.push(PathBuf::from("/usr/lib/lv2"));
+    v
+}
+
+/// The LV2 folders searched: lilv's ([`lilv_dirs`]), then the folders allowed with
+/// `--allow-plugin`.
+pub fn search_dirs() -> Vec<PathBuf> {
+    let mut v = lilv_dirs();
+    v.extend(extra_only());
     v
 }
 
 /// The folders allowed with `--allow-plugin` that lilv does not search itself.
 fn extra_only() -> Vec<PathBuf> {
-    let base: Vec<PathBuf> = {
-        let mut v = Vec::new();
-        if let Some(p) = std::env::var_os("LV2_PATH") {
-            v.extend(std::env::split_paths(&p));
-        } else {
-            if let Some(h) = std::env::var_os("HOME") {
-                v.push(PathBuf::from(h).join(".lv2"));
-            }
-            v.push(PathBuf::from("/usr/local/lib/lv2"));
-            v.push(PathBuf::from("/usr/lib/lv2"));
-        }
-        v
-    };
+    let base = lilv_dirs();
     super::extra_dirs()
         .into_iter()
         .filter(|d| !base.contains(d))

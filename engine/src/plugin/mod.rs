@@ -244,16 +244,26 @@ pub fn search_dirs() -> Vec<PathBuf> {
     v
 }
 
-/// Whether `file` lies (after resolving links) under one of the search folders (CLAP's,
-/// lilv's LV2 folders, or the VST3 folders).
+/// Every format's search folders: CLAP's, lilv's LV2 folders, the VST3 folders (each with
+/// the `--allow-plugin` ones).
+pub fn all_search_dirs() -> Vec<PathBuf> {
+    let mut v = search_dirs();
+    for d in lv2::search_dirs().into_iter().chain(vst3::search_dirs()) {
+        if !v.contains(&d) {
+            v.push(d);
+        }
+    }
+    v
+}
+
+/// Whether `file` lies (after resolving links) under one of the search folders
+/// ([`all_search_dirs`]).
 pub fn is_allowed(file: &Path) -> bool {
     let Ok(f) = file.canonicalize() else {
         return false;
     };
-    search_dirs()
+    all_search_dirs()
         .iter()
-        .chain(lv2::search_dirs().iter())
-        .chain(vst3::search_dirs().iter())
         .filter_map(|d| d.canonicalize().ok())
         .any(|d| f.starts_with(d))
 }
@@ -433,11 +443,7 @@ pub fn resolve(id: &str) -> Result<PluginInfo, String> {
                 return found.ok_or_else(|| {
                         format!(
                             "plugin \"{shown}\" is not installed; searched {} (list them with `mixdown plugins --format lv2`)",
-                            lv2::search_dirs()
-                                .iter()
-                                .map(|d| d.display().to_string())
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            joined(&lv2::search_dirs())
                         )
                     });
             }
@@ -447,11 +453,7 @@ pub fn resolve(id: &str) -> Result<PluginInfo, String> {
                     [(bundle, raw, _)] => vst3::describe_hit(bundle, raw),
                     [] => Err(format!(
                         "plugin \"{shown}\" is not installed; searched {} (list them with `mixdown plugins --format vst3`; other folders need --allow-plugin DIR)",
-                        vst3::search_dirs()
-                            .iter()
-                            .map(|d| d.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        joined(&vst3::search_dirs())
                     )),
                     many => Err(format!(
                         "plugin \"{shown}\" matches {} VST3 plugins ({}); give the class id",
@@ -494,19 +496,30 @@ pub fn resolve(id: &str) -> Result<PluginInfo, String> {
         exact
     };
     if hits.is_empty() {
-        // No CLAP plugin of that name: an LV2 one (bare names look in CLAP first).
+        // No CLAP plugin of that name or id: an LV2 one, else a VST3 one (bare names look in
+        // CLAP first); several in the first format that has any is an ambiguity.
         let lv2: Vec<PluginInfo> = lv2_plugins()
             .into_iter()
-            .filter(|p| p.name.to_lowercase() == bare)
+            .filter(|p| p.name.to_lowercase() == bare || p.raw_id.to_lowercase() == bare)
             .collect();
-        if lv2.len() == 1 {
-            return Ok(lv2.into_iter().next().expect("one"));
-        }
-        // Nor one LV2 plugin: a VST3 one.
-        if lv2.is_empty() {
-            if let [(bundle, raw, _)] = vst3::find(&bare).as_slice() {
-                return vst3::describe_hit(bundle, raw);
-            }
+        let vst = if lv2.is_empty() {
+            vst3::find(&bare)
+        } else {
+            Vec::new()
+        };
+        let ids: Vec<String> = match (lv2.as_slice(), vst.as_slice()) {
+            ([one], _) => return Ok(one.clone()),
+            ([], [(bundle, raw, _)]) => return vst3::describe_hit(bundle, raw),
+            ([], []) => Vec::new(),
+            ([], many) => many.iter().map(|(_, i, _)| format!("vst3:{i}")).collect(),
+            (many, _) => many.iter().map(|p| p.id.clone()).collect(),
+        };
+        if !ids.is_empty() {
+            return Err(format!(
+                "plugin \"{shown}\" matches {} plugins ({}); give the full id",
+                ids.len(),
+                ids.join(", ")
+            ));
         }
     }
     match hits.as_slice() {
@@ -524,11 +537,7 @@ pub fn resolve(id: &str) -> Result<PluginInfo, String> {
             }
             Err(format!(
                 "plugin \"{shown}\" is not installed{hint}; searched {} (list them with `mixdown plugins`; other folders need --allow-plugin DIR)",
-                search_dirs()
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                joined(&all_search_dirs())
             ))
         }
         many => Err(format!(
@@ -540,6 +549,14 @@ pub fn resolve(id: &str) -> Result<PluginInfo, String> {
                 .join(", ")
         )),
     }
+}
+
+/// Folders as a message lists them.
+pub fn joined(dirs: &[PathBuf]) -> String {
+    dirs.iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
