@@ -344,11 +344,17 @@ fn a_thousand_blocks_and_a_hundred_reloads_allocate_nothing_on_the_audio_thread(
             ""
         };
         format!(
-            "{}\nlocal eq = t:plugin('ZamEQ2', {{ boost_cut_1 = {} }})\neq.frequency_1:set(0, 300):linear_to(2, 3000)\nlocal l = t:plugin('lv2:urn:zamaudio:ZamEQ2', {{}})\nl.master_gain:set(0, -3):linear_to(2, 3)\n",
+            "{}\nlocal eq = t:plugin('ZamEQ2', {{ boost_cut_1 = {} }})\neq.frequency_1:set(0, 300):linear_to(2, 3000)\nlocal l = t:plugin('lv2:urn:zamaudio:ZamEQ2', {{}})\nl.master_gain:set(0, -3):linear_to(2, 3)\n\
+             -- a stereo file: mono ZamEQ2 runs one copy per channel; an LV2 sidechain keyed by t\n\
+             local s = mix.track('s', 'lr.wav')\n\
+             local se = s:plugin('ZamEQ2', {{ boost_cut_1 = 2 }})\nse.frequency_1:set(0, 500):linear_to(2, 2000)\n\
+             s:plugin('lv2:urn:zamaudio:ZamCompX2', {{ threshold = -30, sidechain = 1 }}, {{ sidechain = t }})\n",
             delay_script(-((i % 7) as f64), extra),
             (i % 5) as f64
         )
     };
+    let lr = sine(480000, 440.0, 0.3, 48000.0);
+    write_wav(&dir.path().join("lr.wav"), 48000, &[&lr, &lr]);
     std::fs::write(&path, script(0)).unwrap();
     let mut reloader = Reloader::new(path.clone(), ScriptOptions::default());
     let first = reloader.build(0).unwrap();
