@@ -248,6 +248,25 @@ fn vstpreset_round_trip_gives_identical_output_and_a_wellformed_header() {
     assert_eq!(std::str::from_utf8(&blob[8..40]).unwrap(), info.raw_id);
     let list = i64::from_le_bytes(blob[40..48].try_into().unwrap()) as usize;
     assert_eq!(&blob[list..list + 4], b"List");
+    // The chunk list, read here byte by byte: entries of id, 64-bit offset, 64-bit size; the
+    // component's chunk right after the header, every chunk inside the file before the list.
+    let n = i32::from_le_bytes(blob[list + 4..list + 8].try_into().unwrap()) as usize;
+    assert!((1..=2).contains(&n), "{n} chunks");
+    let entry = |k: usize| {
+        let e = &blob[list + 8 + 20 * k..list + 8 + 20 * (k + 1)];
+        let at = i64::from_le_bytes(e[4..12].try_into().unwrap()) as usize;
+        let len = i64::from_le_bytes(e[12..20].try_into().unwrap()) as usize;
+        (&e[..4], at, len)
+    };
+    let (id, at, len) = entry(0);
+    assert_eq!((id, at), (&b"Comp"[..], 48));
+    assert!(len > 0 && at + len <= list);
+    if n == 2 {
+        let (id, at2, len2) = entry(1);
+        assert_eq!((id, at2), (&b"Cont"[..], at + len));
+        assert!(at2 + len2 <= list);
+    }
+    assert_eq!(blob.len(), list + 8 + 20 * n);
     let p = vst3::preset::read(&blob).unwrap();
     assert!(!p.component.is_empty());
     std::fs::write(dir.path().join("eq.vstpreset"), &blob).unwrap();
@@ -386,4 +405,7 @@ fn a_vst3_bundle_outside_the_plugin_folders_needs_allow_plugin() {
         vst3::bundles().contains(&bundle),
         "an allowed folder is searched"
     );
+    // The folder stays allowed for the rest of this test binary, whose other tests scan the
+    // plugin folders: it must not vanish under them.
+    std::mem::forget(dir);
 }

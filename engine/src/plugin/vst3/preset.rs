@@ -46,7 +46,7 @@ pub struct Preset {
 
 const HEADER: usize = 48;
 
-/// Writes a preset with `Comp` and `Cont` chunks.
+/// Writes a preset with a `Comp` chunk and, when there is one, a `Cont` chunk.
 pub fn write(class_id: &str, component: &[u8], controller: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(HEADER + component.len() + controller.len() + 48);
     v.extend_from_slice(b"VST3");
@@ -61,14 +61,19 @@ pub fn write(class_id: &str, component: &[u8], controller: &[u8]) -> Vec<u8> {
     v.extend_from_slice(component);
     v.extend_from_slice(controller);
     v.extend_from_slice(b"List");
-    v.extend_from_slice(&2i32.to_le_bytes());
+    // An empty controller state gets no entry (a host would hand the controller an empty
+    // stream).
+    let entries = if controller.is_empty() { 1i32 } else { 2 };
+    v.extend_from_slice(&entries.to_le_bytes());
     let mut entry = |id: &[u8; 4], at: usize, len: usize| {
         v.extend_from_slice(id);
         v.extend_from_slice(&(at as i64).to_le_bytes());
         v.extend_from_slice(&(len as i64).to_le_bytes());
     };
     entry(b"Comp", HEADER, component.len());
-    entry(b"Cont", HEADER + component.len(), controller.len());
+    if !controller.is_empty() {
+        entry(b"Cont", HEADER + component.len(), controller.len());
+    }
     v
 }
 
