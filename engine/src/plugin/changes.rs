@@ -7,6 +7,10 @@
 
 use std::ops::Range;
 
+/// Most parameter changes one block may carry for one plugin (all parameters together); more
+/// are dropped and counted (the parameter then jumps at its next change).
+pub const MAX_EVENTS_PER_BLOCK: usize = 4096;
+
 /// Preallocated parameter changes of the next block: (frame, key, value). Audio thread after
 /// [`Changes::with_capacity`]; never grows.
 #[derive(Debug, Default)]

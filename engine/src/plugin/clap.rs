@@ -160,9 +160,7 @@ pub fn describe_bundle(file: &Path) -> Result<Vec<PluginInfo>, String> {
     Ok(out)
 }
 
-/// Most parameter events one block may carry (all parameters together); more are dropped and
-/// counted (the parameter then jumps at the next event).
-pub const MAX_EVENTS_PER_BLOCK: usize = 4096;
+use super::changes::MAX_EVENTS_PER_BLOCK;
 
 /// One instance of a CLAP plugin, activated for a stream format.
 pub struct ClapInstance {

@@ -443,7 +443,7 @@ impl Lv2Instance {
             }
         }
         self.latency_now = latency;
-        self.changes = Changes::with_capacity(super::clap::MAX_EVENTS_PER_BLOCK);
+        self.changes = Changes::with_capacity(super::changes::MAX_EVENTS_PER_BLOCK);
         self.inst = Some(inst);
         self.features = Some(features);
         Ok(latency)

@@ -492,7 +492,7 @@ impl Node for PluginNode {
         let in_ch = cfg.input_channels.first().copied().unwrap_or(0);
         let copies = copies_for(self.main_in, self.outs, in_ch);
         (self.main_in + self.side_in + self.outs) * copies * cfg.max_block * 4
-            + copies * super::clap::MAX_EVENTS_PER_BLOCK * 64
+            + copies * super::changes::MAX_EVENTS_PER_BLOCK * 64
     }
 
     fn latency_frames(&self) -> u32 {

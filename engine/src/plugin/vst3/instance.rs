@@ -447,10 +447,10 @@ impl Vst3Instance {
         }
         self.tables.sort_by_key(|t| t.0);
         self.tables.dedup_by_key(|t| t.0);
-        let points = max_block.min(super::super::clap::MAX_EVENTS_PER_BLOCK) + 1;
+        let points = max_block.min(crate::plugin::changes::MAX_EVENTS_PER_BLOCK) + 1;
         self.input_changes = ParamChanges::new(keys.len() + self.pending.len() + 1, points, false);
         self.output_changes = ParamChanges::new(1, 0, true);
-        self.changes = Changes::with_capacity(super::super::clap::MAX_EVENTS_PER_BLOCK);
+        self.changes = Changes::with_capacity(crate::plugin::changes::MAX_EVENTS_PER_BLOCK);
         self.in_ptrs = [
             vec![std::ptr::null_mut(); self.ins.first().copied().unwrap_or(0) as usize],
             vec![std::ptr::null_mut(); self.ins.get(1).copied().unwrap_or(0) as usize],
